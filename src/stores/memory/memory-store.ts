@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import { ConflictError, SessionExistsError, SessionTooLargeError } from '../../core/errors.js';
+import {
+  applyPatchData,
+  assertExpiry,
+  assertKey,
+  assertPatch,
+  assertStoredSession,
+  clampExpiry,
+  dataSize,
+  OperationReporter,
+  summarize,
+} from '../shared.js';
+import type {
+  GcOptions,
+  LockHandle,
+  OperationListener,
+  Patch,
+  ScanOptions,
+  SessionSummary,
+  Store,
+  StoredSession,
+  StoreLimits,
+} from '../store.js';
+
+export interface MemoryStoreOptions {
+  /**
+   * Largest session in bytes of key names plus JSON text.
+   * @default 1048576 (1 MiB)
+   */
+  maxSize?: number;
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
+interface Entry {
+  session: StoredSession;
+  lock?: { token: string; until: number };
+}
+
+/**
+ * Sessions in this process's memory: for one-process apps, development and tests. A real store,
+ * not a mock: expiry on read, versions, locks and the user index behave as in the others. It is
+ * not shared between instances, so it is no answer for a cluster.
+ */
+export class MemoryStore implements Store {
+  readonly name = 'memory';
+  readonly limits: StoreLimits;
+  readonly #entries = new Map<string, Entry>();
+  readonly #ops = new OperationReporter('memory');
+  readonly #now: () => number;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.limits = { maxSessionBytes: options.maxSize ?? 1024 * 1024 };
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Number of records held, expired ones included until `gc()` or a read removes them. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #live(key: string): Entry | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.session.expiresAt <= this.#now() || entry.session.absoluteExpiresAt <= this.#now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #checkSize(data: Record<string, string>): void {
+    const size = dataSize(data);
+    if (size > this.limits.maxSessionBytes) {
+      throw new SessionTooLargeError(size, this.limits.maxSessionBytes, { scope: this.name });
+    }
+  }
+
+  get(key: string): Promise<StoredSession | null> {
+    return this.#ops.measure('get', async () => {
+      assertKey(this.name, key);
+      const entry = this.#live(key);
+      return entry ? structuredClone(entry.session) : null;
+    });
+  }
+
+  create(key: string, session: StoredSession): Promise<void> {
+    return this.#ops.measure('create', async () => {
+      assertKey(this.name, key);
+      assertStoredSession(this.name, session);
+      this.#checkSize(session.data);
+      if (this.#live(key)) throw new SessionExistsError({ scope: this.name });
+      this.#entries.set(key, { session: structuredClone(session) });
+    });
+  }
+
+  patch(key: string, patch: Patch): Promise<{ version: number } | null> {
+    return this.#ops.measure('patch', async () => {
+      assertKey(this.name, key);
+      assertPatch(this.name, patch);
+      const entry = this.#live(key);
+      if (!entry) return null;
+      const s = entry.session;
+      if (patch.expectVersion !== undefined && patch.expectVersion !== s.version) {
+        throw new ConflictError(undefined, { scope: this.name });
+      }
+      if (patch.lockToken !== undefined && entry.lock?.token !== patch.lockToken) {
+        throw new ConflictError(
+          'the lock on this session was lost (it expired and another request took it)',
+          {
+            scope: this.name,
+          },
+        );
+      }
+      const data = applyPatchData(s.data, patch);
+      this.#checkSize(data);
+      s.data = data;
+      s.expiresAt = clampExpiry(patch.expiresAt, s.absoluteExpiresAt);
+      s.version += 1;
+      if (patch.userId === null) delete s.userId;
+      else if (patch.userId !== undefined) s.userId = patch.userId;
+      if (patch.lockToken !== undefined && patch.releaseLock) delete entry.lock;
+      return { version: s.version };
+    });
+  }
+
+  touch(key: string, expiresAt: number): Promise<boolean> {
+    return this.#ops.measure('touch', async () => {
+      assertKey(this.name, key);
+      assertExpiry(this.name, expiresAt);
+      const entry = this.#live(key);
+      if (!entry) return false;
+      entry.session.expiresAt = clampExpiry(expiresAt, entry.session.absoluteExpiresAt);
+      return true;
+    });
+  }
+
+  destroy(key: string): Promise<boolean> {
+    return this.#ops.measure('destroy', async () => {
+      assertKey(this.name, key);
+      const existed = this.#live(key) !== undefined;
+      this.#entries.delete(key);
+      return existed;
+    });
+  }
+
+  lock(key: string, ttlMs: number): Promise<LockHandle | null> {
+    return this.#ops.measure('lock', async () => {
+      assertKey(this.name, key);
+      const entry = this.#live(key);
+      const token = randomUUID();
+      if (!entry) return { token, session: null, release: async () => {} };
+      const now = this.#now();
+      if (entry.lock && entry.lock.until > now) return null;
+      entry.lock = { token, until: now + ttlMs };
+      const release = async () => {
+        const current = this.#entries.get(key);
+        if (current?.lock?.token === token) delete current.lock;
+      };
+      return { token, session: structuredClone(entry.session), release };
+    });
+  }
+
+  listByUser(userId: string): Promise<SessionSummary[]> {
+    return this.#ops.measure('listByUser', async () => {
+      const out: SessionSummary[] = [];
+      for (const key of [...this.#entries.keys()]) {
+        const entry = this.#live(key);
+        if (entry && entry.session.userId === userId) out.push(summarize(key, entry.session));
+      }
+      return out;
+    });
+  }
+
+  async *scan(options: ScanOptions = {}): AsyncIterable<SessionSummary> {
+    let n = 0;
+    for (const [key, entry] of [...this.#entries]) {
+      if (options.limit !== undefined && n >= options.limit) return;
+      const expired =
+        entry.session.expiresAt <= this.#now() || entry.session.absoluteExpiresAt <= this.#now();
+      if (expired && !options.includeExpired) continue;
+      n++;
+      yield summarize(key, entry.session);
+    }
+  }
+
+  gc(options: GcOptions = {}): Promise<{ deleted: number; scanned: number }> {
+    return this.#ops.measure('gc', async () => {
+      let scanned = 0;
+      let deleted = 0;
+      const now = this.#now();
+      for (const [key, entry] of [...this.#entries]) {
+        scanned++;
+        if (entry.session.expiresAt <= now || entry.session.absoluteExpiresAt <= now) {
+          if (!options.dryRun) this.#entries.delete(key);
+          deleted++;
+        }
+      }
+      options.onProgress?.({ scanned, deleted });
+      return { deleted, scanned };
+    });
+  }
+
+  onOperation(listener: OperationListener): () => void {
+    return this.#ops.subscribe(listener);
+  }
+
+  async close(): Promise<void> {}
+}
