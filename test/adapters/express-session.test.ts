@@ -50,7 +50,7 @@ async function start(sessionStore: ExpressSessionStore, name: string) {
   app.post('/login', (req, res, next) => {
     req.session.regenerate((err) => {
       if (err) return next(err);
-      req.session.userId = req.query.user;
+      req.session.userId = String(req.query.user);
       res.json({ ok: true });
     });
   });

@@ -19,7 +19,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import { type Callback, withCallback } from '../../core/callback.js';
+import { withCallback } from '../../core/callback.js';
 import {
   type BatonError,
   ConfigError,
@@ -32,15 +32,20 @@ import {
 import { hashId } from '../../core/ids.js';
 import type { Patch, Store, StoredSession } from '../../stores/store.js';
 
-/** A session as express-session hands it to a store: JSON-able data plus its `cookie`. */
+/**
+ * A session as express-session hands it to a store: JSON-able data plus its `cookie` (a `Cookie`, or
+ * its JSON), whose `expires` sets the expiry. Typed loosely, here and in the callbacks below, so
+ * this module needs none of express-session's types and accepts an app's own `SessionData`.
+ */
 export interface ExpressSessionData {
-  /**
-   * express-session's cookie (a `Cookie`, or its JSON): `expires` sets the session's expiry. Typed
-   * loosely so this module needs none of express-session's types.
-   */
   cookie: any;
-  [key: string]: unknown;
+  [key: string]: any;
 }
+
+/** A node-style callback as express-session passes it; the value is typed by the app's `SessionData`. */
+export type StoreCallback<T = any> = (err: any, value?: T) => void;
+
+type Data = Record<string, unknown>;
 
 export interface ExpressSessionStoreOptions {
   /**
@@ -55,7 +60,7 @@ export interface ExpressSessionStoreOptions {
    * cookie); otherwise the cookie's `expires` (from `maxAge`) sets the expiry. A function of the
    * session overrides both. @default 86400
    */
-  ttl?: number | ((session: ExpressSessionData) => number);
+  ttl?: number | ((session: any) => number);
   /**
    * Seconds from a session's creation after which it ends however active it is. express-session
    * has no such limit, so none is set unless you ask (baton's own middleware defaults to 7 days).
@@ -99,7 +104,7 @@ interface Loaded {
   userId: string | undefined;
 }
 
-type WithLoaded = ExpressSessionData & { [LOADED]?: Loaded };
+type WithLoaded = Data & { [LOADED]?: Loaded };
 
 /** No absolute limit still needs a date every store can keep: a hundred years. */
 const NO_ABSOLUTE_LIMIT_MS = 100 * 365 * 86_400_000;
@@ -110,7 +115,7 @@ export class ExpressSessionStore extends expressSessionStore() {
   readonly store: Store;
   readonly #hashIds: boolean;
   readonly #keyPrefix: string;
-  readonly #ttl: number | ((session: ExpressSessionData) => number);
+  readonly #ttl: number | ((session: any) => number);
   readonly #absoluteLifetimeMs: number;
   readonly #userKey: string | undefined;
 
@@ -154,21 +159,21 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   /** The session under `sid`, or null when missing or expired. */
-  get(sid: string, callback?: Callback<ExpressSessionData | null>): Promise<ExpressSessionData | null> {
+  get(sid: string, callback?: StoreCallback): Promise<any> {
     return withCallback(this.#get(sid), callback);
   }
 
   /** Stores the session: a new one is created, a loaded one gets only its changed keys written. */
-  set(sid: string, session: ExpressSessionData, callback?: Callback): Promise<void> {
-    return withCallback(this.#set(sid, session as WithLoaded), callback);
+  set(sid: string, session: ExpressSessionData, callback?: StoreCallback<void>): Promise<void> {
+    return withCallback(this.#set(sid, session as unknown as WithLoaded), callback);
   }
 
   /** Moves the session's expiry (from its cookie or `ttl`) without writing its data. */
-  touch(sid: string, session: ExpressSessionData, callback?: Callback): Promise<void> {
-    return withCallback(this.#touch(sid, session), callback);
+  touch(sid: string, session: ExpressSessionData, callback?: StoreCallback<void>): Promise<void> {
+    return withCallback(this.#touch(sid, session as unknown as Data), callback);
   }
 
-  destroy(sid: string, callback?: Callback): Promise<void> {
+  destroy(sid: string, callback?: StoreCallback<void>): Promise<void> {
     return withCallback(
       this.#call(() => this.store.destroy(this.keyFor(sid))).then(() => {}),
       callback,
@@ -176,12 +181,12 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   /** Every live session under `keyPrefix`, as an array; each has `id` only when `hashIds` is off. Needs a store with `scan`. */
-  all(callback?: Callback<ExpressSessionData[]>): Promise<ExpressSessionData[]> {
+  all(callback?: StoreCallback<any[]>): Promise<any[]> {
     return withCallback(this.#all(), callback);
   }
 
   /** The number of live sessions under `keyPrefix`. Needs a store with `scan`. */
-  length(callback?: Callback<number>): Promise<number> {
+  length(callback?: StoreCallback<number>): Promise<number> {
     return withCallback(
       this.#keys().then((keys) => keys.length),
       callback,
@@ -189,7 +194,7 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   /** The ids of live sessions under `keyPrefix`; with `hashIds` on these are the hashed keys, not usable ids. */
-  ids(callback?: Callback<string[]>): Promise<string[]> {
+  ids(callback?: StoreCallback<string[]>): Promise<string[]> {
     return withCallback(
       this.#keys().then((keys) => keys.map((k) => k.slice(this.#keyPrefix.length))),
       callback,
@@ -197,7 +202,7 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   /** Deletes every session under `keyPrefix`. Needs a store with `scan`. */
-  clear(callback?: Callback): Promise<void> {
+  clear(callback?: StoreCallback<void>): Promise<void> {
     return withCallback(this.#clear(), callback);
   }
 
@@ -211,7 +216,7 @@ export class ExpressSessionStore extends expressSessionStore() {
 
   // Internals
 
-  async #get(sid: string): Promise<ExpressSessionData | null> {
+  async #get(sid: string): Promise<Data | null> {
     const stored = await this.#call(() => this.store.get(this.keyFor(sid)));
     const now = Date.now();
     // Expiry is checked on every read, whatever the engine has deleted yet.
@@ -219,7 +224,7 @@ export class ExpressSessionStore extends expressSessionStore() {
     return this.#decode(stored);
   }
 
-  #decode(stored: StoredSession): ExpressSessionData {
+  #decode(stored: StoredSession): WithLoaded {
     const session = {} as WithLoaded;
     for (const [k, text] of Object.entries(stored.data)) session[k] = JSON.parse(text);
     remember(session, {
@@ -282,7 +287,7 @@ export class ExpressSessionStore extends expressSessionStore() {
     if (result) remember(session, { data, absoluteExpiresAt: loaded.absoluteExpiresAt, userId });
   }
 
-  async #touch(sid: string, session: ExpressSessionData): Promise<void> {
+  async #touch(sid: string, session: Data): Promise<void> {
     const now = Date.now();
     const expiresAt = this.#expiryOf(session, now);
     const key = this.keyFor(sid);
@@ -307,8 +312,8 @@ export class ExpressSessionStore extends expressSessionStore() {
     return keys;
   }
 
-  async #all(): Promise<ExpressSessionData[]> {
-    const sessions: ExpressSessionData[] = [];
+  async #all(): Promise<Data[]> {
+    const sessions: Data[] = [];
     for (const key of await this.#keys()) {
       const stored = await this.#call(() => this.store.get(key));
       if (!stored || stored.expiresAt <= Date.now()) continue;
@@ -329,9 +334,9 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   /** Expiry in ms: `ttl` function, else the cookie's `expires`, else `ttl` seconds. */
-  #expiryOf(session: ExpressSessionData, now: number): number {
+  #expiryOf(session: Data, now: number): number {
     if (typeof this.#ttl === 'function') return now + this.#ttl(session) * 1000;
-    const expires: unknown = session.cookie?.expires;
+    const expires = (session.cookie as { expires?: unknown } | undefined)?.expires;
     if (expires !== undefined && expires !== null) {
       const at = new Date(expires as string | Date).getTime();
       if (Number.isFinite(at)) return at;
@@ -339,7 +344,7 @@ export class ExpressSessionStore extends expressSessionStore() {
     return now + this.#ttl * 1000;
   }
 
-  #userOf(session: ExpressSessionData): string | undefined {
+  #userOf(session: Data): string | undefined {
     if (this.#userKey === undefined) return undefined;
     const user = session[this.#userKey];
     return typeof user === 'string' && user.length > 0 ? user : undefined;
@@ -370,7 +375,7 @@ export class ExpressSessionStore extends expressSessionStore() {
 }
 
 /** Each top-level value's JSON text, as express-session's own stores serialize (`toJSON` honoured). */
-function encode(session: ExpressSessionData): Record<string, string> {
+function encode(session: Data): Record<string, string> {
   const data: Record<string, string> = {};
   for (const key of Object.keys(session)) {
     let text: string | undefined;
