@@ -1,15 +1,15 @@
 /** The Express middleware through the suite every adapter passes (its own cases are in express.test.ts). */
-import { createServer } from 'node:http';
 import express from 'express';
 import { session } from '../../src/adapters/express/index.js';
 import { adapterSuite } from '../helpers/adapter-suite.js';
 import { close, listen } from '../helpers/http.js';
+import { baseUrl, nodeServer } from '../helpers/tls.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 adapterSuite(
   'Express',
-  async (options, name) => {
+  async (options, name, tls) => {
     const app = express();
     app.set('trust proxy', true);
     app.use(session(options));
@@ -46,8 +46,9 @@ adapterSuite(
         res.status(err.status ?? 500).json({ error: 'failed' });
       },
     );
-    const server = createServer(app);
-    return { url: await listen(server), close: () => close(server) };
+    const server = nodeServer(app, tls);
+    await listen(server);
+    return { url: baseUrl(server, tls), close: () => close(server) };
   },
   { errorKeepsChanges: true },
 );

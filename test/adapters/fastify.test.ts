@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { session } from '../../src/adapters/fastify/index.js';
 import { SessionManager } from '../../src/core/manager.js';
 import type { SessionOptions } from '../../src/core/options.js';
@@ -9,12 +8,16 @@ import { MemoryStore } from '../../src/stores/memory/index.js';
 import { adapterSuite, SECRET } from '../helpers/adapter-suite.js';
 import { faulty } from '../helpers/faulty-store.js';
 import { Jar } from '../helpers/http.js';
+import { baseUrl, type Tls } from '../helpers/tls.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 type Query = Record<string, string>;
 
-async function start(options: SessionOptions | SessionManager, name: string) {
-  const app = Fastify({ trustProxy: true });
+async function start(options: SessionOptions | SessionManager, name: string, tls?: Tls) {
+  // Fastify's https and http instances have different types; the routes below use neither's specifics.
+  const app = (
+    tls ? Fastify({ trustProxy: true, https: tls }) : Fastify({ trustProxy: true })
+  ) as FastifyInstance;
   await app.register(session, options);
   app.get('/state', async (request) => ({ instance: name, data: { ...request.session } }));
   app.post('/set', async (request) => {
@@ -44,7 +47,7 @@ async function start(options: SessionOptions | SessionManager, name: string) {
   await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     app,
-    url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+    url: baseUrl(app.server, tls),
     close: () => app.close(),
   };
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { describe, it } from 'node:test';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -11,6 +12,7 @@ import { MemoryStore } from '../../src/stores/memory/index.js';
 import { adapterSuite, SECRET } from '../helpers/adapter-suite.js';
 import { faulty } from '../helpers/faulty-store.js';
 import { close, Jar, listen } from '../helpers/http.js';
+import { baseUrl, type Tls } from '../helpers/tls.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,12 +48,17 @@ function makeApp(options: SessionOptions | SessionManager, name: string) {
   return app;
 }
 
-async function serve(app: Hono) {
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  return { url: await listen(server), close: () => close(server) };
+async function serve(app: Hono, tls?: Tls) {
+  const server = (
+    tls
+      ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: tls })
+      : createAdaptorServer({ fetch: app.fetch })
+  ) as Server;
+  await listen(server);
+  return { url: baseUrl(server, tls), close: () => close(server) };
 }
 
-adapterSuite('Hono', (options, name) => serve(makeApp(options, name)));
+adapterSuite('Hono', (options, name, tls) => serve(makeApp(options, name), tls));
 
 describe('Hono: middleware details', () => {
   it("a store outage is a 503 through Hono's default error handler, JSON with the code", async () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { describe, it } from 'node:test';
 import Koa from 'koa';
 import { session } from '../../src/adapters/koa/index.js';
@@ -9,10 +8,11 @@ import { MemoryStore } from '../../src/stores/memory/index.js';
 import { adapterSuite, SECRET } from '../helpers/adapter-suite.js';
 import { faulty } from '../helpers/faulty-store.js';
 import { close, Jar, listen } from '../helpers/http.js';
+import { baseUrl, nodeServer, type Tls } from '../helpers/tls.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function start(options: SessionOptions | SessionManager, name: string) {
+async function start(options: SessionOptions | SessionManager, name: string, tls?: Tls) {
   const app = new Koa();
   app.proxy = true;
   app.silent = true;
@@ -38,8 +38,9 @@ async function start(options: SessionOptions | SessionManager, name: string) {
       throw new Error('boom');
     }
   });
-  const server = createServer(app.callback());
-  return { url: await listen(server), close: () => close(server), manager: middleware.manager };
+  const server = nodeServer(app.callback(), tls);
+  await listen(server);
+  return { url: baseUrl(server, tls), close: () => close(server), manager: middleware.manager };
 }
 
 adapterSuite('Koa', start);

@@ -6,11 +6,12 @@ import { MemoryStore } from '../../src/stores/memory/index.js';
 import { adapterSuite, SECRET } from '../helpers/adapter-suite.js';
 import { faulty } from '../helpers/faulty-store.js';
 import { close, Jar, listen } from '../helpers/http.js';
+import { baseUrl, nodeServer, type Tls } from '../helpers/tls.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function makeServer(sessions: NodeSessions, name: string) {
-  return createServer(
+function makeServer(sessions: NodeSessions, name: string, tls?: Tls) {
+  return nodeServer(
     sessions.withSession(async (req, res, session) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const q = Object.fromEntries(url.searchParams);
@@ -39,12 +40,14 @@ function makeServer(sessions: NodeSessions, name: string) {
       }
       json({ ok: true });
     }),
+    tls,
   );
 }
 
-adapterSuite('node:http', async (options, name) => {
-  const server = makeServer(createSessions(options, { trustProxy: true }), name);
-  return { url: await listen(server), close: () => close(server) };
+adapterSuite('node:http', async (options, name, tls) => {
+  const server = makeServer(createSessions(options, { trustProxy: true }), name, tls);
+  await listen(server);
+  return { url: baseUrl(server, tls), close: () => close(server) };
 });
 
 describe('node:http: load and commit by hand', () => {

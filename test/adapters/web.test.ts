@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { describe, it } from 'node:test';
 import { createAdaptorServer } from '@hono/node-server';
 import { createSessions, type WebSessions } from '../../src/adapters/web/index.js';
@@ -7,6 +8,7 @@ import { MemoryStore } from '../../src/stores/memory/index.js';
 import { adapterSuite, SECRET } from '../helpers/adapter-suite.js';
 import { faulty } from '../helpers/faulty-store.js';
 import { close, Jar, listen } from '../helpers/http.js';
+import { baseUrl, type Tls } from '../helpers/tls.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -35,13 +37,18 @@ function makeHandler(sessions: WebSessions, name: string) {
   });
 }
 
-async function serve(fetchHandler: (request: Request) => Promise<Response>) {
-  const server = createAdaptorServer({ fetch: fetchHandler }) as Server;
-  return { url: await listen(server), close: () => close(server) };
+async function serve(fetchHandler: (request: Request) => Promise<Response>, tls?: Tls) {
+  const server = (
+    tls
+      ? createAdaptorServer({ fetch: fetchHandler, createServer: createHttpsServer, serverOptions: tls })
+      : createAdaptorServer({ fetch: fetchHandler })
+  ) as Server;
+  await listen(server);
+  return { url: baseUrl(server, tls), close: () => close(server) };
 }
 
-adapterSuite('Web (Fetch API)', (options, name) =>
-  serve(makeHandler(createSessions(options, { trustProxy: true }), name)),
+adapterSuite('Web (Fetch API)', (options, name, tls) =>
+  serve(makeHandler(createSessions(options, { trustProxy: true }), name), tls),
 );
 
 describe('Web: load and commit by hand', () => {

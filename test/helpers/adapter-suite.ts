@@ -16,6 +16,7 @@ import type { SessionOptions } from '../../src/core/options.js';
 import { MemoryStore } from '../../src/stores/memory/index.js';
 import { type FaultyStore, faulty } from './faulty-store.js';
 import { Jar } from './http.js';
+import { httpsFetch, selfSigned, type Tls } from './tls.js';
 
 export const SECRET = 'adapter-suite-secret-long-enough-0123456789';
 
@@ -24,8 +25,8 @@ export interface Instance {
   close(): Promise<void>;
 }
 
-/** Starts one instance of the framework's test app, listening on 127.0.0.1. */
-export type StartInstance = (options: SessionOptions, name: string) => Promise<Instance>;
+/** Starts one instance of the framework's test app on 127.0.0.1; over https when given `tls`. */
+export type StartInstance = (options: SessionOptions, name: string, tls?: Tls) => Promise<Instance>;
 
 export interface SuiteOptions {
   /** The framework commits the session on error responses too (Express: the error handler's reply is held). */
@@ -78,6 +79,22 @@ export function adapterSuite(framework: string, start: StartInstance, suite: Sui
         headers: { 'x-forwarded-proto': 'https' },
       });
       assert.match(reply.setCookie[0] ?? '', /; Secure/);
+    });
+
+    it('served over https directly, the cookie is Secure (and still HttpOnly, SameSite=Lax)', async () => {
+      const tls = selfSigned();
+      const secure = await start({ store, secret: SECRET }, 'TLS', tls);
+      try {
+        assert.match(secure.url, /^https:/);
+        const reply = await httpsFetch(`${secure.url}/set?key=a&value=1`, { method: 'POST', ca: tls.cert });
+        assert.equal(reply.status, 200);
+        const cookie = reply.headers['set-cookie']?.[0] ?? '';
+        assert.match(cookie, /; Secure/);
+        assert.match(cookie, /; HttpOnly/);
+        assert.match(cookie, /; SameSite=Lax/);
+      } finally {
+        await secure.close();
+      }
     });
 
     it('20 concurrent requests on one session, alternating instances, each setting a different key: 20 kept', async () => {
