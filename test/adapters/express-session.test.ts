@@ -289,3 +289,18 @@ describe("ExpressSessionStore: express-session's store expectations", () => {
     assert.throws(() => new ExpressSessionStore(undefined as never), { message: /store/ });
   });
 });
+
+describe('ExpressSessionStore: records it did not write', () => {
+  it('a record without a cookie (written by other code under the prefix) reads as absent, not a 500', async () => {
+    const memory = new MemoryStore();
+    const now = Date.now();
+    await memory.create(hashId('foreign'), {
+      data: { a: '1' },
+      createdAt: now,
+      expiresAt: now + 60_000,
+      absoluteExpiresAt: now + 60_000,
+      version: 1,
+    });
+    assert.equal(await new ExpressSessionStore(memory).get('foreign'), null);
+  });
+});

@@ -221,6 +221,9 @@ export class ExpressSessionStore extends expressSessionStore() {
     const now = Date.now();
     // Expiry is checked on every read, whatever the engine has deleted yet.
     if (!stored || stored.expiresAt <= now || stored.absoluteExpiresAt <= now) return null;
+    // express-session cannot load a record without its cookie (one written by other code under the
+    // same prefix): it gets a new session instead of a 500.
+    if (stored.data.cookie === undefined) return null;
     return this.#decode(stored);
   }
 

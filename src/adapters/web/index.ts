@@ -71,7 +71,8 @@ export function createSessions(
         appendHeaders(out.headers, result);
         return out;
       } catch (err) {
-        await response.body?.cancel();
+        // The handler's body is never sent; cancelling it only frees its source.
+        await response.body?.cancel().catch(() => undefined);
         return errorResponse(err);
       }
     };
