@@ -31,6 +31,14 @@ function makeServer(sessions: NodeSessions, name: string, tls?: Tls) {
       else if (route === 'POST /boom') {
         session[q.key!] = 'lost';
         throw new Error('boom');
+      } else if (route === 'GET /end-then-throw') {
+        session.ended = true;
+        res.end('complete');
+        throw new Error('after end');
+      } else if (route === 'GET /write-then-throw') {
+        session.partial = true;
+        res.write('half');
+        throw new Error('mid-response');
       } else if (route === 'GET /chunks') {
         session.chunked = true;
         res.write('one,');
@@ -104,6 +112,33 @@ describe('node:http: load and commit by hand', () => {
       assert.equal(reply.text, 'one,two,three');
       assert.equal(reply.setCookie.length, 1);
       assert.equal((await jar.request(url, '/state')).body.data.chunked, true);
+    } finally {
+      await close(server);
+    }
+  });
+
+  it('withSession: a handler that throws after end() still sends its complete, committed response', async () => {
+    const server = makeServer(createSessions({ store: new MemoryStore(), secret: SECRET }), 'A');
+    const url = await listen(server);
+    try {
+      const jar = new Jar();
+      const reply = await jar.request(url, '/end-then-throw');
+      assert.equal(reply.status, 200);
+      assert.equal(reply.text, 'complete');
+      assert.equal((await jar.request(url, '/state')).body.data.ended, true);
+    } finally {
+      await close(server);
+    }
+  });
+
+  it('withSession: a handler that throws mid-response has its response cut off', async () => {
+    const server = makeServer(createSessions({ store: new MemoryStore(), secret: SECRET }), 'A');
+    const url = await listen(server);
+    try {
+      await assert.rejects(async () => {
+        const res = await fetch(`${url}/write-then-throw`);
+        await res.text();
+      });
     } finally {
       await close(server);
     }

@@ -15,6 +15,8 @@ type Call = { method: 'writeHead' | 'write' | 'end'; args: unknown[] };
 export interface Held {
   /** True once output began and the commit started: from then on the commit decides the response. */
   readonly started: boolean;
+  /** True once `end()` was called: the held response is complete and goes out after the commit. */
+  readonly ended: boolean;
 }
 
 /**
@@ -32,6 +34,7 @@ export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): Held 
   };
   const queue: Call[] = [];
   let started = false;
+  let ended = false;
 
   const restore = () => {
     res.writeHead = original.writeHead;
@@ -64,6 +67,7 @@ export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): Held 
     (method: Call['method']) =>
     (...args: unknown[]) => {
       queue.push({ method, args });
+      if (method === 'end') ended = true;
       start();
       // write() reports "keep writing": the held chunks are small and flushed as soon as the commit lands.
       return method === 'write' ? true : res;
@@ -76,6 +80,9 @@ export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): Held 
   return {
     get started() {
       return started;
+    },
+    get ended() {
+      return ended;
     },
   };
 }

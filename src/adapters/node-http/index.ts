@@ -71,7 +71,8 @@ export function createSessions(
           Promise.resolve()
             .then(() => handler(req, res, session))
             .catch(async (err: unknown) => {
-              // Output already began: the commit decides the response; a half-written one is cut off.
+              // A complete response goes out once committed; a half-written one is cut off.
+              if (held.ended) return;
               if (held.started) return void res.destroy();
               await manager.abandon(session);
               sendError(res, err);
