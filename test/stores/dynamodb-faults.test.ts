@@ -36,7 +36,7 @@ function injector(client: DynamoDBClient) {
     (next, context) => async (args) => {
       const command = String(context.commandName).replace(/Command$/, '');
       attempts.push(command);
-      const hit = fault !== undefined && fault.commands.includes(command) && failed < fault.failFirst;
+      const hit = fault?.commands.includes(command) === true && failed < (fault?.failFirst ?? 0);
       if (hit && fault?.when === 'before') {
         failed++;
         throw fault.error();
