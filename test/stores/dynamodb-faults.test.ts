@@ -188,6 +188,58 @@ describe('DynamoDBStore under injected faults', () => {
     });
   });
 
+  describe('gc under throttling', () => {
+    it('sends unprocessed deletes again until every expired record is gone, with progress and capacity', async () => {
+      const gcStore = new DynamoDBStore({ tableName: tableName(), client, scanSegments: 3, ...warnings() });
+      await gcStore.ensureTable();
+      const now = Date.now();
+      const expired = Array.from({ length: 60 }, () => newKey());
+      const live = Array.from({ length: 5 }, () => newKey());
+      for (const key of expired)
+        await gcStore.create(key, record({ createdAt: now - 10_000, expiresAt: now - 1_000 }));
+      for (const key of live) await gcStore.create(key, record());
+
+      // DynamoDB under pressure processes part of a batch and hands back the rest as UnprocessedItems.
+      let partial = 3;
+      let batches = 0;
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName !== 'BatchWriteItemCommand') return next(args);
+          batches++;
+          const input = args.input as { RequestItems: Record<string, unknown[]> };
+          const [table, requests] = Object.entries(input.RequestItems)[0] as [string, unknown[]];
+          if (partial <= 0 || requests.length < 2) return next(args);
+          partial--;
+          const kept = requests.slice(0, 2);
+          const out = await next({ ...args, input: { ...input, RequestItems: { [table]: kept } } });
+          (out.output as { UnprocessedItems?: Record<string, unknown[]> }).UnprocessedItems = {
+            [table]: requests.slice(2),
+          };
+          return out;
+        },
+        { step: 'initialize', name: 'partial-batches' },
+      );
+      const progress: Array<{ scanned: number; deleted: number; capacityUnits?: number }> = [];
+      const dry = await gcStore.gc({ dryRun: true });
+      assert.equal(dry.deleted, 60);
+      assert.equal(batches, 0, 'a dry run deletes nothing');
+      const result = await gcStore.gc({ rate: 10_000, onProgress: (p) => progress.push({ ...p }) });
+      client.middlewareStack.remove('partial-batches');
+      assert.equal(result.deleted, 60);
+      assert.equal(result.scanned, 65);
+      assert.ok(batches > Math.ceil(60 / 25), `unprocessed items were sent again (${batches} batches)`);
+      for (let i = 1; i < progress.length; i++) {
+        assert.ok(progress[i]!.deleted >= progress[i - 1]!.deleted, 'progress only moves forward');
+      }
+      assert.equal(progress.at(-1)?.deleted, 60);
+      assert.ok((progress.at(-1)?.capacityUnits ?? 0) > 0, 'capacity units are counted');
+      const left: string[] = [];
+      for await (const summary of gcStore.scan({ includeExpired: true })) left.push(summary.key);
+      assert.deepEqual(left.sort(), live.sort());
+      await gcStore.close();
+    });
+  });
+
   describe('unreachable endpoint', () => {
     it('a refused connection is StoreUnavailableError with the cause, never an empty session', async () => {
       const closed = await startEngine();
