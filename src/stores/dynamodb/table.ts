@@ -48,11 +48,10 @@ export interface TableDescription {
   userIndex?: { name: string; present: boolean; status?: string; keyMatches?: boolean };
 }
 
-// Index entries carry what a summary needs to decide liveness, never the session data.
-const INDEX_PROJECTION = {
-  ProjectionType: 'INCLUDE',
-  NonKeyAttributes: [ATTR.expiresMs, ATTR.absolute, ATTR.created, ATTR.version],
-};
+// Keys only: DynamoDB writes an index entry again only when the user changes, not on every
+// patch or touch (projected attributes would cost one more write unit per write of a
+// logged-in session). `listByUser` reads each session it finds anyway.
+const INDEX_PROJECTION = { ProjectionType: 'KEYS_ONLY' };
 
 const WAIT_LIMIT_MS = 10 * 60_000;
 
