@@ -1,6 +1,6 @@
 /** A throwaway memcached process on a free loopback port, for tests that stop and restart it. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { reachable } from './services-redis-memcached.js';
+import { reachable } from './services.js';
 
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -30,7 +30,7 @@ export class MemcachedServer {
     child.once('exit', () => running.delete(child));
     this.#child = child;
     const deadline = Date.now() + 10_000;
-    while (!(await reachable('127.0.0.1', this.port, 200))) {
+    while (!(await reachable(this.port, '127.0.0.1', 200))) {
       if (Date.now() > deadline || child.exitCode !== null)
         throw new Error(`memcached did not start on ${this.port}`);
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -6,11 +6,11 @@ import { createClient } from 'redis';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import type { Store } from '../../src/stores/store.js';
 import { newKey, record, storeConformance } from '../conformance/suite.js';
-import { endpoint, skipUnless } from '../helpers/services-redis-memcached.js';
+import { needService } from '../helpers/services.js';
 
-const { host, port } = endpoint('BATON_REDIS', '127.0.0.1:6379');
+const [host = '127.0.0.1', port = '6379'] = (process.env.BATON_REDIS ?? '127.0.0.1:6379').split(':');
 const url = `redis://${host}:${port}`;
-const skip = await skipUnless('Redis', host, port);
+const skip = await needService('Redis', Number(port), host);
 const prefixes: string[] = [];
 
 function prefix(): string {
