@@ -1,0 +1,25 @@
+import type { OperationInfo, SessionSummary } from '../stores/store.js';
+import type { BatonError } from './errors.js';
+
+/** Events a `SessionManager` emits: `manager.on(name, listener)`. Session ids are never part of them. */
+export interface SessionEvents {
+  /** A new session was stored. */
+  created: [info: { key: string }];
+  destroyed: [info: { key: string }];
+  regenerated: [info: { oldKey: string; key: string }];
+  /** A request presented a session whose record had expired (the engine had not deleted it yet, or had). */
+  expired: [info: { key: string }];
+  /** `strict` mode: a write lost against another writer. */
+  conflict: [info: { key: string }];
+  lockTimeout: [info: { key: string; waitedMs: number }];
+  /** The store failed; the request answered 503. */
+  storeError: [error: BatonError];
+  /** One store call, with its duration and capacity units (metrics). */
+  operation: [info: OperationInfo];
+  /** A cookie or token that failed verification: no store read was made. */
+  suspicious: [info: { reason: 'malformed' | 'signature' }];
+  /** A correctly signed id the store does not know (expired, logged out, or from another deployment). */
+  unknown: [info: { key: string }];
+  /** `destroyUser` logged a user out everywhere. */
+  userLoggedOut: [info: { userId: string; sessions: SessionSummary[] }];
+}

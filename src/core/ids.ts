@@ -1,0 +1,57 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** 32 random bytes (256 bits), base64url: 43 characters. */
+export const ID_BYTES = 32;
+const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+/** HMAC-SHA256, base64url: 43 characters. */
+const MAC_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/** A new session id from the platform CSPRNG. */
+export function generateId(): string {
+  return randomBytes(ID_BYTES).toString('base64url');
+}
+
+/** True for a string shaped like an id we issue. Anything else never reaches a store. */
+export function isWellFormedId(id: string): boolean {
+  return ID_PATTERN.test(id);
+}
+
+function mac(id: string, secret: string): Buffer {
+  return createHmac('sha256', secret).update(id).digest();
+}
+
+/** The cookie (or token) value: `id.hmac`, signed with the first secret. */
+export function sign(id: string, secret: string): string {
+  return `${id}.${mac(id, secret).toString('base64url')}`;
+}
+
+export interface Verified {
+  id: string;
+  /** Verified by a secret other than the first: the cookie should be signed again. */
+  stale: boolean;
+}
+
+/**
+ * The id inside a signed value, or null when the value is malformed or no secret verifies it.
+ * Lengths are checked before `timingSafeEqual`, which throws on unequal lengths.
+ */
+export function unsign(value: string, secrets: readonly string[]): Verified | null {
+  const dot = value.indexOf('.');
+  if (dot < 0) return null;
+  const id = value.slice(0, dot);
+  const given = value.slice(dot + 1);
+  if (!isWellFormedId(id) || !MAC_PATTERN.test(given)) return null;
+  const givenBytes = Buffer.from(given, 'base64url');
+  for (let i = 0; i < secrets.length; i++) {
+    const expected = mac(id, secrets[i] as string);
+    if (givenBytes.length === expected.length && timingSafeEqual(givenBytes, expected)) {
+      return { id, stale: i > 0 };
+    }
+  }
+  return null;
+}
+
+/** base64url(sha256(id)): the key a store sees when `hashIds` is on. */
+export function hashId(id: string): string {
+  return createHash('sha256').update(id).digest('base64url');
+}

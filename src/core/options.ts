@@ -1,0 +1,277 @@
+import type { Store } from '../stores/store.js';
+import { ConfigError } from './errors.js';
+
+export type ConcurrencyMode = 'merge' | 'lock' | 'strict' | 'overwrite';
+
+export interface CookieOptions {
+  /** Cookie name. A `__Host-` name requires `secure: true`, `path: '/'` and no `domain`. @default 'sid' */
+  name?: string;
+  /** @default '/' */
+  path?: string;
+  /** Leave unset to keep the cookie to the exact host (safer). */
+  domain?: string;
+  /** Keep the cookie away from page scripts. @default true */
+  httpOnly?: boolean;
+  /** `'auto'`: Secure when the request came over https (or through a trusted proxy that says so). @default 'auto' */
+  secure?: boolean | 'auto';
+  /** @default 'lax' */
+  sameSite?: 'lax' | 'strict' | 'none';
+  /**
+   * Cookie lifetime in seconds. Unset: follows the session's expiry (idle `lifetime`, capped by the
+   * absolute lifetime). `null`: a browser-session cookie with no Max-Age.
+   */
+  maxAge?: number | null;
+}
+
+export interface SessionOptions {
+  /** Where sessions live. */
+  store: Store;
+  /** At least 32 characters. A list rotates secrets: the first signs, every one verifies. */
+  secret: string | readonly string[];
+  /** Idle lifetime in seconds: a session unused this long expires. @default 86400 */
+  lifetime?: number;
+  /** Absolute lifetime in seconds from creation (or the last `regenerate()`), however active. @default 604800 */
+  absoluteLifetime?: number;
+  /**
+   * Seconds: an unchanged session is written (its expiry moved) only when the expiry would move by
+   * more than this. @default lifetime / 10
+   */
+  touchAfter?: number;
+  /** How concurrent requests on one session combine; see the README. @default 'merge' */
+  concurrency?: ConcurrencyMode;
+  /** `'lock'` mode: seconds to wait for a lock held by another request before `LockTimeoutError`. @default 10 */
+  lockWait?: number;
+  /** `'lock'` mode: seconds after which a lock expires by itself if its holder died. @default 30 */
+  lockTtl?: number;
+  /** `false` sends no cookie at all (header-only API clients). */
+  cookie?: CookieOptions | false;
+  /**
+   * Also read the signed id from this request header: `'authorization'` reads `Bearer <token>`,
+   * any other name its whole value. A newly issued token is sent back in `X-Session-Token`.
+   */
+  header?: string;
+  /** Store sessions that hold no data. @default false */
+  saveUninitialized?: boolean;
+  /** Store keys are `base64url(sha256(id))`, so a leaked table holds no usable ids. @default true */
+  hashIds?: boolean;
+  /** Prepended to every store key. @default '' */
+  keyPrefix?: string;
+  /** Largest session in bytes (key names plus JSON text). @default the store's limit */
+  maxSize?: number;
+  /** What a request gets when the store fails: `'fail'` answers 503 through the framework's error path. @default 'fail' */
+  onStoreError?: 'fail';
+  /** The data key whose string value indexes the session by user (`listByUser`, log out everywhere). @default 'userId' */
+  userKey?: string;
+}
+
+export interface ResolvedCookieOptions {
+  name: string;
+  path: string;
+  domain: string | undefined;
+  httpOnly: boolean;
+  secure: boolean | 'auto';
+  sameSite: 'lax' | 'strict' | 'none';
+  maxAge: number | null | undefined;
+}
+
+export interface ResolvedOptions {
+  store: Store;
+  secrets: readonly string[];
+  lifetimeMs: number;
+  absoluteLifetimeMs: number;
+  touchAfterMs: number;
+  concurrency: ConcurrencyMode;
+  lockWaitMs: number;
+  lockTtlMs: number;
+  cookie: ResolvedCookieOptions | false;
+  header: string | undefined;
+  saveUninitialized: boolean;
+  hashIds: boolean;
+  keyPrefix: string;
+  maxSize: number;
+  userKey: string;
+}
+
+export const MIN_SECRET_LENGTH = 32;
+// RFC 6265 token: no separators, controls or spaces.
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
+const UNSAFE_ATTRIBUTE = /[;\s\x00-\x1f\x7f,]/;
+const MODES: readonly ConcurrencyMode[] = ['merge', 'lock', 'strict', 'overwrite'];
+
+function seconds(option: string, value: unknown, fallback: number, min = 0): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+    throw new ConfigError(option, `must be a number of seconds >= ${min}, got ${String(value)}`);
+  }
+  return v;
+}
+
+function bool(option: string, value: unknown, fallback: boolean): boolean {
+  const v = value ?? fallback;
+  if (typeof v !== 'boolean') throw new ConfigError(option, `must be true or false, got ${String(value)}`);
+  return v;
+}
+
+export function resolveOptions(options: SessionOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError('options', 'pass an options object');
+  const store = options.store;
+  if (typeof store !== 'object' || store === null || typeof store.get !== 'function') {
+    throw new ConfigError(
+      'store',
+      'is required: pass a store such as `new DynamoDBStore({...})` or `new MemoryStore()`',
+    );
+  }
+
+  const secrets = typeof options.secret === 'string' ? [options.secret] : options.secret;
+  if (!Array.isArray(secrets) || secrets.length === 0) {
+    throw new ConfigError(
+      'secret',
+      'is required: a string of at least 32 characters, or a list of them for rotation',
+    );
+  }
+  secrets.forEach((s: unknown, i: number) => {
+    if (typeof s !== 'string' || s.length < MIN_SECRET_LENGTH) {
+      const which = secrets.length > 1 ? `secret[${i}]` : 'secret';
+      throw new ConfigError(
+        which,
+        `must be a string of at least ${MIN_SECRET_LENGTH} characters (got ${typeof s === 'string' ? s.length : typeof s}); generate one with \`openssl rand -base64 48\``,
+      );
+    }
+  });
+
+  const lifetime = seconds('lifetime', options.lifetime, 86_400, Number.MIN_VALUE);
+  const absoluteLifetime = seconds('absoluteLifetime', options.absoluteLifetime, 604_800, Number.MIN_VALUE);
+  const touchAfter = seconds('touchAfter', options.touchAfter, lifetime / 10);
+  if (touchAfter >= lifetime) {
+    throw new ConfigError('touchAfter', `must be less than lifetime (${lifetime} s), got ${touchAfter}`);
+  }
+
+  const concurrency = options.concurrency ?? 'merge';
+  if (!MODES.includes(concurrency)) {
+    throw new ConfigError('concurrency', `must be one of ${MODES.join(', ')}, got ${String(concurrency)}`);
+  }
+  if (concurrency === 'lock' && !store.lock) {
+    throw new ConfigError(
+      'concurrency',
+      `'lock' needs a store with locks; the ${store.name} store has none (use 'merge' or 'strict')`,
+    );
+  }
+
+  const maxSize = options.maxSize ?? store.limits.maxSessionBytes;
+  if (typeof maxSize !== 'number' || !Number.isFinite(maxSize) || maxSize <= 0) {
+    throw new ConfigError('maxSize', `must be a positive number of bytes, got ${String(options.maxSize)}`);
+  }
+
+  const header = options.header?.toLowerCase();
+  if (header !== undefined && !COOKIE_NAME.test(header)) {
+    throw new ConfigError(
+      'header',
+      `must be a header name such as 'authorization', got ${JSON.stringify(options.header)}`,
+    );
+  }
+  const keyPrefix = options.keyPrefix ?? '';
+  if (typeof keyPrefix !== 'string') throw new ConfigError('keyPrefix', 'must be a string');
+  const userKey = options.userKey ?? 'userId';
+  if (typeof userKey !== 'string' || userKey.length === 0)
+    throw new ConfigError('userKey', 'must be a non-empty string');
+  if ((options.onStoreError ?? 'fail') !== 'fail') {
+    throw new ConfigError(
+      'onStoreError',
+      `only 'fail' is supported: a store outage answers 503 rather than logging users out`,
+    );
+  }
+
+  return {
+    store,
+    secrets: [...secrets],
+    lifetimeMs: lifetime * 1000,
+    absoluteLifetimeMs: absoluteLifetime * 1000,
+    touchAfterMs: touchAfter * 1000,
+    concurrency,
+    lockWaitMs: seconds('lockWait', options.lockWait, 10) * 1000,
+    lockTtlMs: seconds('lockTtl', options.lockTtl, 30, Number.MIN_VALUE) * 1000,
+    cookie: options.cookie === false ? false : resolveCookie(options.cookie ?? {}),
+    header,
+    saveUninitialized: bool('saveUninitialized', options.saveUninitialized, false),
+    hashIds: bool('hashIds', options.hashIds, true),
+    keyPrefix,
+    maxSize,
+    userKey,
+  };
+}
+
+function resolveCookie(c: CookieOptions): ResolvedCookieOptions {
+  const name = c.name ?? 'sid';
+  if (typeof name !== 'string' || !COOKIE_NAME.test(name)) {
+    throw new ConfigError(
+      'cookie.name',
+      `must be a cookie token (no spaces, ';', '=', CR/LF or quotes), got ${JSON.stringify(name)}`,
+    );
+  }
+  const path = c.path ?? '/';
+  if (typeof path !== 'string' || !path.startsWith('/') || UNSAFE_ATTRIBUTE.test(path)) {
+    throw new ConfigError(
+      'cookie.path',
+      `must start with '/' and hold no ';', spaces or control characters, got ${JSON.stringify(path)}`,
+    );
+  }
+  const domain = c.domain;
+  if (
+    domain !== undefined &&
+    (typeof domain !== 'string' ||
+      domain.length === 0 ||
+      UNSAFE_ATTRIBUTE.test(domain) ||
+      domain.includes('='))
+  ) {
+    throw new ConfigError(
+      'cookie.domain',
+      `must be a host name with no ';', '=', spaces or control characters, got ${JSON.stringify(domain)}`,
+    );
+  }
+  const secure = c.secure ?? 'auto';
+  if (secure !== 'auto' && typeof secure !== 'boolean')
+    throw new ConfigError('cookie.secure', "must be true, false or 'auto'");
+  const sameSite = c.sameSite ?? 'lax';
+  if (!['lax', 'strict', 'none'].includes(sameSite)) {
+    throw new ConfigError(
+      'cookie.sameSite',
+      `must be 'lax', 'strict' or 'none', got ${JSON.stringify(sameSite)}`,
+    );
+  }
+  if (sameSite === 'none' && secure !== true) {
+    throw new ConfigError(
+      'cookie.sameSite',
+      "'none' needs `secure: true`: browsers drop SameSite=None cookies without Secure",
+    );
+  }
+  if (name.startsWith('__Host-')) {
+    if (domain !== undefined) throw new ConfigError('cookie.domain', 'must be unset for a `__Host-` cookie');
+    if (secure !== true) throw new ConfigError('cookie.secure', 'must be true for a `__Host-` cookie');
+    if (path !== '/') throw new ConfigError('cookie.path', "must be '/' for a `__Host-` cookie");
+  }
+  if (name.startsWith('__Secure-') && secure !== true) {
+    throw new ConfigError('cookie.secure', 'must be true for a `__Secure-` cookie');
+  }
+  const maxAge = c.maxAge;
+  if (
+    maxAge !== undefined &&
+    maxAge !== null &&
+    (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge < 0)
+  ) {
+    throw new ConfigError(
+      'cookie.maxAge',
+      `must be seconds >= 0, or null for a browser-session cookie, got ${String(maxAge)}`,
+    );
+  }
+  return {
+    name,
+    path,
+    domain,
+    httpOnly: bool('cookie.httpOnly', c.httpOnly, true),
+    secure,
+    sameSite,
+    maxAge,
+  };
+}
