@@ -1,0 +1,123 @@
+/**
+ * `baton demo`: the cluster demo that `npm start` runs. Three instances share sessions through the
+ * embedded DynamoDB engine behind a load balancer; three more keep them in memory behind sticky
+ * routing, for contrast. Ctrl-C stops everything.
+ *
+ *   baton demo [--port 3000] [--host 127.0.0.1] [--data .baton/demo] [--memory] [--restart-delay 3]
+ *
+ * Needs the dev dependencies of a checkout (express, http-proxy, dynalite, the AWS SDK).
+ */
+import { Command, InvalidArgumentError } from 'commander';
+
+function portNumber(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError('must be a TCP port (0-65535; 0 picks a free one)');
+  }
+  return port;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0');
+  return n;
+}
+
+interface DemoFlags {
+  port?: number;
+  host: string;
+  data: string;
+  memory?: boolean;
+  restartDelay: number;
+}
+
+export function demoCommand(): Command {
+  return new Command('demo')
+    .description('Run the cluster demo: shared sessions on DynamoDB vs sticky sessions in memory')
+    .option(
+      '-p, --port <port>',
+      'port of the page and the balancer (default: env PORT, else 3000)',
+      portNumber,
+    )
+    .option('--host <host>', 'interface to listen on (env HOST)', process.env.HOST ?? '127.0.0.1')
+    .option(
+      '--data <dir>',
+      'where the embedded DynamoDB engine keeps its data (env BATON_DEMO_DATA)',
+      process.env.BATON_DEMO_DATA ?? '.baton/demo',
+    )
+    .option('--memory', 'keep the engine data in memory only (nothing written, nothing kept)')
+    .option('--restart-delay <seconds>', 'pause before a killed instance comes back', seconds, 3)
+    .action(async (flags: DemoFlags) => {
+      // Loaded here so that other commands work without the demo's dev dependencies.
+      const { startDemo } = await import('../../demo/run.js');
+      let demo: Awaited<ReturnType<typeof startDemo>>;
+      try {
+        demo = await startDemo({
+          port: flags.port ?? envPort(),
+          host: flags.host,
+          dataDir: flags.data,
+          memory: flags.memory ?? false,
+          restartDelay: flags.restartDelay,
+        });
+      } catch (err) {
+        console.error(`The demo could not start: ${(err as Error).message}`);
+        process.exit(1);
+      }
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) {
+          console.log(`\n${signal} again: exiting now`);
+          process.exit(1);
+        }
+        stopping = true;
+        console.log('\nStopping the demo...');
+        demo.stop().then(
+          () => {
+            console.log('Stopped: every instance and the engine are down.');
+            process.exit(0);
+          },
+          (err: unknown) => {
+            console.error(err);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+
+      const kept =
+        demo.dataDir === null ? 'in memory (gone on exit)' : `in ${demo.dataDir}/ (kept for next time)`;
+      console.log(
+        [
+          '',
+          `  baton-session cluster demo: ${demo.url}`,
+          '',
+          `  shared  ${demo.shared.instances.map((i) => i.name).join(', ')}  sessions in DynamoDB (embedded engine), data ${kept}`,
+          `  sticky  ${demo.sticky.instances.map((i) => i.name).join(', ')}  sessions in each instance's memory, sticky cookie`,
+          demo.sessionsAtStart > 0
+            ? `  ${demo.sessionsAtStart} session${demo.sessionsAtStart === 1 ? '' : 's'} kept from the last run`
+            : '',
+          '',
+          '  Try: add items to both baskets, then kill the instance that served them.',
+          '  The shared basket survives on the other instances; the sticky one is gone.',
+          `  API: curl -c jar -b jar ${demo.url}api/state   (JSON; docs/demo.md lists it all)`,
+          '',
+          '  Ctrl-C stops everything.',
+          '',
+        ]
+          .filter((line, i, all) => line !== '' || all[i - 1] !== '')
+          .join('\n'),
+      );
+    });
+}
+
+function envPort(): number {
+  const raw = process.env.PORT;
+  if (raw === undefined || raw === '') return 3000;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`error: PORT=${raw} is not a TCP port (0-65535)`);
+    process.exit(2);
+  }
+  return port;
+}
