@@ -116,17 +116,25 @@ class ClusterView {
     return reply.ok;
   }
 
-  add(item) {
+  async add(item) {
     const name = String(item ?? '').trim();
-    if (name === '') return Promise.resolve(false);
-    return this.act('POST', '/basket', { item: name });
+    if (name === '') return false;
+    const first = (this.state?.basket.length ?? 0) === 0;
+    const ok = await this.act('POST', '/basket', { item: name });
+    // The first item stores a new session: show it in the sessions panel.
+    if (ok && first) await this.loadSessions();
+    return ok;
   }
 
   render(state) {
     const before = this.state;
     this.state = state;
     const served = this.$('served');
-    served.replaceChildren('Served by ', el('strong', state.instance, { 'data-served-by': state.instance }));
+    served.replaceChildren(
+      'As ',
+      el('strong', state.instance, { 'data-served-by': state.instance }),
+      ' sees it',
+    );
     if (before && before.basket.length > 0 && state.basket.length === 0 && before.user === state.user) {
       served.append(el('span', ' — the basket is empty now', { class: 'lost' }));
     }
@@ -242,7 +250,7 @@ class ClusterView {
           : `down · back in ${back} s`;
       const count = this.served.get(instance.name) ?? 0;
       li.querySelector('.count').textContent =
-        instance.name === this.lastServed ? `served you last · ${count}` : `served ${count}`;
+        instance.name === this.lastServed ? `last request · served ${count}` : `served ${count}`;
       li.querySelector('button').disabled = !instance.alive;
     }
   }
@@ -251,7 +259,10 @@ class ClusterView {
     const reply = await this.request('POST', `/instances/${encodeURIComponent(name)}/kill`);
     await this.pollInstances();
     // Ask again at once: the balancer sends it to a live instance, which shows what it knows.
-    if (reply.ok) await this.act('GET', '/state');
+    if (reply.ok) {
+      await this.act('GET', '/state');
+      await this.loadSessions();
+    }
   }
 
   async start() {
