@@ -85,6 +85,12 @@ export async function ensureTable(ctx: TableContext): Promise<TableDescription> 
   if (ctx.userIndex && !summary.userIndex?.present) {
     await addUserIndex(ctx, table);
     table = await waitActive(ctx);
+    if (!summarizeTable(ctx, table).userIndex?.present) {
+      // dynalite accepts the request and adds nothing.
+      ctx.warn(
+        `this DynamoDB engine did not add the index \`${ctx.userIndexName}\` to the existing table \`${ctx.tableName}\`; listByUser stays unavailable until the table is created with it (on AWS, add it in the console)`,
+      );
+    }
   }
   await enableTtl(ctx);
   return describeTable(ctx);
@@ -192,12 +198,22 @@ async function addUserIndex(ctx: TableContext, table: Payload): Promise<void> {
       WriteCapacityUnits: table.ProvisionedThroughput?.WriteCapacityUnits ?? 1,
     };
   }
-  try {
-    await ctx.call('UpdateTable', {
+  const update = () =>
+    ctx.call('UpdateTable', {
       TableName: ctx.tableName,
       AttributeDefinitions: [{ AttributeName: ATTR.user, AttributeType: 'S' }],
       GlobalSecondaryIndexUpdates: [{ Create: index }],
     });
+  try {
+    try {
+      await update();
+    } catch (err) {
+      // Local engines want throughput for the index even on an on-demand table; AWS refuses it there.
+      const failure = describeFailure(err);
+      if (provisioned || !/provisionedThroughput/i.test(failure.message)) throw err;
+      index.ProvisionedThroughput = { ReadCapacityUnits: 1, WriteCapacityUnits: 1 };
+      await update();
+    }
   } catch (err) {
     const failure = describeFailure(err);
     // Another instance is adding it right now.
