@@ -3,7 +3,7 @@
  * The `baton` command. Usage: `baton --help`.
  */
 import { Command } from 'commander';
-import { demoCommand } from './commands/demo.js';
+import { demo } from './commands/demo.js';
 
 const program = new Command('baton')
   .description('Set up and look after a baton-session store')
@@ -12,6 +12,6 @@ const program = new Command('baton')
     process.exit(err.exitCode === 0 ? 0 : 2);
   });
 
-program.addCommand(demoCommand());
+demo(program);
 
 program.parse();

@@ -31,6 +31,11 @@ interface DemoFlags {
   restartDelay: number;
 }
 
+/** Registers `baton demo` on the program (the CLI's one-call-per-command convention). */
+export function demo(program: Command): void {
+  program.addCommand(demoCommand());
+}
+
 export function demoCommand(): Command {
   return new Command('demo')
     .description('Run the cluster demo: shared sessions on DynamoDB vs sticky sessions in memory')
