@@ -245,9 +245,9 @@ class ClusterView {
       li.classList.toggle('last', instance.name === this.lastServed);
       li.querySelector('.state').textContent = instance.alive
         ? 'up'
-        : back === null
-          ? 'down'
-          : `down · back in ${back} s`;
+        : back
+          ? `down · back in ${back} s`
+          : 'down · restarting';
       const count = this.served.get(instance.name) ?? 0;
       li.querySelector('.count').textContent =
         instance.name === this.lastServed ? `last request · served ${count}` : `served ${count}`;
