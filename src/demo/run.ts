@@ -6,7 +6,7 @@
  * - sticky: sessions in each instance's own memory, pinned by a cookie, for contrast.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -83,6 +83,37 @@ function loadSecret(dataDir: string | null): string {
   return secret;
 }
 
+/**
+ * One demo per data directory: the engine's LevelDB files take one process. A lock file naming our
+ * pid says so up front instead of the engine failing later; a stale one (its process gone) is taken.
+ */
+function lockDataDir(dataDir: string): () => Promise<void> {
+  const file = join(dataDir, 'demo.pid');
+  try {
+    writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+      throw new ConfigError(
+        'dataDir',
+        `another demo (pid ${pid}) is using ${dataDir}: stop it, or pass another --data directory or --memory`,
+      );
+    }
+    writeFileSync(file, `${process.pid}\n`);
+  }
+  return async () => rmSync(file, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
@@ -122,6 +153,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   };
 
   try {
+    if (dataDir !== null) cleanups.push(lockDataDir(dataDir));
     const secret = loadSecret(dataDir);
     const engine: LocalDynamo = await startLocalDynamo(
       dataDir === null ? { port: 0, memory: true } : { port: 0, path: join(dataDir, 'dynamodb') },
