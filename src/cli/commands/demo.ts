@@ -8,6 +8,7 @@
  * Needs the dev dependencies of a checkout (express, http-proxy, dynalite, the AWS SDK).
  */
 import { Command, InvalidArgumentError } from 'commander';
+import type { RunningDemo } from '../../demo/run.js';
 
 function portNumber(value: string): number {
   const port = Number(value);
@@ -65,55 +66,55 @@ export function demoCommand(): Command {
           restartDelay: flags.restartDelay,
         });
       } catch (err) {
+        // Until here a Ctrl-C ends this process; the instances started so far follow (IPC closes).
         console.error(`The demo could not start: ${(err as Error).message}`);
-        process.exit(1);
+        process.exitCode = 1;
+        return;
       }
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) {
-          console.log(`\n${signal} again: exiting now`);
-          process.exit(1);
-        }
-        stopping = true;
-        console.log('\nStopping the demo...');
-        demo.stop().then(
-          () => {
-            console.log('Stopped: every instance and the engine are down.');
-            process.exit(0);
-          },
-          (err: unknown) => {
-            console.error(err);
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
+      printBanner(demo);
 
-      const kept =
-        demo.dataDir === null ? 'in memory (gone on exit)' : `in ${demo.dataDir}/ (kept for next time)`;
-      console.log(
-        [
-          '',
-          `  baton-session cluster demo: ${demo.url}`,
-          '',
-          `  shared  ${demo.shared.instances.map((i) => i.name).join(', ')}  sessions in DynamoDB (embedded engine), data ${kept}`,
-          `  sticky  ${demo.sticky.instances.map((i) => i.name).join(', ')}  sessions in each instance's memory, sticky cookie`,
-          demo.sessionsAtStart > 0
-            ? `  ${demo.sessionsAtStart} session${demo.sessionsAtStart === 1 ? '' : 's'} kept from the last run`
-            : '',
-          '',
-          '  Try: add items to both baskets, then kill the instance that served them.',
-          '  The shared basket survives on the other instances; the sticky one is gone.',
-          `  API: curl -c jar -b jar ${demo.url}api/state   (JSON; docs/demo.md lists it all)`,
-          '',
-          '  Ctrl-C stops everything.',
-          '',
-        ]
-          .filter((line, i, all) => line !== '' || all[i - 1] !== '')
-          .join('\n'),
-      );
+      // The command runs until Ctrl-C or SIGTERM; a second one exits at once.
+      const signal = await new Promise<string>((resolve) => {
+        const once = (name: NodeJS.Signals) => {
+          process.off('SIGINT', once);
+          process.off('SIGTERM', once);
+          process.once('SIGINT', () => process.exit(130));
+          process.once('SIGTERM', () => process.exit(143));
+          resolve(name);
+        };
+        process.on('SIGINT', once);
+        process.on('SIGTERM', once);
+      });
+      console.log(`\n${signal}: stopping the demo...`);
+      await demo.stop();
+      console.log('Stopped: every instance and the engine are down.');
     });
+}
+
+function printBanner(demo: RunningDemo): void {
+  const kept =
+    demo.dataDir === null ? 'in memory (gone on exit)' : `in ${demo.dataDir}/ (kept for next time)`;
+  console.log(
+    [
+      '',
+      `  baton-session cluster demo: ${demo.url}`,
+      '',
+      `  shared  ${demo.shared.instances.map((i) => i.name).join(', ')}  sessions in DynamoDB (embedded engine), data ${kept}`,
+      `  sticky  ${demo.sticky.instances.map((i) => i.name).join(', ')}  sessions in each instance's memory, sticky cookie`,
+      demo.sessionsAtStart > 0
+        ? `  ${demo.sessionsAtStart} session${demo.sessionsAtStart === 1 ? '' : 's'} kept from the last run`
+        : '',
+      '',
+      '  Try: add items to both baskets, then kill the instance that served them.',
+      '  The shared basket survives on the other instances; the sticky one is gone.',
+      `  API: curl -c jar -b jar ${demo.url}api/state   (JSON; docs/demo.md lists it all)`,
+      '',
+      '  Ctrl-C stops everything.',
+      '',
+    ]
+      .filter((line, i, all) => line !== '' || all[i - 1] !== '')
+      .join('\n'),
+  );
 }
 
 function envPort(): number {
