@@ -16,7 +16,7 @@ import { extname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import httpProxy from 'http-proxy';
-import type { Cluster, DemoInstance } from './supervisor.js';
+import type { ClusterKind } from './messages.js';
 
 /** The cookie naming a client's sticky instance. */
 export const STICKY_COOKIE = 'baton_demo_sticky';
@@ -40,9 +40,29 @@ const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
+/** What the balancer needs of an instance (`DemoInstance` in the demo). */
+export interface Backend {
+  readonly name: string;
+  readonly alive: boolean;
+  /** Its port on 127.0.0.1, while alive. */
+  readonly port: number | undefined;
+  /** Kills it as a crash would; false when it is not running. */
+  kill(): boolean;
+}
+
+/** What the balancer needs of a cluster (`Cluster` in the demo). */
+export interface BackendPool {
+  readonly kind: ClusterKind;
+  get(name: string | undefined): Backend | undefined;
+  /** The next live backend in turn, skipping `exclude`. */
+  pick(exclude: ReadonlySet<string>): Backend | undefined;
+  /** What `GET .../api/instances` answers. */
+  status(): unknown[];
+}
+
 export interface BalancerOptions {
-  shared: Cluster;
-  sticky: Cluster;
+  shared: BackendPool;
+  sticky: BackendPool;
   /** Directory of the page's files (index.html, app.js, style.css). */
   publicDir: string;
   /** Pause before a killed instance comes back (reported by the kill endpoint). */
@@ -88,12 +108,9 @@ function readBody(req: IncomingMessage): Promise<Buffer | null> {
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        resolve(null);
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      // Past the limit the rest is read and dropped, so that the client gets the 413.
+      if (size > MAX_BODY_BYTES) resolve(null);
+      else chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
@@ -127,15 +144,15 @@ export function createBalancer(options: BalancerOptions): Server {
 
   /** Sends the request to `first` (or the cluster's next live instance), moving on while they are down. */
   function forward(
-    cluster: Cluster,
+    cluster: BackendPool,
     req: IncomingMessage,
     res: ServerResponse,
     body: Buffer,
-    first?: DemoInstance,
+    first?: Backend,
   ) {
     const tried = new Set<string>();
     const skipped: string[] = [];
-    const attempt = (preferred?: DemoInstance) => {
+    const attempt = (preferred?: Backend) => {
       const target = preferred?.alive && !tried.has(preferred.name) ? preferred : cluster.pick(tried);
       if (!target || target.port === undefined) {
         sendJson(res, 503, {
@@ -173,7 +190,7 @@ export function createBalancer(options: BalancerOptions): Server {
     attempt(first);
   }
 
-  function instancesApi(cluster: Cluster, rest: string, req: IncomingMessage, res: ServerResponse): void {
+  function instancesApi(cluster: BackendPool, rest: string, req: IncomingMessage, res: ServerResponse): void {
     if (rest === '' && req.method === 'GET') {
       sendJson(res, 200, cluster.status());
       return;
@@ -200,7 +217,7 @@ export function createBalancer(options: BalancerOptions): Server {
     const url = new URL(req.url ?? '/', 'http://balancer');
     const path = url.pathname;
 
-    let cluster: Cluster | undefined;
+    let cluster: BackendPool | undefined;
     let apiPath = path;
     if (path === '/api' || path.startsWith('/api/')) cluster = shared;
     else if (path === '/sticky/api' || path.startsWith('/sticky/api/')) {
@@ -231,6 +248,7 @@ export function createBalancer(options: BalancerOptions): Server {
 
     const body = await readBody(req);
     if (body === null) {
+      res.setHeader('connection', 'close');
       sendJson(res, 413, { error: `request bodies are limited to ${MAX_BODY_BYTES} bytes here` });
       return;
     }

@@ -41,6 +41,8 @@ export interface InstanceStatus {
   restarts: number;
   /** When it comes back, for a dead instance (ms since epoch). */
   restartAt: number | null;
+  /** Its process id, while it runs. */
+  pid: number | null;
 }
 
 /** One instance: a child process, started again whenever it dies, until `stop()`. */
@@ -79,7 +81,13 @@ export class DemoInstance {
   }
 
   status(): InstanceStatus {
-    return { name: this.name, alive: this.alive, restarts: this.#restarts, restartAt: this.#restartAt };
+    return {
+      name: this.name,
+      alive: this.alive,
+      restarts: this.#restarts,
+      restartAt: this.#restartAt,
+      pid: this.alive ? (this.#child?.pid ?? null) : null,
+    };
   }
 
   /** Forks the child; resolves once it serves, rejects if it dies first. */

@@ -102,6 +102,18 @@ describe('baton demo: the JSON API', () => {
     assert.ok(servedBy.has(last), `${last} came back but served none of three requests`);
   });
 
+  it('shared cluster: a crash the balancer learns of late costs no request', async () => {
+    // kill -9 from outside: the balancer may still pick the instance and must move on.
+    const victim = (await instances()).find((i) => i.name === 'app-2') as InstanceStatus & { pid: number };
+    assert.ok(victim.alive && victim.pid > 0);
+    process.kill(victim.pid, 'SIGKILL');
+    const replies = await Promise.all(Array.from({ length: 6 }, () => state(shopper)));
+    for (const s of replies) {
+      assert.notEqual(s.instance, 'app-2');
+      assert.deepEqual(s.basket, ['Coffee']);
+    }
+  });
+
   it('sticky cluster: the same kill loses the basket', async () => {
     const jar = new Jar();
     const added = await jar.request(demo.base, '/sticky/api/basket', { json: { item: 'Coffee' } });
