@@ -1,10 +1,11 @@
 // Run: npm run build && node --import tsx examples/express-session/server.ts   (PORT=3000 by default)
+// Shared by several instances: `npx baton local`, then DYNAMODB_ENDPOINT=http://127.0.0.1:8000 PORT=3001 ... (see ../store.ts)
 // For apps that keep express-session: only the store changes.
 
 import { ExpressSessionStore } from 'baton-session/express-session';
-import { MemoryStore } from 'baton-session/memory';
 import express from 'express';
 import session from 'express-session';
+import { exampleStore, secret } from '../store.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -13,12 +14,11 @@ declare module 'express-session' {
   }
 }
 
-// One process here; with a shared store (DynamoDB, Redis...) run as many instances as you like.
 const app = express();
 app.use(
   session({
-    store: new ExpressSessionStore(new MemoryStore()),
-    secret: process.env.SESSION_SECRET ?? 'change-me-to-32-or-more-characters!!',
+    store: new ExpressSessionStore(await exampleStore()),
+    secret,
     resave: false, // write only modified sessions
     saveUninitialized: false,
     cookie: { httpOnly: true, sameSite: 'lax', maxAge: 86_400_000 },

@@ -1,13 +1,12 @@
 // Run: npm run build && node --import tsx examples/express/server.ts   (PORT=3000 by default)
+// Shared by several instances: `npx baton local`, then DYNAMODB_ENDPOINT=http://127.0.0.1:8000 PORT=3001 ... (see ../store.ts)
 
 import { session } from 'baton-session/express';
-import { MemoryStore } from 'baton-session/memory';
 import express from 'express';
+import { exampleStore, secret } from '../store.js';
 
-// One process here; with a shared store (DynamoDB, Redis...) run as many instances as you like.
-const store = new MemoryStore();
 const app = express();
-app.use(session({ store, secret: process.env.SESSION_SECRET ?? 'change-me-to-32-or-more-characters!!' }));
+app.use(session({ store: await exampleStore(), secret }));
 
 app.get('/', (req, res) => {
   req.session.views = ((req.session.views as number | undefined) ?? 0) + 1;

@@ -1,14 +1,14 @@
 // Run: npm run build && node --import tsx examples/fastify/server.ts   (PORT=3000 by default)
+// Shared by several instances: `npx baton local`, then DYNAMODB_ENDPOINT=http://127.0.0.1:8000 PORT=3001 ... (see ../store.ts)
 
 import { session } from 'baton-session/fastify';
-import { MemoryStore } from 'baton-session/memory';
 import Fastify from 'fastify';
+import { exampleStore, secret } from '../store.js';
 
-// One process here; with a shared store (DynamoDB, Redis...) run as many instances as you like.
 const app = Fastify();
 await app.register(session, {
-  store: new MemoryStore(),
-  secret: process.env.SESSION_SECRET ?? 'change-me-to-32-or-more-characters!!',
+  store: await exampleStore(),
+  secret,
 });
 
 app.get('/', async (request) => {

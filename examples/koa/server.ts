@@ -1,15 +1,15 @@
 // Run: npm run build && node --import tsx examples/koa/server.ts   (PORT=3000 by default)
+// Shared by several instances: `npx baton local`, then DYNAMODB_ENDPOINT=http://127.0.0.1:8000 PORT=3001 ... (see ../store.ts)
 
 import { session } from 'baton-session/koa';
-import { MemoryStore } from 'baton-session/memory';
 import Koa from 'koa';
+import { exampleStore, secret } from '../store.js';
 
-// One process here; with a shared store (DynamoDB, Redis...) run as many instances as you like.
 const app = new Koa();
 app.use(
   session({
-    store: new MemoryStore(),
-    secret: process.env.SESSION_SECRET ?? 'change-me-to-32-or-more-characters!!',
+    store: await exampleStore(),
+    secret,
   }),
 );
 

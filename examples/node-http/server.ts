@@ -1,12 +1,12 @@
 // Run: npm run build && node --import tsx examples/node-http/server.ts   (PORT=3000 by default)
+// Shared by several instances: `npx baton local`, then DYNAMODB_ENDPOINT=http://127.0.0.1:8000 PORT=3001 ... (see ../store.ts)
 import { createServer } from 'node:http';
-import { MemoryStore } from 'baton-session/memory';
 import { createSessions } from 'baton-session/node-http';
+import { exampleStore, secret } from '../store.js';
 
-// One process here; with a shared store (DynamoDB, Redis...) run as many instances as you like.
 const sessions = createSessions({
-  store: new MemoryStore(),
-  secret: process.env.SESSION_SECRET ?? 'change-me-to-32-or-more-characters!!',
+  store: await exampleStore(),
+  secret,
 });
 
 // withSession holds the response until the session is committed; errors answer with their status (503).

@@ -1,13 +1,13 @@
 // Run: npm run build && node --import tsx examples/web/server.ts   (PORT=3000 by default)
+// Shared by several instances: `npx baton local`, then DYNAMODB_ENDPOINT=http://127.0.0.1:8000 PORT=3001 ... (see ../store.ts)
 // The handler is plain Fetch API (a Next.js route handler, Bun.serve, Deno.serve...); here Node serves it.
 import { serve } from '@hono/node-server';
-import { MemoryStore } from 'baton-session/memory';
 import { createSessions } from 'baton-session/web';
+import { exampleStore, secret } from '../store.js';
 
-// One process here; with a shared store (DynamoDB, Redis...) run as many instances as you like.
 const sessions = createSessions({
-  store: new MemoryStore(),
-  secret: process.env.SESSION_SECRET ?? 'change-me-to-32-or-more-characters!!',
+  store: await exampleStore(),
+  secret,
 });
 
 async function handler(request: Request): Promise<Response> {
