@@ -1,5 +1,5 @@
-// The store the examples share. With DYNAMODB_ENDPOINT set (`npx baton local` serves DynamoDB on
-// http://127.0.0.1:8000), every instance you start shares one DynamoDB table: start two on
+// The store the examples share. With DYNAMODB_ENDPOINT set (`npx baton local`, or DynamoDB Local,
+// serves DynamoDB on http://127.0.0.1:8000), every instance you start shares one table: start two on
 // different PORTs and log in on one, the other knows you. Without it, an in-process memory store.
 import type { Store } from 'baton-session';
 import { DynamoDBStore } from 'baton-session/dynamodb';
