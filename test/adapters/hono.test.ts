@@ -1,62 +1,12 @@
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { describe, it } from 'node:test';
-import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
-import { HTTPException } from 'hono/http-exception';
 import { session } from '../../src/adapters/hono/index.js';
-import type { SessionManager } from '../../src/core/manager.js';
-import type { SessionOptions } from '../../src/core/options.js';
 import { MemoryStore } from '../../src/stores/memory/index.js';
 import { adapterSuite, SECRET } from '../helpers/adapter-suite.js';
 import { faulty } from '../helpers/faulty-store.js';
-import { close, Jar, listen } from '../helpers/http.js';
-import { baseUrl, type Tls } from '../helpers/tls.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function makeApp(options: SessionOptions | SessionManager, name: string) {
-  const app = new Hono();
-  app.use(session(options, { trustProxy: true }));
-  app.get('/state', (c) => c.json({ instance: name, data: { ...c.get('session') } }));
-  app.post('/set', async (c) => {
-    const delay = c.req.query('delay');
-    if (delay) await sleep(Number(delay));
-    c.get('session')[c.req.query('key')!] = c.req.query('value');
-    return c.json({ ok: true });
-  });
-  app.post('/login', async (c) => {
-    const s = c.get('session');
-    await s.regenerate();
-    s.userId = c.req.query('user');
-    return c.json({ ok: true });
-  });
-  app.post('/logout', async (c) => {
-    await c.get('session').destroy();
-    return c.json({ ok: true });
-  });
-  app.post('/boom', (c) => {
-    c.get('session')[c.req.query('key')!] = 'lost';
-    // An HTTPException keeps Hono's default handler from logging a stack for this expected error.
-    throw new HTTPException(500, { message: 'boom' });
-  });
-  app.get('/redirect', (c) => {
-    c.get('session').visited = true;
-    return c.redirect('/state');
-  });
-  return app;
-}
-
-async function serve(app: Hono, tls?: Tls) {
-  const server = (
-    tls
-      ? createAdaptorServer({ fetch: app.fetch, createServer: createHttpsServer, serverOptions: tls })
-      : createAdaptorServer({ fetch: app.fetch })
-  ) as Server;
-  await listen(server);
-  return { url: baseUrl(server, tls), close: () => close(server) };
-}
+import { makeApp, serve } from '../helpers/hono-app.js';
+import { Jar } from '../helpers/http.js';
 
 adapterSuite('Hono', (options, name, tls) => serve(makeApp(options, name), tls));
 

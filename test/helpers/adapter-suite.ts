@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SessionOptions } from '../../src/core/options.js';
 import { MemoryStore } from '../../src/stores/memory/index.js';
+import type { Store } from '../../src/stores/store.js';
 import { type FaultyStore, faulty } from './faulty-store.js';
 import { Jar } from './http.js';
 import { httpsFetch, selfSigned, type Tls } from './tls.js';
@@ -29,6 +30,8 @@ export interface Instance {
 export type StartInstance = (options: SessionOptions, name: string, tls?: Tls) => Promise<Instance>;
 
 export interface SuiteOptions {
+  /** A fresh store for each group of cases. @default a MemoryStore */
+  newStore?: () => Store | Promise<Store>;
   /** The framework commits the session on error responses too (Express: the error handler's reply is held). */
   errorKeepsChanges?: boolean;
 }
@@ -43,13 +46,18 @@ const post = (base: string, path: string, headers: Record<string, string> = {}) 
   fetch(base + path, { method: 'POST', headers });
 
 export function adapterSuite(framework: string, start: StartInstance, suite: SuiteOptions = {}): void {
+  const newStore = suite.newStore ?? (() => new MemoryStore());
   describe(`${framework}: two instances over one store`, () => {
-    const store = faulty(new MemoryStore());
+    let store: FaultyStore;
     let c: Awaited<ReturnType<typeof cluster>>;
     before(async () => {
+      store = faulty(await newStore());
       c = await cluster(start, { store, secret: SECRET });
     });
-    after(() => c.close());
+    after(async () => {
+      await c.close();
+      await store.close();
+    });
 
     it('a session made on instance A is read on instance B', async () => {
       const jar = new Jar();
@@ -187,16 +195,21 @@ export function adapterSuite(framework: string, start: StartInstance, suite: Sui
   });
 
   describe(`${framework}: header-based ids (Authorization: Bearer)`, () => {
+    let store: Store;
     let c: Awaited<ReturnType<typeof cluster>>;
     before(async () => {
+      store = await newStore();
       c = await cluster(start, {
-        store: new MemoryStore(),
+        store,
         secret: SECRET,
         header: 'authorization',
         cookie: false,
       });
     });
-    after(() => c.close());
+    after(async () => {
+      await c.close();
+      await store.close();
+    });
 
     it('a token issued on A carries the session to B; no cookie is set', async () => {
       const made = await post(c.a, '/set?key=cart&value=3');
@@ -216,10 +229,13 @@ export function adapterSuite(framework: string, start: StartInstance, suite: Sui
     let store: FaultyStore;
     let c: Awaited<ReturnType<typeof cluster>>;
     before(async () => {
-      store = faulty(new MemoryStore());
+      store = faulty(await newStore());
       c = await cluster(start, { store, secret: SECRET, concurrency: 'lock', lockWait: 0.3 });
     });
-    after(() => c.close());
+    after(async () => {
+      await c.close();
+      await store.close();
+    });
 
     it('a handler error answers 500 and releases the lock: the next request is not kept waiting', async () => {
       const jar = new Jar();
