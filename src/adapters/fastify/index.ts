@@ -4,6 +4,7 @@ import { SessionManager } from '../../core/manager.js';
 import type { SessionOptions } from '../../core/options.js';
 import type { Session, SessionData } from '../../core/session.js';
 import { nodeRequestInfo } from '../node-http/headers.js';
+import { toManager } from '../options.js';
 
 /** `request.session`: data as plain properties plus the session methods. */
 export type RequestSession = Session & Partial<SessionData>;
@@ -29,7 +30,7 @@ export type FastifySessionOptions = SessionOptions | SessionManager;
  * `cookie.secure: 'auto'` is `request.protocol`, which follows Fastify's `trustProxy`.
  */
 async function batonSession(app: FastifyInstance, options: FastifySessionOptions): Promise<void> {
-  const manager = options instanceof SessionManager ? options : new SessionManager(options);
+  const manager = toManager(options);
   app.decorate('sessionManager', manager);
   app.decorateRequest('session', null as unknown as RequestSession);
 
