@@ -357,16 +357,19 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Calls `listener` with the key of each session Redis deletes on expiry, from keyspace
-   * notifications on a second connection. Redis must send them: `notify-keyspace-events` with
-   * `E` and `x` (e.g. `CONFIG SET notify-keyspace-events Ex`); when `CONFIG GET` shows they are
-   * off this fails with ConfigError. Standalone Redis only (on Cluster they are per node).
+   * Calls `listener` with the key of each session Redis deletes on expiry, or evicts under
+   * `maxmemory` (an evicted session is a logged-out user), from keyspace notifications on a
+   * second connection. Redis must send them: `notify-keyspace-events` with `E` and `x`, plus `e`
+   * for evictions (e.g. `CONFIG SET notify-keyspace-events Exe`); when `CONFIG GET` shows they
+   * are off this fails with ConfigError. Standalone Redis only (on Cluster they are per node).
    *
    * For metrics and cleanup hints only, never for correctness: Redis sends the event when it
    * deletes the key, which can be well after its expiry, and events sent while the subscriber is
    * disconnected are lost. Resolves with the unsubscribe function; `close()` also unsubscribes.
    */
-  async onExpired(listener: (key: string) => void): Promise<() => Promise<void>> {
+  async onExpired(
+    listener: (key: string, reason: 'expired' | 'evicted') => void,
+  ): Promise<() => Promise<void>> {
     return this.#guard(async () => {
       const redis = await this.#open();
       await redis.ready();
@@ -393,9 +396,11 @@ export class RedisStore implements Store {
         );
       }
       const start = `${this.#prefix}{`;
+      const channel = (event: string) => `__keyevent@${redis.database()}__:${event}`;
       const unsubscribe = await this.#timeout(
-        redis.subscribe(`__keyevent@${redis.database()}__:expired`, (redisKey) => {
-          if (redisKey.startsWith(start) && redisKey.endsWith('}')) listener(this.#sessionKey(redisKey));
+        redis.subscribe([channel('expired'), channel('evicted')], (from, redisKey) => {
+          if (!redisKey.startsWith(start) || !redisKey.endsWith('}')) return;
+          listener(this.#sessionKey(redisKey), from.endsWith(':evicted') ? 'evicted' : 'expired');
         }),
       );
       this.#subscriptions.add(unsubscribe);
