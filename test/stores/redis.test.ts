@@ -68,6 +68,29 @@ const additionalTests = (getStore: () => Store) => {
     }
   });
 
+  it('gc leaves no user-index entry behind for sessions that expired idle (no orphan keys)', async () => {
+    const store = getStore() as RedisStore;
+    const user = `u-${randomBytes(4).toString('hex')}`;
+    const now = Date.now();
+    const live = newKey();
+    await store.create(newKey(), record({ userId: user, expiresAt: now + 300 }));
+    await store.create(newKey(), record({ userId: user, expiresAt: now + 300 }));
+    await store.create(live, record({ userId: user }));
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    const dry = await store.gc({ dryRun: true });
+    assert.ok(dry.deleted >= 2, `dry run counts the stale entries (${dry.deleted})`);
+    assert.ok((await store.gc()).deleted >= 2);
+    const keys = await keysOf(store.userKey(user));
+    assert.equal(keys.size, 1, 'the user index is still there for the live session');
+    const admin = createClient({ url });
+    await admin.connect();
+    try {
+      assert.deepEqual(await admin.zRange(store.userKey(user), 0, -1), [live]);
+    } finally {
+      await admin.close();
+    }
+  });
+
   it('gives every key it writes a TTL and keeps the session key as given', async () => {
     const store = getStore() as RedisStore;
     const key = newKey();
