@@ -91,6 +91,22 @@ const additionalTests = (getStore: () => Store) => {
     }
   });
 
+  it('takes fractional times (Redis wants whole milliseconds)', async () => {
+    const store = getStore();
+    const key = newKey();
+    const now = Date.now() + 0.25;
+    await store.create(
+      key,
+      record({ createdAt: now, expiresAt: now + 60_000.5, absoluteExpiresAt: now + 600_000.5 }),
+    );
+    assert.ok(await store.patch(key, { set: { a: '1' }, unset: [], expiresAt: now + 70_000.7 }));
+    assert.equal(await store.touch(key, now + 80_000.1), true);
+    const lock = await store.lock?.(key, 1_000.5);
+    assert.ok(lock?.session);
+    await lock.release();
+    assert.ok(Math.abs((await store.get(key))!.expiresAt - (now + 80_000.1)) <= 1);
+  });
+
   it('gives every key it writes a TTL and keeps the session key as given', async () => {
     const store = getStore() as RedisStore;
     const key = newKey();
