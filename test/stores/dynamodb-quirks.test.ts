@@ -391,6 +391,14 @@ describe('DynamoDBStore quirks on dynalite', () => {
       assert.equal(seen[2]?.capacityUnits, Math.ceil(Math.max(before, afterPatch) / 1024));
       assert.equal(seen[3]?.capacityUnits, 1, 'a missing item still costs 1 RCU');
 
+      // A refused write still costs its write units (estimated from the item: dynalite returns no
+      // item with the refusal, so the store reads it, which is reported too).
+      const refused: OperationInfo[] = [];
+      const stop = plain.onOperation((info) => refused.push(info));
+      await assert.rejects(plain.create(key, record()), { code: 'BATON_SESSION_EXISTS' });
+      stop();
+      assert.equal(refused[0]?.capacityUnits, Math.ceil(afterPatch / 1024) + Math.ceil(afterPatch / 4096));
+
       const eventual = await makeStore({ tableName: plain.tableName, consistentRead: false });
       const reads: OperationInfo[] = [];
       eventual.onOperation((info) => reads.push(info));

@@ -140,7 +140,11 @@ export interface DynamoDBStoreOptions {
 
 /** A conditional write found the item not as required; `item` is what is there (when known). */
 class ConditionFailed extends Error {
-  constructor(readonly item: Item | undefined) {
+  constructor(
+    readonly item: Item | undefined,
+    /** Whether the error carried its consumed capacity (already reported). */
+    readonly charged: boolean,
+  ) {
     super('condition failed');
   }
 }
@@ -282,7 +286,9 @@ export class DynamoDBStore implements Store {
       const units = (err as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity
         ?.CapacityUnits;
       if (typeof units === 'number') report(units);
-      if (failure.name === 'ConditionalCheckFailedException') throw new ConditionFailed(failure.item);
+      if (failure.name === 'ConditionalCheckFailedException') {
+        throw new ConditionFailed(failure.item, typeof units === 'number');
+      }
       if (failure.name === 'ValidationException') {
         if (/item size/i.test(failure.message)) {
           throw new SessionTooLargeError(MAX_ITEM_BYTES + 1, MAX_ITEM_BYTES, {
@@ -330,7 +336,11 @@ export class DynamoDBStore implements Store {
 
   async #conditionItem(key: string, failed: ConditionFailed, report: (units: number) => void) {
     // DynamoDB returns the item with the failure (ALL_OLD); engines that do not, get one more read.
-    return failed.item ?? (await this.#read(key, report));
+    const item = failed.item ?? (await this.#read(key, report));
+    // A refused write still costs write units: about the item's size in 1 KB units (1 when
+    // missing). Reported as an estimate when the error did not say, so lock contention shows.
+    if (!failed.charged) report(item ? Math.ceil(itemSize(item) / 1024) : 1);
+    return item;
   }
 
   #isLive(item: Item | undefined, now: number): item is Item {
