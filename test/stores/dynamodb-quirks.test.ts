@@ -274,6 +274,30 @@ describe('DynamoDBStore quirks on dynalite', () => {
     });
   });
 
+  describe('consistency', () => {
+    it('a write through one instance is read by another at once (strong reads; dynalite cannot be stale)', async () => {
+      const other = sdkClient(engine.endpoint);
+      const b = await makeStore({ tableName: store.tableName, client: other });
+      try {
+        const key = newKey();
+        await store.create(key, record());
+        for (let i = 0; i < 100; i++) {
+          const written = await store.patch(key, {
+            set: { i: String(i) },
+            unset: [],
+            expiresAt: Date.now() + 60_000,
+          });
+          const read = await b.get(key);
+          assert.equal(read?.version, written?.version);
+          assert.equal(read?.data.i, String(i));
+        }
+      } finally {
+        await b.close();
+        other.destroy();
+      }
+    });
+  });
+
   describe('DynamoDB limits', () => {
     it('a 450 KB value is refused with SessionTooLargeError (413) before any call, earlier data intact', async () => {
       const counter = countCommands(client);

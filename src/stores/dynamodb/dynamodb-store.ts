@@ -718,7 +718,7 @@ export class DynamoDBStore implements Store {
     return this.#ops.measure('lock', async (report) => {
       assertKey(this.name, key);
       if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-        throw new ConfigError('lockTtl', `must be a positive number of ms, got ${String(ttlMs)}`, {
+        throw new InvalidInputError(`a lock's ttlMs must be a positive number of ms, got ${String(ttlMs)}`, {
           scope: this.name,
         });
       }
