@@ -14,7 +14,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { itemSize } from '../../src/stores/dynamodb/codec.js';
-import { DynamoDBStore, type DynamoDBStoreOptions } from '../../src/stores/dynamodb/index.js';
+import { DynamoDBStore, type DynamoDBStoreOptions, optionsFromUrl } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
 import type { Item } from '../../src/stores/dynamodb/transport.js';
 import type { OperationInfo } from '../../src/stores/store.js';
@@ -506,6 +506,40 @@ describe('DynamoDBStore quirks on dynalite', () => {
           `expected ConfigError on ${option}`,
         );
       }
+    });
+
+    it('builds a store from a dynamodb:// URL', async () => {
+      assert.deepEqual(
+        optionsFromUrl('dynamodb://My-Sessions-Table?region=eu-west-1&consistentRead=false&maxAttempts=4'),
+        {
+          tableName: 'My-Sessions-Table',
+          consistentRead: false,
+          clientConfig: { region: 'eu-west-1', maxAttempts: 4 },
+        },
+      );
+      for (const [url, option] of [
+        ['dynamodb://sessions?colour=red', 'url?colour'],
+        ['dynamodb://sessions?userIndex=maybe', 'url?userIndex'],
+        ['redis://sessions', 'url'],
+      ] as const) {
+        assert.throws(
+          () => optionsFromUrl(url),
+          (err: { code?: string; option?: string }) => err.code === 'BATON_CONFIG' && err.option === option,
+        );
+      }
+      const name = tableName('url');
+      const fromUrl = DynamoDBStore.fromUrl(
+        `dynamodb://${name}?endpoint=${encodeURIComponent(engine.endpoint)}`,
+        {
+          ...warnings(),
+        },
+      );
+      stores.push(fromUrl);
+      await fromUrl.ensureTable();
+      const key = newKey();
+      await fromUrl.create(key, record());
+      assert.deepEqual((await fromUrl.get(key))?.data, record().data);
+      assert.equal(fromUrl.transport, 'aws-sdk-v3');
     });
 
     it('a user client stays open after close(); a closed store refuses calls', async () => {

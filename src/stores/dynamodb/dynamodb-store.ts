@@ -67,6 +67,7 @@ import {
   SdkV3Transport,
   type Transport,
 } from './transport.js';
+import { optionsFromUrl } from './url.js';
 
 export interface DynamoDBStoreOptions {
   /** The table's name. Required. Create it with `ensureTable()` or `baton create-table`. */
@@ -259,6 +260,16 @@ export class DynamoDBStore implements Store {
     this.#onWarning =
       options.onWarning ?? ((message) => process.emitWarning(message, { code: 'BATON_DYNAMODB' }));
     this.#transport = makeTransport(options);
+  }
+
+  /**
+   * A store from a `dynamodb://TABLE?region=...` URL (see `optionsFromUrl` for the parameters);
+   * `overrides` win over the URL, e.g. `{ client }` to use your own client instead of building one.
+   */
+  static fromUrl(url: string | URL, overrides: Partial<DynamoDBStoreOptions> = {}): DynamoDBStore {
+    const options: DynamoDBStoreOptions = { ...optionsFromUrl(url), ...overrides };
+    if (overrides.client !== undefined) delete options.clientConfig;
+    return new DynamoDBStore(options);
   }
 
   /** `aws-sdk-v3` or `aws-lite`: which client carries the calls. */
