@@ -930,6 +930,8 @@ export class DynamoDBStore implements Store {
       const names: Names = { '#id': this.#hashKey, '#xms': ATTR.expiresMs, '#exp': this.#ttl };
       const values: Values = { ':now': n(now), ':nowS': n(Math.floor(now / 1000)) };
       const filter = {
+        // Eventually consistent: half the read units, and an item missed now is caught next time.
+        ConsistentRead: false,
         FilterExpression: '#xms <= :now OR (attribute_not_exists(#xms) AND #exp <= :nowS)',
         ProjectionExpression: '#id',
         ExpressionAttributeNames: names,
