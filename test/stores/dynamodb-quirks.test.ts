@@ -19,7 +19,7 @@ import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
 import type { Item } from '../../src/stores/dynamodb/transport.js';
 import type { OperationInfo } from '../../src/stores/store.js';
 import { newKey, record } from '../conformance/suite.js';
-import { sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
+import { awsLiteClient, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 
 async function rejectsWithCode(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
   await assert.rejects(promise, (err: { code?: string; message?: string }) => {
@@ -128,6 +128,21 @@ describe('DynamoDBStore quirks on dynalite', () => {
       const plain = await makeStore({ compressAbove: 0 });
       await plain.create(key, record({ data: { big } }));
       assert.equal((await raw(plain.tableName, key))?.data?.M?.big?.S, big);
+    });
+
+    it('compressed values travel as base64 through aws-lite, and both clients read each other', async () => {
+      const lite = await makeStore({
+        tableName: store.tableName,
+        client: await awsLiteClient(engine.endpoint),
+      });
+      const big = JSON.stringify({ rows: Array.from({ length: 300 }, (_, i) => ({ i, tag: 'lite' })) });
+      const key = newKey();
+      await lite.create(key, record({ data: { big } }));
+      assert.ok((await raw(store.tableName, key))?.data?.M?.big?.B, 'stored as binary');
+      assert.equal((await store.get(key))?.data.big, big, 'SDK reads what aws-lite wrote');
+      await store.patch(key, { set: { big: `${big} ` }, unset: [], expiresAt: Date.now() + 60_000 });
+      assert.equal((await lite.get(key))?.data.big, `${big} `, 'aws-lite reads what the SDK wrote');
+      assert.equal(lite.transport, 'aws-lite');
     });
 
     it('keeps the empty key and keys starting with ~ apart', async () => {
