@@ -60,7 +60,7 @@ export type AwsLiteClient = ((request: {
   service: string;
   headers?: Record<string, string>;
   awsjson?: boolean;
-  payload?: unknown;
+  payload?: Record<string, any>;
 }) => Promise<{ statusCode: number; payload: any }>) & { DynamoDB?: unknown };
 
 /** Settings for the SDK v3 client the store builds itself (and closes on `close()`). */
@@ -208,7 +208,7 @@ export class AwsLiteTransport implements Transport {
         },
         // Our payload is wire JSON already: no marshalling by aws-lite.
         awsjson: false,
-        payload: toWire(input),
+        payload: toWire(input) as Payload,
       });
       return fromWire(response.payload ?? {}) as Payload;
     } catch (err) {
