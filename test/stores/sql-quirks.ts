@@ -4,9 +4,24 @@
  * mapping and pool ownership. Each test file passes what differs per engine.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { SqlStore } from '../../src/stores/sql/sql-store.js';
 import { newKey, record } from '../conformance/suite.js';
+
+export const postgresUrl = process.env.BATON_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const mysqlUrl = process.env.BATON_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+/** Host and port of a server URL, for `needService`. */
+export function endpoint(url: string, defaultPort: number): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname || '127.0.0.1', port: Number(u.port || defaultPort) };
+}
+
+/** A table name no other test file uses. */
+export function randomTableName(prefix = 'baton_test'): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
 
 export interface SqlQuirkOptions {
   /** A store on the same table, with these options on top of the file's defaults. */
