@@ -32,6 +32,9 @@ describe('MySQLStore', { skip }, () => {
       additionalTests: () => {
         sqlQuirks({
           makeStore,
+          makeStoreOnPool: (extra = {}) => new MySQLStore({ pool: admin, tableName: table, ...extra }),
+          // PostgreSQL: set_config per statement; MariaDB: SET STATEMENT. Not on MySQL 8.
+          boundsPassedPools: true,
           holdRowLock: async (key) => {
             const connection = await admin.getConnection();
             await connection.query('BEGIN');

@@ -32,6 +32,9 @@ describe('PostgresStore', { skip }, () => {
       additionalTests: () => {
         sqlQuirks({
           makeStore,
+          makeStoreOnPool: (extra = {}) => new PostgresStore({ pool: admin, tableName: table, ...extra }),
+          // PostgreSQL: set_config per statement; MariaDB: SET STATEMENT. Not on MySQL 8.
+          boundsPassedPools: true,
           holdRowLock: async (key) => {
             const client = await admin.connect();
             await client.query('BEGIN');

@@ -26,6 +26,10 @@ export function randomTableName(prefix = 'baton_test'): string {
 export interface SqlQuirkOptions {
   /** A store on the same table, with these options on top of the file's defaults. */
   makeStore: (extra?: Record<string, unknown>) => SqlStore;
+  /** The same, over a pool the test made and passes in (the store must not end it). */
+  makeStoreOnPool: (extra?: Record<string, unknown>) => SqlStore;
+  /** Whether row-lock waits are bounded on pools passed in too (not on MySQL 8). */
+  boundsPassedPools: boolean;
   /** Opens a transaction that row-locks the session; the returned function rolls it back. */
   holdRowLock: (key: string) => Promise<() => Promise<void>>;
   /** The stored `data` column of a session as the engine returns it, parsed. */
@@ -108,32 +112,39 @@ export function sqlQuirks(o: SqlQuirkOptions): void {
       await store.close();
     });
 
-    it('a row locked by another transaction blocks a write no longer than rowLockTimeoutMs', async () => {
-      const store = o.makeStore({ rowLockTimeoutMs: 1_000 });
-      const key = newKey();
-      await store.create(key, record());
-      const rollback = await o.holdRowLock(key);
-      try {
-        let started = Date.now();
-        await assert.rejects(
-          store.patch(key, { set: { a: '1' }, unset: [], expiresAt: Date.now() + 60_000 }),
-          (err: { code?: string }) => err.code === 'BATON_LOCK_TIMEOUT',
-        );
-        const waited = Date.now() - started;
-        assert.ok(waited >= 900, `waited ${waited} ms for the row lock`);
-        assert.ok(waited < 5_000, `waited ${waited} ms: the engine default, not rowLockTimeoutMs`);
-        started = Date.now();
-        assert.equal(await store.lock(key, 5_000), null, 'a row held elsewhere counts as locked');
-        assert.ok(Date.now() - started < 5_000);
-      } finally {
-        await rollback();
-      }
-      assert.deepEqual((await store.get(key))?.data, record().data, 'nothing written');
-      const handle = await store.lock(key, 5_000);
-      assert.ok(handle, 'lockable once the transaction ended');
-      await handle.release();
-      await store.close();
-    });
+    const pools = o.boundsPassedPools ? (['own', 'passed'] as const) : (['own'] as const);
+    for (const which of pools) {
+      // The timeout turns a regression (a wait with no bound) into a failure instead of a hang.
+      it(`a row locked by another transaction blocks a write no longer than rowLockTimeoutMs (${which} pool)`, {
+        timeout: 20_000,
+      }, async () => {
+        const make = which === 'own' ? o.makeStore : o.makeStoreOnPool;
+        const store = make({ rowLockTimeoutMs: 1_000 });
+        const key = newKey();
+        await store.create(key, record());
+        const rollback = await o.holdRowLock(key);
+        try {
+          let started = Date.now();
+          await assert.rejects(
+            store.patch(key, { set: { a: '1' }, unset: [], expiresAt: Date.now() + 60_000 }),
+            (err: { code?: string }) => err.code === 'BATON_LOCK_TIMEOUT',
+          );
+          const waited = Date.now() - started;
+          assert.ok(waited >= 900, `waited ${waited} ms for the row lock`);
+          assert.ok(waited < 5_000, `waited ${waited} ms: the engine default, not rowLockTimeoutMs`);
+          started = Date.now();
+          assert.equal(await store.lock(key, 5_000), null, 'a row held elsewhere counts as locked');
+          assert.ok(Date.now() - started < 5_000);
+        } finally {
+          await rollback();
+        }
+        assert.deepEqual((await store.get(key))?.data, record().data, 'nothing written');
+        const handle = await store.lock(key, 5_000);
+        assert.ok(handle, 'lockable once the transaction ended');
+        await handle.release();
+        await store.close();
+      });
+    }
 
     it('scan pages by key and sees every session exactly once', async () => {
       const store = o.makeStore({ batchSize: 3 });
