@@ -108,6 +108,45 @@ describe('PostgresStore', { skip }, () => {
       await pool.end();
     });
 
+    it('survives the server terminating its connections: a typed error at most, then it recovers', async () => {
+      const app = randomTableName('baton_app');
+      const url = new URL(postgresUrl);
+      url.searchParams.set('application_name', app);
+      const store = new PostgresStore({ connectionString: url.toString(), tableName: table });
+      const key = newKey();
+      await store.create(key, record());
+      const gone = async () => {
+        const { rows } = await admin.query(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+          [app],
+        );
+        return rows[0].n === 0;
+      };
+      const kill = () =>
+        admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+          app,
+        ]);
+      const typedOrFine = (outcomes: PromiseSettledResult<unknown>[]) => {
+        for (const o of outcomes) {
+          if (o.status === 'rejected')
+            assert.equal(o.reason.code, 'BATON_STORE_UNAVAILABLE', String(o.reason));
+        }
+      };
+      // 1. An idle pooled connection killed: the pool's 'error' event must not end the process.
+      await kill();
+      for (let i = 0; i < 100 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 10));
+      typedOrFine(await Promise.allSettled([store.get(key)]));
+      // 2. A connection killed while a query runs on it.
+      const busy = store.get(key);
+      await kill();
+      typedOrFine(await Promise.allSettled([busy, store.get(key)]));
+      // Poll until the pool has replaced its connections; no fixed sleep.
+      let recovered = null;
+      for (let i = 0; i < 50 && !recovered; i++) recovered = await store.get(key).catch(() => null);
+      assert.deepEqual(recovered?.data, record().data);
+      await store.close();
+    });
+
     it('validates its options with ConfigError naming the option', () => {
       const cases: [Record<string, unknown>, string][] = [
         [{}, 'connectionString'],
