@@ -35,6 +35,7 @@ describe('MySQLStore', { skip }, () => {
           makeStoreOnPool: (extra = {}) => new MySQLStore({ pool: admin, tableName: table, ...extra }),
           // PostgreSQL: set_config per statement; MariaDB: SET STATEMENT. Not on MySQL 8.
           boundsPassedPools: true,
+          forbidsNul: false,
           holdRowLock: async (key) => {
             const connection = await admin.getConnection();
             await connection.query('BEGIN');

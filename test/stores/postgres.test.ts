@@ -35,6 +35,7 @@ describe('PostgresStore', { skip }, () => {
           makeStoreOnPool: (extra = {}) => new PostgresStore({ pool: admin, tableName: table, ...extra }),
           // PostgreSQL: set_config per statement; MariaDB: SET STATEMENT. Not on MySQL 8.
           boundsPassedPools: true,
+          forbidsNul: true,
           holdRowLock: async (key) => {
             const client = await admin.connect();
             await client.query('BEGIN');

@@ -28,6 +28,8 @@ export interface SqlQuirkOptions {
   makeStore: (extra?: Record<string, unknown>) => SqlStore;
   /** The same, over a pool the test made and passes in (the store must not end it). */
   makeStoreOnPool: (extra?: Record<string, unknown>) => SqlStore;
+  /** Whether the engine refuses U+0000 in text (PostgreSQL). */
+  forbidsNul: boolean;
   /** Whether row-lock waits are bounded on pools passed in too (not on MySQL 8). */
   boundsPassedPools: boolean;
   /** Opens a transaction that row-locks the session; the returned function rolls it back. */
@@ -207,6 +209,35 @@ export function sqlQuirks(o: SqlQuirkOptions): void {
         assert.match(err.message, /ensureTable/);
         return true;
       });
+      await store.close();
+    });
+
+    it('stores U+0000 in names and values, or refuses it up front by name where the engine cannot', async () => {
+      const store = o.makeStore();
+      const key = newKey();
+      const data = { 'a\u0000b': '"x"', v: '"\u0000"' };
+      if (o.forbidsNul) {
+        for (const attempt of [
+          store.create(key, record({ data })),
+          store.create(key, record({ userId: 'u\u0000' })),
+          store.get('k\u0000'),
+          store.listByUser('u\u0000'),
+        ]) {
+          await assert.rejects(attempt, (err: { code?: string; message: string }) => {
+            assert.equal(err.code, 'BATON_INVALID_INPUT');
+            assert.match(err.message, /U\+0000/);
+            return true;
+          });
+        }
+        await store.create(key, record());
+        await assert.rejects(store.patch(key, { set: data, unset: [], expiresAt: Date.now() + 60_000 }), {
+          code: 'BATON_INVALID_INPUT',
+        });
+      } else {
+        await store.create(key, record({ data, userId: 'u\u0000' }));
+        assert.deepEqual((await store.get(key))?.data, data);
+        assert.equal((await store.listByUser('u\u0000'))[0]?.key, key);
+      }
       await store.close();
     });
 

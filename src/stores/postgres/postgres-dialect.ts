@@ -49,6 +49,7 @@ export class PostgresDialect implements SqlDialect {
   readonly engine = 'PostgreSQL';
   /** Keys are short (base64url of a hash, or a prefix + id); a btree entry must stay under ~2.7 KB. */
   readonly maxKeyBytes = 1024;
+  readonly forbidsNul = true;
   readonly maxUserIdBytes = 1024;
   readonly #table: string;
   readonly #indexPrefix: string;
