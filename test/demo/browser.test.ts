@@ -1,10 +1,13 @@
 /**
  * The demo page in real headless Chromium (Debian's `chromium` driven by playwright-core): three
  * items added by clicking, the instance that served them killed, the basket still there; the same
- * on the sticky cluster empties it. Saves the page as docs/demo.png.
+ * on the sticky cluster empties it. Saves a screenshot of the page: to docs/demo.png (the README's
+ * picture) when BATON_UPDATE_SCREENSHOT=1, else to the temp directory so a test run leaves the tree clean.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { type DemoProcess, startDemoProcess } from '../helpers/demo.js';
@@ -20,7 +23,10 @@ const ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-const SCREENSHOT = 'docs/demo.png';
+const SCREENSHOT =
+  process.env.BATON_UPDATE_SCREENSHOT === '1'
+    ? 'docs/demo.png'
+    : join(tmpdir(), `baton-demo-${process.pid}.png`);
 
 function chromiumMissing(): string | false {
   if (existsSync(CHROMIUM)) return false;
