@@ -148,6 +148,30 @@ describe('PostgresStore', { skip }, () => {
       await store.close();
     });
 
+    it('maps a pool that cannot hand out a connection in time to StoreUnavailableError', async () => {
+      const store = makeStore({ poolSize: 1, connectTimeoutMs: 300, rowLockTimeoutMs: 2_000 });
+      const key = newKey();
+      await store.create(key, record());
+      // Occupy the pool's only connection: a patch waiting for a row another transaction holds.
+      const client = await admin.connect();
+      await client.query('BEGIN');
+      await client.query(`SELECT 1 FROM "${table}" WHERE "key" = $1 FOR UPDATE`, [key]);
+      try {
+        const blocked = store.patch(key, { set: { a: '1' }, unset: [], expiresAt: Date.now() + 60_000 });
+        await assert.rejects(store.get(key), (err: { code?: string; message: string; cause?: unknown }) => {
+          assert.equal(err.code, 'BATON_STORE_UNAVAILABLE');
+          assert.match(err.message, /not reachable.*timeout/i);
+          assert.ok(err.cause);
+          return true;
+        });
+        await assert.rejects(blocked, { code: 'BATON_LOCK_TIMEOUT' });
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+      await store.close();
+    });
+
     it('validates its options with ConfigError naming the option', () => {
       const cases: [Record<string, unknown>, string][] = [
         [{}, 'connectionString'],
