@@ -75,7 +75,25 @@ describe('FileStore specifics', () => {
     const key = newKey();
     await store.create(key, record({ data: {} }));
     const writers = await Promise.all([startWriter(dir, key, 'a', 25), startWriter(dir, key, 'b', 25)]);
-    const [a, b] = await Promise.all(writers.map((w) => w.go()));
+    const writing = Promise.all(writers.map((w) => w.go()));
+    // Meanwhile this process reads: every read sees a whole session (old or new), never a torn
+    // file, and versions only go up.
+    let finished = false;
+    void writing.finally(() => {
+      finished = true;
+    });
+    let reads = 0;
+    let lastVersion = 0;
+    while (!finished) {
+      const seen = await store.get(key);
+      assert.ok(seen, 'the session is always there');
+      assert.ok(seen.version >= lastVersion, 'versions never go back');
+      assert.equal(Object.keys(seen.data).length, seen.version - 1, 'data and version from the same write');
+      lastVersion = seen.version;
+      reads++;
+    }
+    const [a, b] = await writing;
+    assert.ok(reads > 0);
     const got = await store.get(key);
     assert.equal(Object.keys(got?.data ?? {}).length, 50);
     for (let i = 0; i < 25; i++) {
