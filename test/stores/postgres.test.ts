@@ -95,17 +95,18 @@ describe('PostgresStore', { skip }, () => {
 
     it('leaves a pool it was given open on close(), and uses a schema when named', async () => {
       const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 });
-      await pool.query('CREATE SCHEMA IF NOT EXISTS baton_test_schema');
+      const schema = randomTableName('baton_schema');
+      await pool.query(`CREATE SCHEMA "${schema}"`);
       const schemaTable = randomTableName();
-      const store = new PostgresStore({ pool, tableName: schemaTable, schema: 'baton_test_schema' });
+      const store = new PostgresStore({ pool, tableName: schemaTable, schema });
       await store.ensureTable();
       const key = newKey();
       await store.create(key, record());
       await store.close();
       await store.close();
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM baton_test_schema."${schemaTable}"`);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}"."${schemaTable}"`);
       assert.equal(rows[0].n, 1, 'the pool still answers after close()');
-      await pool.query(`DROP TABLE baton_test_schema."${schemaTable}"`);
+      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
       await pool.end();
     });
 
