@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FileStore } from '../../src/stores/file/index.js';
@@ -163,7 +163,7 @@ describe('FileStore specifics', () => {
     assert.equal((await store.get(key))?.data.b, undefined);
   });
 
-  it('gc removes expired files, their user index entries and old temporary files', async () => {
+  it('gc removes expired files, their user index entries and old temporary and lock files', async () => {
     const dir = freshDir();
     const store = new FileStore({ dir, fsync: false });
     const now = Date.now();
@@ -172,6 +172,16 @@ describe('FileStore specifics', () => {
     const live = newKey();
     await store.create(live, record({ userId: 'live-user' }));
     await new Promise((resolve) => setTimeout(resolve, 300));
+    // Leftovers of a crashed writer next to the live session: two hours old.
+    const liveFile = filesUnder(dir).find((f) => f.startsWith('sessions') && f.endsWith('.json'));
+    const old = new Date(Date.now() - 7_200_000);
+    const leftovers = ['x.json.abc.tmp', 'y.json.lock', 'z.json.lock.def.stale'].map((name) =>
+      join(dir, dirname(liveFile ?? ''), name),
+    );
+    for (const f of leftovers) {
+      writeFileSync(f, '');
+      utimesSync(f, old, old);
+    }
     const progress: number[] = [];
     const result = await store.gc({ onProgress: (p) => progress.push(p.deleted) });
     assert.deepEqual(result, { deleted: 3, scanned: 4 });
