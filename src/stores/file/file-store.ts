@@ -31,6 +31,7 @@ import {
   clampExpiry,
   dataSize,
   OperationReporter,
+  sleep,
   summarize,
 } from '../shared.js';
 import type {
@@ -356,7 +357,7 @@ export class FileStore implements Store {
               if (!gone) continue;
               if (rate !== undefined) {
                 const ahead = ((deleted + 1) / rate) * 1000 - (performance.now() - started);
-                if (ahead > 0) await pause(ahead);
+                if (ahead > 0) await sleep(ahead);
               }
             }
             deleted++;
@@ -595,12 +596,4 @@ function positive(option: string, value: unknown): number {
     throw new ConfigError(option, `must be a whole number > 0, got ${JSON.stringify(value)}`);
   }
   return value;
-}
-
-/**
- * A wait the caller awaits: unlike `sleep()` from shared.ts its timer is not unref()'d, or a
- * script whose only work is this wait would exit with the promise pending. Bounded by callers.
- */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
