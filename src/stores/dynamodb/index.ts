@@ -1,0 +1,2 @@
+export type { LocalDynamo, LocalDynamoOptions } from './local.js';
+export { startLocalDynamo } from './local.js';
