@@ -9,8 +9,14 @@
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { isBatonError } from '../core/errors.js';
+import type { TableDescription } from '../stores/dynamodb/index.js';
 import type { Store } from '../stores/store.js';
-import { createStore, isConfigError, redactUrl } from '../stores/url.js';
+import { type CreateStoreOptions, createStore, isConfigError, redactUrl } from '../stores/url.js';
+
+/** A store's warning, as one line on stderr. */
+export function printWarning(message: string): void {
+  process.stderr.write(`baton: warning: ${messageOf(message)}\n`);
+}
 
 /** How a command adds itself to the program: one call per command in `main.ts`. */
 export type RegisterCommand = (program: Command) => void;
@@ -43,7 +49,9 @@ export function storeOption(flags = '-s, --store <url>', description = STORE_HEL
 export function positiveInt(name: string): (value: string) => number {
   return (value) => {
     if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
-      throw new InvalidArgumentError(`${name} must be a positive whole number, got ${JSON.stringify(value)}.`);
+      throw new InvalidArgumentError(
+        `${name} must be a positive whole number, got ${JSON.stringify(value)}.`,
+      );
     }
     return Number(value);
   };
@@ -64,8 +72,12 @@ export function positiveNumber(name: string): (value: string) => number {
  * Opens the store named by `url`, runs `fn`, and closes the store whatever happens. A missing or bad
  * URL is a `UsageError`.
  */
-export async function withStore<T>(url: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(url, '--store');
+export async function withStore<T>(
+  url: string | undefined,
+  fn: (store: Store) => Promise<T>,
+  options: CreateStoreOptions = {},
+): Promise<T> {
+  const store = await openStore(url, '--store', options);
   try {
     return await fn(store);
   } finally {
@@ -74,16 +86,23 @@ export async function withStore<T>(url: string | undefined, fn: (store: Store) =
 }
 
 /** Opens a store for `option` (`--store`, `--from`, `--to`); bad or missing URL → `UsageError`. */
-export async function openStore(url: string | undefined, option: string): Promise<Store> {
+export async function openStore(
+  url: string | undefined,
+  option: string,
+  options: CreateStoreOptions = {},
+): Promise<Store> {
   if (url === undefined || url === '') {
     throw new UsageError(
       `${option} <url> is required${option === '--store' ? ' (or set BATON_STORE)' : ''}, e.g. ${option} dynamodb://sessions?region=eu-west-1`,
     );
   }
   try {
-    return await createStore(url);
+    return await createStore(url, { onWarning: printWarning, ...options });
   } catch (err) {
-    if (isConfigError(err)) throw new UsageError(`${option}: ${messageOf(err)}`, { cause: err });
+    if (isConfigError(err)) {
+      const reason = messageOf(err).replace(/^option `store`: /, '');
+      throw new UsageError(`${option}: ${reason}`, { cause: err });
+    }
     throw err;
   }
 }
@@ -209,4 +228,13 @@ export interface TableSetup {
 
 export function hasEnsureTable(store: Store): store is Store & TableSetup {
   return typeof (store as Partial<TableSetup>).ensureTable === 'function';
+}
+
+/** A store capability outside the Store contract: a table description (DynamoDB). */
+export interface TableDescribe {
+  describe(): Promise<TableDescription>;
+}
+
+export function hasDescribe(store: Store): store is Store & TableDescribe {
+  return typeof (store as Partial<TableDescribe>).describe === 'function';
 }

@@ -8,7 +8,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf, type RegisterCommand, ReportedFailure } from './common.js';
 import { createTable } from './commands/create-table.js';
 import { doctor } from './commands/doctor.js';
 import { gc } from './commands/gc.js';
@@ -19,9 +18,28 @@ import { migrate } from './commands/migrate.js';
 import { revoke } from './commands/revoke.js';
 import { show } from './commands/show.js';
 import { stats } from './commands/stats.js';
+import {
+  EXIT_OK,
+  EXIT_USAGE,
+  exitCodeOf,
+  messageOf,
+  type RegisterCommand,
+  ReportedFailure,
+} from './common.js';
 
 /** Every command, in the order `baton --help` lists them. */
-const COMMANDS: RegisterCommand[] = [local, createTable, iamPolicy, doctor, ls, show, revoke, gc, migrate, stats];
+const COMMANDS: RegisterCommand[] = [
+  local,
+  createTable,
+  iamPolicy,
+  doctor,
+  ls,
+  show,
+  revoke,
+  gc,
+  migrate,
+  stats,
+];
 
 function version(): string {
   // src/cli/main.ts and dist/cli/main.js both sit two levels under the package root.
@@ -31,10 +49,11 @@ function version(): string {
   return pkg.version;
 }
 
-/** Builds the program (exported for tests that parse without a process). */
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('baton')
-    .description('Set up and look after a baton-session store: tables, IAM policies, a local engine, inspection, gc, migration')
+    .description(
+      'Set up and look after a baton-session store: tables, IAM policies, a local engine, inspection, gc, migration',
+    )
     .version(version(), '-V, --version')
     .configureOutput({
       // Parser errors become one line on stderr: `baton: unknown command 'x' (see `baton --help`)`.
@@ -73,7 +92,7 @@ function oneLine(text: string): string {
     .trim();
 }
 
-export async function run(argv: string[]): Promise<number> {
+async function run(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -89,6 +108,9 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+// The AWS SDK's notice about future Node versions is not the operator's concern here and would
+// break the one-line error output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const code = await run(process.argv);
 process.exitCode = code;
 // A client that keeps a socket open must not keep a finished command alive.

@@ -18,6 +18,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { ConfigError, isBatonError } from '../core/errors.js';
+import type { DynamoDBClientConfig } from './dynamodb/index.js';
 import type { Store } from './store.js';
 
 /** The schemes `createStore` understands, in the order messages list them. */
@@ -52,12 +53,15 @@ export interface CreateStoreOptions {
    * @default {}
    */
   storeOptions?: Record<string, unknown>;
+  /**
+   * Receives the store's warnings (DynamoDB: "this engine has no TTL deleter"...).
+   * @default the store's own default (`process.emitWarning`)
+   */
+  onWarning?: (message: string) => void;
 }
 
-const SCOPE = 'url';
-
 function usage(message: string, cause?: unknown): ConfigError {
-  return new ConfigError('store', message, { scope: SCOPE, cause });
+  return new ConfigError('store', message, { cause });
 }
 
 /** Hides a password in a URL before it is shown in a message. */
@@ -76,7 +80,9 @@ function onlyParams(url: string, params: URLSearchParams, allowed: readonly stri
 
 function splitQuery(rest: string): [string, URLSearchParams] {
   const at = rest.indexOf('?');
-  return at === -1 ? [rest, new URLSearchParams()] : [rest.slice(0, at), new URLSearchParams(rest.slice(at + 1))];
+  return at === -1
+    ? [rest, new URLSearchParams()]
+    : [rest.slice(0, at), new URLSearchParams(rest.slice(at + 1))];
 }
 
 /** Takes a store URL apart; `ConfigError` naming what is wrong (no store module is loaded). */
@@ -148,7 +154,9 @@ export function parseStoreUrl(url: string): StoreUrl {
       onlyParams(url, params, ['prefix']);
       const servers = hosts.split(',').filter((h) => h !== '');
       if (servers.length === 0 || servers.some((s) => !/^[^\s:/]+(:\d{1,5})?$/.test(s))) {
-        throw usage(`${redactUrl(url)}: expected memcached://HOST:PORT[,HOST:PORT...], got ${JSON.stringify(hosts)}`);
+        throw usage(
+          `${redactUrl(url)}: expected memcached://HOST:PORT[,HOST:PORT...], got ${JSON.stringify(hosts)}`,
+        );
       }
       const prefix = params.get('prefix') ?? undefined;
       return {
@@ -172,7 +180,8 @@ export function parseStoreUrl(url: string): StoreUrl {
       return { kind: 'file', dir };
     }
     case 'memory':
-      if (rest.replace(/^\/\//, '') !== '') throw usage(`${url}: the memory store takes no host or path; use memory:`);
+      if (rest.replace(/^\/\//, '') !== '')
+        throw usage(`${url}: the memory store takes no host or path; use memory:`);
       return { kind: 'memory' };
     default:
       throw usage(
@@ -195,7 +204,7 @@ const CLIENT_PACKAGES: Record<StoreKind, string | undefined> = {
   redis: 'redis',
   postgres: 'pg',
   mysql: 'mysql2',
-  memcached: 'memjs',
+  memcached: 'memcache-client',
   file: undefined,
   memory: undefined,
 };
@@ -220,12 +229,19 @@ function missingPackage(kind: StoreKind, err: unknown): ConfigError | undefined 
   if (name === undefined) return undefined;
   if (name.startsWith('.') || name.startsWith('/') || name.startsWith('file:')) {
     // The store module itself is missing from this build.
-    return new ConfigError('store', `this version of baton-session has no ${kind} store`, { scope: kind, cause: err });
+    return new ConfigError('store', `this version of baton-session has no ${kind} store`, {
+      scope: kind,
+      cause: err,
+    });
   }
-  return new ConfigError('store', `the ${kind} store needs the \`${name}\` package: install ${name}: npm install ${name}`, {
-    scope: kind,
-    cause: err,
-  });
+  return new ConfigError(
+    'store',
+    `the ${kind} store needs the \`${name}\` package: install ${name}: npm install ${name}`,
+    {
+      scope: kind,
+      cause: err,
+    },
+  );
 }
 
 /**
@@ -236,12 +252,17 @@ function missingPackage(kind: StoreKind, err: unknown): ConfigError | undefined 
  */
 export async function createStore(url: string, options: CreateStoreOptions = {}): Promise<Store> {
   const parsed = parseStoreUrl(url);
-  const extra = options.storeOptions ?? {};
-  const store = await build(parsed, extra);
-  return store;
+  return build(parsed, options);
 }
 
-async function build(parsed: StoreUrl, extra: Record<string, unknown>): Promise<Store> {
+/** True when `endpoint` is on this machine (a local engine such as dynalite or DynamoDB Local). */
+export function isLoopback(endpoint: string): boolean {
+  const host = new URL(endpoint).hostname;
+  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\./.test(host);
+}
+
+async function build(parsed: StoreUrl, options: CreateStoreOptions): Promise<Store> {
+  const extra = options.storeOptions ?? {};
   switch (parsed.kind) {
     case 'memory': {
       const { MemoryStore } = await load('memory', () => import('./memory/index.js'));
@@ -251,10 +272,46 @@ async function build(parsed: StoreUrl, extra: Record<string, unknown>): Promise<
       const { RedisStore } = await load('redis', () => import('./redis/index.js'));
       return new RedisStore({ ...extra, url: parsed.url });
     }
-    case 'dynamodb':
-    case 'postgres':
+    case 'dynamodb': {
+      const { DynamoDBStore } = await load('dynamodb', () => import('./dynamodb/index.js'));
+      const clientConfig: DynamoDBClientConfig = {};
+      if (parsed.region !== undefined) clientConfig.region = parsed.region;
+      if (parsed.endpoint !== undefined) {
+        clientConfig.endpoint = parsed.endpoint;
+        if (isLoopback(parsed.endpoint)) {
+          // A local engine (dynalite, DynamoDB Local) checks no credentials, but the SDK signs every
+          // request: without AWS credentials in the environment, sign with placeholders.
+          clientConfig.region ??= process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+          if (process.env.AWS_ACCESS_KEY_ID === undefined) {
+            clientConfig.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+          }
+        }
+      }
+      return new DynamoDBStore({
+        ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+        ...extra,
+        tableName: parsed.tableName,
+        clientConfig,
+      });
+    }
+    case 'postgres': {
+      const { PostgresStore } = await load('postgres', () => import('./postgres/index.js'));
+      return new PostgresStore({
+        ...extra,
+        connectionString: parsed.connectionString,
+        ...(parsed.tableName === undefined ? {} : { tableName: parsed.tableName }),
+        ...(parsed.schema === undefined ? {} : { schema: parsed.schema }),
+      });
+    }
+    case 'memcached': {
+      const { MemcachedStore } = await load('memcached', () => import('./memcached/index.js'));
+      return new MemcachedStore({
+        ...extra,
+        servers: parsed.servers,
+        ...(parsed.prefix === undefined ? {} : { prefix: parsed.prefix }),
+      });
+    }
     case 'mysql':
-    case 'memcached':
     case 'file':
       return buildLater(parsed, extra);
   }
@@ -265,16 +322,12 @@ async function buildLater(parsed: StoreUrl, extra: Record<string, unknown>): Pro
   const path = `./${parsed.kind}/index.js`;
   type Ctor = new (options: Record<string, unknown>) => Store;
   const mod = (await load(parsed.kind, () => import(path))) as Record<string, Ctor | undefined>;
-  const names: Record<string, string> = {
-    dynamodb: 'DynamoDBStore',
-    postgres: 'PostgresStore',
-    mysql: 'MySQLStore',
-    memcached: 'MemcachedStore',
-    file: 'FileStore',
-  };
+  const names: Record<string, string> = { mysql: 'MySQLStore', file: 'FileStore' };
   const Ctor = mod[names[parsed.kind]!];
   if (Ctor === undefined) {
-    throw new ConfigError('store', `this build has no ${parsed.kind} store`, { scope: parsed.kind });
+    throw new ConfigError('store', `this version of baton-session has no ${parsed.kind} store`, {
+      scope: parsed.kind,
+    });
   }
   const { kind: _kind, ...fromUrl } = parsed;
   return new Ctor({ ...fromUrl, ...extra });

@@ -16,7 +16,15 @@
  */
 import type { Command } from 'commander';
 import type { GcProgress } from '../../stores/store.js';
-import { jsonOption, positiveNumber, printJson, progressBar, progressOption, storeOption, withStore } from '../common.js';
+import {
+  jsonOption,
+  positiveNumber,
+  printJson,
+  progressBar,
+  progressOption,
+  storeOption,
+  withStore,
+} from '../common.js';
 
 interface GcCommandOptions {
   store?: string;
@@ -31,7 +39,11 @@ export function gc(program: Command): void {
     .command('gc')
     .description('delete expired sessions (rate-limited, with a progress bar); --dry-run only counts')
     .addOption(storeOption())
-    .option('--rate <n>', 'most capacity units (DynamoDB) or deletions (others) per second', positiveNumber('--rate'))
+    .option(
+      '--rate <n>',
+      'most capacity units (DynamoDB) or deletions (others) per second',
+      positiveNumber('--rate'),
+    )
     .option('--dry-run', 'count what would be deleted, delete nothing')
     .addOption(progressOption())
     .addOption(jsonOption())
@@ -47,7 +59,12 @@ Examples:
       await withStore(options.store, async (store) => {
         const dryRun = options.dryRun === true;
         if (store.gc === undefined) {
-          const result = { scanned: 0, deleted: 0, dryRun, note: `the ${store.name} store expires sessions by itself` };
+          const result = {
+            scanned: 0,
+            deleted: 0,
+            dryRun,
+            note: `the ${store.name} store expires sessions by itself`,
+          };
           if (options.json === true) printJson(result);
           else process.stdout.write(`nothing to do: ${result.note}\n`);
           return;

@@ -41,16 +41,22 @@ export interface PolicyDocument {
 export function sessionTablePolicy(options: IamPolicyOptions): PolicyDocument {
   // DynamoDB table names: 3-255 of A-Z a-z 0-9 _ - .
   if (!/^[A-Za-z0-9_.-]{3,255}$/.test(options.table)) {
-    throw new UsageError(`--table: ${JSON.stringify(options.table)} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)`);
+    throw new UsageError(
+      `--table: ${JSON.stringify(options.table)} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)`,
+    );
   }
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(options.region)) {
-    throw new UsageError(`--region: ${JSON.stringify(options.region)} is not an AWS region such as eu-west-1`);
+    throw new UsageError(
+      `--region: ${JSON.stringify(options.region)} is not an AWS region such as eu-west-1`,
+    );
   }
   if (!/^\d{12}$/.test(options.account)) {
     throw new UsageError(`--account: ${JSON.stringify(options.account)} is not a 12-digit AWS account id`);
   }
   if (!/^aws(-[a-z]+)*$/.test(options.partition)) {
-    throw new UsageError(`--partition: ${JSON.stringify(options.partition)} is not an AWS partition (aws, aws-cn, aws-us-gov)`);
+    throw new UsageError(
+      `--partition: ${JSON.stringify(options.partition)} is not an AWS partition (aws, aws-cn, aws-us-gov)`,
+    );
   }
   const table = `arn:${options.partition}:dynamodb:${options.region}:${options.account}:table/${options.table}`;
   const statements: PolicyStatement[] = [
@@ -71,7 +77,12 @@ export function sessionTablePolicy(options: IamPolicyOptions): PolicyDocument {
     statements.push({
       Sid: 'BatonSessionsAdmin',
       Effect: 'Allow',
-      Action: ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive'],
+      Action: [
+        'dynamodb:Scan',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:DescribeTable',
+        'dynamodb:DescribeTimeToLive',
+      ],
       Resource: [table],
     });
   }
@@ -100,7 +111,10 @@ export function iamPolicy(program: Command): void {
     .requiredOption('-r, --region <region>', 'AWS region of the table, e.g. eu-west-1')
     .requiredOption('-a, --account <id>', '12-digit AWS account id that owns the table')
     .option('--partition <name>', 'AWS partition (aws, aws-cn, aws-us-gov)', 'aws')
-    .option('--with-admin', 'also allow what gc, ls, stats, doctor and migrate need (Scan, BatchWriteItem, Describe*)')
+    .option(
+      '--with-admin',
+      'also allow what gc, ls, stats, doctor and migrate need (Scan, BatchWriteItem, Describe*)',
+    )
     .option('--with-setup', 'also allow what create-table needs (CreateTable, UpdateTimeToLive, ...)')
     .addHelpText(
       'after',

@@ -27,7 +27,9 @@ interface LocalOptions {
 function port(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n > 65535) {
-    throw new InvalidArgumentError(`--port must be a TCP port 0-65535 (0 picks a free one), got ${JSON.stringify(value)}.`);
+    throw new InvalidArgumentError(
+      `--port must be a TCP port 0-65535 (0 picks a free one), got ${JSON.stringify(value)}.`,
+    );
   }
   return n;
 }

@@ -13,7 +13,16 @@
  */
 import type { Command } from 'commander';
 import type { SessionSummary } from '../../stores/store.js';
-import { formatBytes, formatTime, jsonOption, positiveInt, printJson, printTable, storeOption, withStore } from '../common.js';
+import {
+  formatBytes,
+  formatTime,
+  jsonOption,
+  positiveInt,
+  printJson,
+  printTable,
+  storeOption,
+  withStore,
+} from '../common.js';
 
 interface LsOptions {
   store?: string;
@@ -48,7 +57,9 @@ Examples:
           sessions.push(...(await store.listByUser(options.user)).slice(0, options.limit));
         } else {
           if (store.scan === undefined) {
-            throw new Error(`the ${store.name} store cannot list its sessions (no scan); use --user or a store that scans`);
+            throw new Error(
+              `the ${store.name} store cannot list its sessions (no scan); use --user or a store that scans`,
+            );
           }
           for await (const s of store.scan({ limit: options.limit })) {
             sessions.push(s);
@@ -66,7 +77,13 @@ Examples:
         const now = Date.now();
         printTable(
           ['KEY', 'USER', 'EXPIRES', 'VERSION', 'SIZE'],
-          sessions.map((s) => [s.key, s.userId ?? '-', formatTime(s.expiresAt, now), String(s.version), formatBytes(s.size)]),
+          sessions.map((s) => [
+            s.key,
+            s.userId ?? '-',
+            formatTime(s.expiresAt, now),
+            String(s.version),
+            formatBytes(s.size),
+          ]),
         );
         if (sessions.length >= options.limit) {
           process.stderr.write(`(stopped at --limit ${options.limit}; raise it to see more)\n`);

@@ -26,8 +26,8 @@ import {
   printJson,
   progressBar,
   progressOption,
-  redact,
   ReportedFailure,
+  redact,
   UsageError,
 } from '../common.js';
 
@@ -82,10 +82,16 @@ async function copyOne(from: Store, to: Store, key: string, dryRun: boolean): Pr
 export async function migrateSessions(
   from: Store,
   to: Store,
-  options: { dryRun: boolean; concurrency: number; onProgress?: (done: number, total: number, s: MigrateSummary) => void },
+  options: {
+    dryRun: boolean;
+    concurrency: number;
+    onProgress?: (done: number, total: number, s: MigrateSummary) => void;
+  },
 ): Promise<MigrateSummary> {
   if (from.scan === undefined) {
-    throw new Error(`the ${from.name} store cannot list its sessions (no scan), so it cannot be a migration source`);
+    throw new Error(
+      `the ${from.name} store cannot list its sessions (no scan), so it cannot be a migration source`,
+    );
   }
   const keys: string[] = [];
   for await (const s of from.scan()) keys.push(s.key);

@@ -28,7 +28,7 @@ export function revoke(program: Command): void {
     .description('end one session (KEY) or every session of a user (--user): "log out everywhere"')
     .argument('[key]', 'the store key, as `baton ls` lists it')
     .addOption(storeOption())
-    .option('-u, --user <id>', 'revoke every session of this user (the store\'s user index)')
+    .option('-u, --user <id>', "revoke every session of this user (the store's user index)")
     .option('--id', 'KEY is a session id or signed cookie value; hash it to the store key (hashIds on)')
     .addOption(jsonOption())
     .addHelpText(
@@ -60,7 +60,9 @@ Examples:
           printJson({ revoked, keys });
         } else if (revoked === 0) {
           process.stdout.write(
-            key !== undefined ? `no live session under ${keys[0]}; nothing to revoke\n` : `user ${options.user} has no live sessions\n`,
+            key !== undefined
+              ? `no live session under ${keys[0]}; nothing to revoke\n`
+              : `user ${options.user} has no live sessions\n`,
           );
         } else {
           process.stdout.write(`revoked ${revoked} session${revoked === 1 ? '' : 's'}\n`);

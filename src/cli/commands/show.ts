@@ -14,7 +14,15 @@
 import type { Command } from 'commander';
 import { hashId } from '../../core/ids.js';
 import type { StoredSession } from '../../stores/store.js';
-import { formatBytes, formatTime, jsonOption, printJson, ReportedFailure, storeOption, withStore } from '../common.js';
+import {
+  formatBytes,
+  formatTime,
+  jsonOption,
+  printJson,
+  ReportedFailure,
+  storeOption,
+  withStore,
+} from '../common.js';
 
 interface ShowOptions {
   store?: string;
@@ -42,7 +50,10 @@ function decodeData(data: Record<string, string>): Record<string, unknown> {
 }
 
 export function sessionView(key: string, s: StoredSession): Record<string, unknown> {
-  const size = Object.entries(s.data).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+  const size = Object.entries(s.data).reduce(
+    (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v),
+    0,
+  );
   return {
     key,
     ...(s.userId === undefined ? {} : { userId: s.userId }),

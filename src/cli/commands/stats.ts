@@ -13,7 +13,15 @@
  * counted apart: a high number there means `baton gc` should run.
  */
 import type { Command } from 'commander';
-import { formatBytes, jsonOption, printJson, progressBar, progressOption, storeOption, withStore } from '../common.js';
+import {
+  formatBytes,
+  jsonOption,
+  printJson,
+  progressBar,
+  progressOption,
+  storeOption,
+  withStore,
+} from '../common.js';
 
 interface StatsOptions {
   store?: string;
