@@ -94,6 +94,9 @@ function oneLine(text: string): string {
 
 async function run(argv: string[]): Promise<number> {
   const program = buildProgram();
+  // Stores unref their timers (a backoff sleep must not hold an app open); a command waiting on one
+  // must not be cut short by an empty event loop (exit 13, "unsettled top-level await").
+  const keepAlive = setInterval(() => {}, 60_000);
   try {
     await program.parseAsync(argv);
     return process.exitCode === undefined ? EXIT_OK : Number(process.exitCode);
@@ -105,6 +108,8 @@ async function run(argv: string[]): Promise<number> {
     if (!(err instanceof ReportedFailure)) process.stderr.write(`baton: ${messageOf(err)}\n`);
     if (process.env.BATON_DEBUG === '1') console.error(err);
     return exitCodeOf(err);
+  } finally {
+    clearInterval(keepAlive);
   }
 }
 

@@ -100,6 +100,11 @@ export function parseStoreUrl(url: string): StoreUrl {
   }
   const scheme = match[1]!.toLowerCase();
   const rest = url.slice(match[0].length);
+  if (/^\d+(\/|$)/.test(rest)) {
+    throw usage(
+      `${JSON.stringify(redactUrl(url))} is not a store URL; it looks like HOST:PORT: add the scheme, e.g. redis://${url}`,
+    );
+  }
   switch (scheme) {
     case 'dynamodb': {
       const [path, params] = splitQuery(rest.replace(/^\/\//, ''));
@@ -221,7 +226,8 @@ async function load<T>(kind: StoreKind, importer: () => Promise<T>): Promise<T> 
   }
 }
 
-function missingPackage(kind: StoreKind, err: unknown): ConfigError | undefined {
+/** The `ConfigError` for a store module that failed to import because a package is missing. */
+export function missingPackage(kind: StoreKind, err: unknown): ConfigError | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   const message = String((err as { message?: unknown } | null)?.message ?? '');
   if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return undefined;

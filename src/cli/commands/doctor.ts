@@ -96,7 +96,7 @@ function tableFindings(d: TableDescription, url: string, localEngine: boolean): 
         check: 'ttl',
         status: 'warn',
         detail:
-          'this engine has no TTL (dynalite, DynamoDB Local): expired sessions are never served but stay until deleted',
+          'this engine deletes nothing by TTL (dynalite, DynamoDB Local): expired sessions are never served but stay until deleted',
         fix: `run \`baton gc --store '${url}'\` on a schedule`,
       });
     } else if (d.ttl.matches) {
