@@ -406,7 +406,10 @@ describe('DynamoDBStore quirks on dynalite', () => {
         onWarning: w.onWarning,
         billing: { mode: 'provisioned', read: 2, write: 3 },
       });
+      const counter = countCommands(client);
       await s.ensureTable();
+      // Ready table: two reads, plus the TTL request this engine refuses (AWS answers ENABLED instead).
+      assert.deepEqual(counter.calls, ['DescribeTable', 'DescribeTimeToLive', 'UpdateTimeToLive']);
       assert.equal(w.list.length, 1);
       assert.match(w.list[0] ?? '', /no TTL deleter.*gc/);
       const d = await s.describe();

@@ -159,6 +159,7 @@ const BATCH_LIMIT = 25;
 // Room kept in the 400 KB item for `id`, the times, the version, `uid`, the lock and per-entry overhead.
 const ITEM_RESERVE_BYTES = 1024;
 const REWRITE_ATTEMPTS = 8;
+const LIST_READS_IN_FLIGHT = 16;
 
 type Names = Record<string, string>;
 type Values = Record<string, AttributeValue>;
@@ -797,22 +798,26 @@ export class DynamoDBStore implements Store {
           if (err instanceof ValidationFailed) throw this.#unavailable('Query', err.cause);
           throw err;
         }
-        const now = Date.now();
         for (const item of (out.Items ?? []) as Item[]) {
           const key = str(item, this.#hashKey);
-          if (key !== undefined && this.#isLive(item, now)) keys.push(key);
+          if (key !== undefined) keys.push(key);
         }
         start = out.LastEvaluatedKey as Item | undefined;
       } while (start);
-      // The index lags the table a little: confirm each entry with a consistent read (and get its size).
-      const summaries = await Promise.all(
-        keys.map(async (key) => {
-          const item = await this.#read(key, report);
-          if (!this.#isLive(item, Date.now()) || str(item, ATTR.user) !== userId) return undefined;
-          return summarize(key, this.#decode(item));
-        }),
-      );
-      return summaries.filter((x): x is SessionSummary => x !== undefined);
+      // The index holds keys only, and lags the table a little: read each session consistently
+      // to drop expired, destroyed and re-assigned ones (and to know its size). Users have few sessions.
+      const summaries: SessionSummary[] = [];
+      for (let i = 0; i < keys.length; i += LIST_READS_IN_FLIGHT) {
+        const items = await Promise.all(
+          keys.slice(i, i + LIST_READS_IN_FLIGHT).map((key) => this.#read(key, report)),
+        );
+        items.forEach((item, j) => {
+          if (this.#isLive(item, Date.now()) && str(item, ATTR.user) === userId) {
+            summaries.push(summarize(keys[i + j] as string, this.#decode(item)));
+          }
+        });
+      }
+      return summaries;
     });
   }
 
