@@ -7,11 +7,11 @@ import { MemcachedStore } from '../../src/stores/memcached/index.js';
 import { exptime, MAX_RELATIVE_EXPTIME } from '../../src/stores/memcached/record.js';
 import type { Store } from '../../src/stores/store.js';
 import { newKey, record, storeConformance } from '../conformance/suite.js';
-import { endpoint, skipUnless } from '../helpers/services-redis-memcached.js';
+import { needService } from '../helpers/services.js';
 
-const { host, port } = endpoint('BATON_MEMCACHED', '127.0.0.1:11211');
-const server = `${host}:${port}`;
-const skip = await skipUnless('Memcached', host, port);
+const server = process.env.BATON_MEMCACHED ?? '127.0.0.1:11211';
+const [host = '127.0.0.1', port = '11211'] = server.split(':');
+const skip = await needService('Memcached', Number(port), host);
 const prefix = () => `baton-test-${randomBytes(5).toString('hex')}:`;
 const DAY = 86_400_000;
 
