@@ -317,7 +317,14 @@ async function build(parsed: StoreUrl, options: CreateStoreOptions): Promise<Sto
         ...(parsed.prefix === undefined ? {} : { prefix: parsed.prefix }),
       });
     }
-    case 'mysql':
+    case 'mysql': {
+      const { MySQLStore } = await load('mysql', () => import('./mysql/index.js'));
+      return new MySQLStore({
+        ...extra,
+        uri: parsed.uri,
+        ...(parsed.tableName === undefined ? {} : { tableName: parsed.tableName }),
+      });
+    }
     case 'file':
       return buildLater(parsed, extra);
   }
@@ -328,7 +335,7 @@ async function buildLater(parsed: StoreUrl, extra: Record<string, unknown>): Pro
   const path = `./${parsed.kind}/index.js`;
   type Ctor = new (options: Record<string, unknown>) => Store;
   const mod = (await load(parsed.kind, () => import(path))) as Record<string, Ctor | undefined>;
-  const names: Record<string, string> = { mysql: 'MySQLStore', file: 'FileStore' };
+  const names: Record<string, string> = { file: 'FileStore' };
   const Ctor = mod[names[parsed.kind]!];
   if (Ctor === undefined) {
     throw new ConfigError('store', `this version of baton-session has no ${parsed.kind} store`, {
