@@ -16,6 +16,7 @@
  */
 import { type Command, Option } from 'commander';
 import type { TableDescription } from '../../stores/dynamodb/index.js';
+import { parseStoreUrl } from '../../stores/url.js';
 import {
   hasDescribe,
   hasEnsureTable,
@@ -67,6 +68,12 @@ export function describeTable(d: TableDescription): string {
   }
   if (d.userIndex) parts.push(d.userIndex.present ? `user index ${d.userIndex.name}` : 'no user index');
   return parts.join(', ');
+}
+
+/** The table a SQL store URL names (`?table=`), or the stores' default. */
+function sqlTableName(url: string): string {
+  const parsed = parseStoreUrl(url);
+  return ('tableName' in parsed ? parsed.tableName : undefined) ?? 'sessions';
 }
 
 function isTableDescription(value: unknown): value is TableDescription {
@@ -132,7 +139,7 @@ Examples:
           process.stdout.write(
             isTableDescription(after)
               ? `${describeTable(after)} (${verb}, ${ms} ms)\n`
-              : `${store.name}: sessions table ${verb} (${ms} ms)\n`,
+              : `${store.name}: table \`${sqlTableName(options.store ?? '')}\` ${verb} (${ms} ms)\n`,
           );
         },
         { storeOptions },

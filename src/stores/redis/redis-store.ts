@@ -303,7 +303,12 @@ export class RedisStore implements Store {
   }
 
   async *scan(options: ScanOptions = {}): AsyncIterable<SessionSummary> {
-    const redis = await this.#open();
+    // Wait for the connection as #run does: a scan can be the first call of a store made from a URL.
+    const redis = await this.#guard(async () => {
+      const commands = await this.#open();
+      await commands.ready();
+      return commands;
+    });
     let n = 0;
     const pattern = `${globEscape(this.#prefix)}{*`;
     for await (const batch of this.#scanKeys(redis, pattern)) {
