@@ -100,7 +100,7 @@ export async function openStore(
     return await createStore(url, { onWarning: printWarning, ...options });
   } catch (err) {
     if (isConfigError(err)) {
-      const reason = messageOf(err).replace(/^option `store`: /, '');
+      const reason = messageOf(err).replace(/^(\[[\w-]+\] )?option `store`: /, '');
       throw new UsageError(`${option}: ${reason}`, { cause: err });
     }
     throw err;

@@ -108,7 +108,7 @@ Examples:
         } else {
           process.stdout.write(
             `${dryRun ? 'would delete' : 'deleted'} ${result.deleted} expired session${result.deleted === 1 ? '' : 's'} ` +
-              `(scanned ${result.scanned}${capacityUnits === undefined ? '' : `, ${capacityUnits} capacity units`}) in ${seconds} s\n`,
+              `(scanned ${result.scanned}${capacityUnits === undefined ? '' : `, ${Math.round(capacityUnits * 10) / 10} capacity units`}) in ${seconds} s\n`,
           );
         }
       });

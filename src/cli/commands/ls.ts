@@ -66,6 +66,7 @@ Examples:
             if (sessions.length >= options.limit) break;
           }
         }
+        sessions.sort((a, b) => a.expiresAt - b.expiresAt);
         if (options.json === true) {
           printJson(sessions);
           return;

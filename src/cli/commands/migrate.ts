@@ -22,6 +22,7 @@ import {
   jsonOption,
   messageOf,
   openStore,
+  type Progress,
   positiveInt,
   printJson,
   progressBar,
@@ -156,24 +157,25 @@ Examples:
         throw err;
       }
       const dryRun = options.dryRun === true;
-      const bar = progressBar({
-        force: options.progress,
-        total: 0,
-        format: `migrate${dryRun ? ' (dry run)' : ''} |{bar}| {value}/{total} | copied {copied} updated {updated} skipped {skipped} failed {failed} | eta {eta}s`,
-        payload: { copied: 0, updated: 0, skipped: 0, failed: 0 },
-      });
+      // The bar starts once the source is listed and the total known.
+      let bar: Progress | undefined;
       let summary: MigrateSummary;
       try {
         summary = await migrateSessions(from, to, {
           dryRun,
           concurrency: options.concurrency,
           onProgress(done, total, s) {
-            if (done === 0) bar.setTotal(total);
+            bar ??= progressBar({
+              force: options.progress,
+              total,
+              format: `migrate${dryRun ? ' (dry run)' : ''} |{bar}| {value}/{total} | copied {copied} updated {updated} skipped {skipped} failed {failed} | eta {eta}s`,
+              payload: { copied: 0, updated: 0, skipped: 0, failed: 0 },
+            });
             bar.update(done, { copied: s.copied, updated: s.updated, skipped: s.skipped, failed: s.failed });
           },
         });
       } finally {
-        bar.stop();
+        bar?.stop();
         await Promise.allSettled([from.close(), to.close()]);
       }
       if (options.json === true) {
