@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The `baton` command: sets up and looks after a baton-session store. Usage: `baton --help`,
- * `baton <command> --help`. Each command lives in `commands/<name>.ts`; add one by adding it to
- * `COMMANDS` below.
+ * `baton <command> --help`. Each command lives in `commands/<name>.ts` and exports a
+ * `(program: Command) => void` that adds it; add a command with one line in `COMMANDS` below
+ * (e.g. `demo` from `commands/demo.ts`).
  *
  * Exit codes: 0 success, 1 failure, 2 bad usage (one line on stderr says why).
  */
@@ -82,6 +83,8 @@ Examples:
   $ baton iam-policy --table sessions --region eu-west-1 --account 123456789012`,
     );
   for (const register of COMMANDS) register(program);
+  // Commands added with `addCommand()` get the same error output and exit codes as the rest.
+  for (const command of program.commands) command.copyInheritedSettings(program);
   return program;
 }
 
