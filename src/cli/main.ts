@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { createTable } from './commands/create-table.js';
+import { demo } from './commands/demo.js';
 import { doctor } from './commands/doctor.js';
 import { gc } from './commands/gc.js';
 import { iamPolicy } from './commands/iam-policy.js';
@@ -77,6 +78,7 @@ Store URLs (--store, or the BATON_STORE environment variable):
 Exit codes: 0 success, 1 failure, 2 bad usage.
 
 Examples:
+  $ baton demo                                    # the cluster demo (what npm start runs)
   $ baton local                                   # a DynamoDB-compatible engine on 127.0.0.1:8000
   $ export BATON_STORE='dynamodb://sessions?endpoint=http://127.0.0.1:8000&region=us-east-1'
   $ baton create-table && baton doctor

@@ -478,7 +478,10 @@ export class DynamoDBStore implements Store {
           return { version: num(out.Attributes ?? {}, ATTR.version) ?? 0 };
         } catch (err) {
           // No `data` map (an item made by another tool) or not a map: write the whole map.
-          if (err instanceof ValidationFailed) return this.#rewrite(key, patch, token, report);
+          if (err instanceof ValidationFailed && /document path/i.test(err.message)) {
+            return this.#rewrite(key, patch, token, report);
+          }
+          if (err instanceof ValidationFailed) throw this.#unavailable('UpdateItem', err.cause);
           if (!(err instanceof ConditionFailed)) throw err;
           const current = await this.#conditionItem(key, err, report);
           const decided = this.#whyRefused(current, patch, token);
