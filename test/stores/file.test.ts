@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FileStore } from '../../src/stores/file/index.js';
 import { newKey, record, storeConformance } from '../conformance/suite.js';
+import { expressClusterTests } from './express-cluster.js';
 
 const root = mkdtempSync(join(tmpdir(), 'baton-file-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -179,3 +180,5 @@ describe('FileStore specifics', () => {
     }
   });
 });
+
+expressClusterTests('FileStore', async () => new FileStore({ dir: freshDir() }));
