@@ -14,12 +14,12 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { itemSize } from '../../src/stores/dynamodb/codec.js';
-import { DynamoDBStore, type DynamoDBStoreOptions } from '../../src/stores/dynamodb/index.js';
+import { DynamoDBStore, type DynamoDBStoreOptions, optionsFromUrl } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
 import type { Item } from '../../src/stores/dynamodb/transport.js';
 import type { OperationInfo } from '../../src/stores/store.js';
 import { newKey, record } from '../conformance/suite.js';
-import { sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
+import { awsLiteClient, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 
 async function rejectsWithCode(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
   await assert.rejects(promise, (err: { code?: string; message?: string }) => {
@@ -128,6 +128,21 @@ describe('DynamoDBStore quirks on dynalite', () => {
       const plain = await makeStore({ compressAbove: 0 });
       await plain.create(key, record({ data: { big } }));
       assert.equal((await raw(plain.tableName, key))?.data?.M?.big?.S, big);
+    });
+
+    it('compressed values travel as base64 through aws-lite, and both clients read each other', async () => {
+      const lite = await makeStore({
+        tableName: store.tableName,
+        client: await awsLiteClient(engine.endpoint),
+      });
+      const big = JSON.stringify({ rows: Array.from({ length: 300 }, (_, i) => ({ i, tag: 'lite' })) });
+      const key = newKey();
+      await lite.create(key, record({ data: { big } }));
+      assert.ok((await raw(store.tableName, key))?.data?.M?.big?.B, 'stored as binary');
+      assert.equal((await store.get(key))?.data.big, big, 'SDK reads what aws-lite wrote');
+      await store.patch(key, { set: { big: `${big} ` }, unset: [], expiresAt: Date.now() + 60_000 });
+      assert.equal((await lite.get(key))?.data.big, `${big} `, 'aws-lite reads what the SDK wrote');
+      assert.equal(lite.transport, 'aws-lite');
     });
 
     it('keeps the empty key and keys starting with ~ apart', async () => {
@@ -274,6 +289,30 @@ describe('DynamoDBStore quirks on dynalite', () => {
     });
   });
 
+  describe('consistency', () => {
+    it('a write through one instance is read by another at once (strong reads; dynalite cannot be stale)', async () => {
+      const other = sdkClient(engine.endpoint);
+      const b = await makeStore({ tableName: store.tableName, client: other });
+      try {
+        const key = newKey();
+        await store.create(key, record());
+        for (let i = 0; i < 100; i++) {
+          const written = await store.patch(key, {
+            set: { i: String(i) },
+            unset: [],
+            expiresAt: Date.now() + 60_000,
+          });
+          const read = await b.get(key);
+          assert.equal(read?.version, written?.version);
+          assert.equal(read?.data.i, String(i));
+        }
+      } finally {
+        await b.close();
+        other.destroy();
+      }
+    });
+  });
+
   describe('DynamoDB limits', () => {
     it('a 450 KB value is refused with SessionTooLargeError (413) before any call, earlier data intact', async () => {
       const counter = countCommands(client);
@@ -391,6 +430,14 @@ describe('DynamoDBStore quirks on dynalite', () => {
       assert.equal(seen[2]?.capacityUnits, Math.ceil(Math.max(before, afterPatch) / 1024));
       assert.equal(seen[3]?.capacityUnits, 1, 'a missing item still costs 1 RCU');
 
+      // A refused write still costs its write units (estimated from the item: dynalite returns no
+      // item with the refusal, so the store reads it, which is reported too).
+      const refused: OperationInfo[] = [];
+      const stop = plain.onOperation((info) => refused.push(info));
+      await assert.rejects(plain.create(key, record()), { code: 'BATON_SESSION_EXISTS' });
+      stop();
+      assert.equal(refused[0]?.capacityUnits, Math.ceil(afterPatch / 1024) + Math.ceil(afterPatch / 4096));
+
       const eventual = await makeStore({ tableName: plain.tableName, consistentRead: false });
       const reads: OperationInfo[] = [];
       eventual.onOperation((info) => reads.push(info));
@@ -474,6 +521,40 @@ describe('DynamoDBStore quirks on dynalite', () => {
           `expected ConfigError on ${option}`,
         );
       }
+    });
+
+    it('builds a store from a dynamodb:// URL', async () => {
+      assert.deepEqual(
+        optionsFromUrl('dynamodb://My-Sessions-Table?region=eu-west-1&consistentRead=false&maxAttempts=4'),
+        {
+          tableName: 'My-Sessions-Table',
+          consistentRead: false,
+          clientConfig: { region: 'eu-west-1', maxAttempts: 4 },
+        },
+      );
+      for (const [url, option] of [
+        ['dynamodb://sessions?colour=red', 'url?colour'],
+        ['dynamodb://sessions?userIndex=maybe', 'url?userIndex'],
+        ['redis://sessions', 'url'],
+      ] as const) {
+        assert.throws(
+          () => optionsFromUrl(url),
+          (err: { code?: string; option?: string }) => err.code === 'BATON_CONFIG' && err.option === option,
+        );
+      }
+      const name = tableName('url');
+      const fromUrl = DynamoDBStore.fromUrl(
+        `dynamodb://${name}?endpoint=${encodeURIComponent(engine.endpoint)}`,
+        {
+          ...warnings(),
+        },
+      );
+      stores.push(fromUrl);
+      await fromUrl.ensureTable();
+      const key = newKey();
+      await fromUrl.create(key, record());
+      assert.deepEqual((await fromUrl.get(key))?.data, record().data);
+      assert.equal(fromUrl.transport, 'aws-sdk-v3');
     });
 
     it('a user client stays open after close(); a closed store refuses calls', async () => {

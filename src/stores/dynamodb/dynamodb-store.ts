@@ -67,6 +67,7 @@ import {
   SdkV3Transport,
   type Transport,
 } from './transport.js';
+import { optionsFromUrl } from './url.js';
 
 export interface DynamoDBStoreOptions {
   /** The table's name. Required. Create it with `ensureTable()` or `baton create-table`. */
@@ -140,7 +141,11 @@ export interface DynamoDBStoreOptions {
 
 /** A conditional write found the item not as required; `item` is what is there (when known). */
 class ConditionFailed extends Error {
-  constructor(readonly item: Item | undefined) {
+  constructor(
+    readonly item: Item | undefined,
+    /** Whether the error carried its consumed capacity (already reported). */
+    readonly charged: boolean,
+  ) {
     super('condition failed');
   }
 }
@@ -257,6 +262,16 @@ export class DynamoDBStore implements Store {
     this.#transport = makeTransport(options);
   }
 
+  /**
+   * A store from a `dynamodb://TABLE?region=...` URL (see `optionsFromUrl` for the parameters);
+   * `overrides` win over the URL, e.g. `{ client }` to use your own client instead of building one.
+   */
+  static fromUrl(url: string | URL, overrides: Partial<DynamoDBStoreOptions> = {}): DynamoDBStore {
+    const options: DynamoDBStoreOptions = { ...optionsFromUrl(url), ...overrides };
+    if (overrides.client !== undefined) delete options.clientConfig;
+    return new DynamoDBStore(options);
+  }
+
   /** `aws-sdk-v3` or `aws-lite`: which client carries the calls. */
   get transport(): string {
     return this.#transport.kind;
@@ -282,7 +297,9 @@ export class DynamoDBStore implements Store {
       const units = (err as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity
         ?.CapacityUnits;
       if (typeof units === 'number') report(units);
-      if (failure.name === 'ConditionalCheckFailedException') throw new ConditionFailed(failure.item);
+      if (failure.name === 'ConditionalCheckFailedException') {
+        throw new ConditionFailed(failure.item, typeof units === 'number');
+      }
       if (failure.name === 'ValidationException') {
         if (/item size/i.test(failure.message)) {
           throw new SessionTooLargeError(MAX_ITEM_BYTES + 1, MAX_ITEM_BYTES, {
@@ -330,7 +347,11 @@ export class DynamoDBStore implements Store {
 
   async #conditionItem(key: string, failed: ConditionFailed, report: (units: number) => void) {
     // DynamoDB returns the item with the failure (ALL_OLD); engines that do not, get one more read.
-    return failed.item ?? (await this.#read(key, report));
+    const item = failed.item ?? (await this.#read(key, report));
+    // A refused write still costs write units: about the item's size in 1 KB units (1 when
+    // missing). Reported as an estimate when the error did not say, so lock contention shows.
+    if (!failed.charged) report(item ? Math.ceil(itemSize(item) / 1024) : 1);
+    return item;
   }
 
   #isLive(item: Item | undefined, now: number): item is Item {
@@ -708,7 +729,7 @@ export class DynamoDBStore implements Store {
     return this.#ops.measure('lock', async (report) => {
       assertKey(this.name, key);
       if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-        throw new ConfigError('lockTtl', `must be a positive number of ms, got ${String(ttlMs)}`, {
+        throw new InvalidInputError(`a lock's ttlMs must be a positive number of ms, got ${String(ttlMs)}`, {
           scope: this.name,
         });
       }
@@ -909,6 +930,8 @@ export class DynamoDBStore implements Store {
       const names: Names = { '#id': this.#hashKey, '#xms': ATTR.expiresMs, '#exp': this.#ttl };
       const values: Values = { ':now': n(now), ':nowS': n(Math.floor(now / 1000)) };
       const filter = {
+        // Eventually consistent: half the read units, and an item missed now is caught next time.
+        ConsistentRead: false,
         FilterExpression: '#xms <= :now OR (attribute_not_exists(#xms) AND #exp <= :nowS)',
         ProjectionExpression: '#id',
         ExpressionAttributeNames: names,
