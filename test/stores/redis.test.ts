@@ -130,6 +130,14 @@ describe('RedisStore from a URL', { skip }, () => {
     assert.throws(() => new RedisStore({ url, commandTimeoutMs: -1 }), code('commandTimeoutMs'));
   });
 
+  it('checks input before any I/O: bad input is INVALID_INPUT even while Redis is unreachable', async () => {
+    const store = new RedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 });
+    await assert.rejects(store.get(''), { code: 'BATON_INVALID_INPUT' });
+    await assert.rejects(store.listByUser(''), { code: 'BATON_INVALID_INPUT' });
+    await assert.rejects(store.touch(newKey(), -1), { code: 'BATON_INVALID_INPUT' });
+    await store.close();
+  });
+
   it('answers StoreUnavailableError fast when nothing listens', async () => {
     const store = new RedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 });
     const started = Date.now();
