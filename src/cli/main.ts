@@ -31,6 +31,7 @@ import {
 
 /** Every command, in the order `baton --help` lists them. */
 const COMMANDS: RegisterCommand[] = [
+  demo,
   local,
   createTable,
   iamPolicy,

@@ -18,7 +18,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { ConfigError, isBatonError } from '../core/errors.js';
-import type { DynamoDBClientConfig } from './dynamodb/index.js';
+import type { DynamoDBStoreOptions } from './dynamodb/index.js';
+import { optionsFromUrl } from './dynamodb/url.js';
 import type { Store } from './store.js';
 
 /** The schemes `createStore` understands, in the order messages list them. */
@@ -38,7 +39,7 @@ export type StoreKind = 'dynamodb' | 'redis' | 'postgres' | 'mysql' | 'memcached
 
 /** A store URL taken apart, before any module is loaded. */
 export type StoreUrl =
-  | { kind: 'dynamodb'; tableName: string; region?: string; endpoint?: string }
+  | { kind: 'dynamodb'; tableName: string; options: DynamoDBStoreOptions }
   | { kind: 'redis'; url: string }
   | { kind: 'postgres'; connectionString: string; tableName?: string; schema?: string }
   | { kind: 'mysql'; uri: string; tableName?: string }
@@ -108,24 +109,19 @@ export function parseStoreUrl(url: string): StoreUrl {
   switch (scheme) {
     case 'dynamodb': {
       const [path, params] = splitQuery(rest.replace(/^\/\//, ''));
-      onlyParams(url, params, ['region', 'endpoint']);
       // DynamoDB table names: 3-255 characters of a-z, A-Z, 0-9, `_`, `-`, `.`.
       if (!/^[A-Za-z0-9_.-]{3,255}$/.test(path)) {
         throw usage(
           `${redactUrl(url)}: the table name ${JSON.stringify(path)} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .); use dynamodb://TABLE?region=REGION`,
         );
       }
-      const region = params.get('region') ?? undefined;
       const endpoint = params.get('endpoint') ?? undefined;
       if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint)) {
         throw usage(`${redactUrl(url)}: endpoint must be an http:// or https:// URL, got ${endpoint}`);
       }
-      return {
-        kind: 'dynamodb',
-        tableName: path,
-        ...(region === undefined ? {} : { region }),
-        ...(endpoint === undefined ? {} : { endpoint }),
-      };
+      // The store's own reading of the URL checks the other parameters (region, consistentRead...).
+      const options = optionsFromUrl(url);
+      return { kind: 'dynamodb', tableName: path, options };
     }
     case 'redis':
     case 'rediss': {
@@ -280,24 +276,10 @@ async function build(parsed: StoreUrl, options: CreateStoreOptions): Promise<Sto
     }
     case 'dynamodb': {
       const { DynamoDBStore } = await load('dynamodb', () => import('./dynamodb/index.js'));
-      const clientConfig: DynamoDBClientConfig = {};
-      if (parsed.region !== undefined) clientConfig.region = parsed.region;
-      if (parsed.endpoint !== undefined) {
-        clientConfig.endpoint = parsed.endpoint;
-        if (isLoopback(parsed.endpoint)) {
-          // A local engine (dynalite, DynamoDB Local) checks no credentials, but the SDK signs every
-          // request: without AWS credentials in the environment, sign with placeholders.
-          clientConfig.region ??= process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-          if (process.env.AWS_ACCESS_KEY_ID === undefined) {
-            clientConfig.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-          }
-        }
-      }
       return new DynamoDBStore({
         ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+        ...parsed.options,
         ...extra,
-        tableName: parsed.tableName,
-        clientConfig,
       });
     }
     case 'postgres': {
@@ -325,25 +307,11 @@ async function build(parsed: StoreUrl, options: CreateStoreOptions): Promise<Sto
         ...(parsed.tableName === undefined ? {} : { tableName: parsed.tableName }),
       });
     }
-    case 'file':
-      return buildLater(parsed, extra);
+    case 'file': {
+      const { FileStore } = await load('file', () => import('./file/index.js'));
+      return new FileStore({ ...extra, dir: parsed.dir });
+    }
   }
-}
-
-/** Stores whose modules land in other changes; typed loosely until then. */
-async function buildLater(parsed: StoreUrl, extra: Record<string, unknown>): Promise<Store> {
-  const path = `./${parsed.kind}/index.js`;
-  type Ctor = new (options: Record<string, unknown>) => Store;
-  const mod = (await load(parsed.kind, () => import(path))) as Record<string, Ctor | undefined>;
-  const names: Record<string, string> = { file: 'FileStore' };
-  const Ctor = mod[names[parsed.kind]!];
-  if (Ctor === undefined) {
-    throw new ConfigError('store', `this version of baton-session has no ${parsed.kind} store`, {
-      scope: parsed.kind,
-    });
-  }
-  const { kind: _kind, ...fromUrl } = parsed;
-  return new Ctor({ ...fromUrl, ...extra });
 }
 
 /** True for errors `createStore` raises about the URL or a missing package (bad usage, not an outage). */

@@ -1,12 +1,16 @@
 /**
  * `baton` against `baton local --memory` (dynalite in its own process on a free loopback port), as
  * an operator would use it: create-table twice, doctor, ls/show/revoke, stats, gc with expired
- * items present, migrate between tables (counts and versions compared), a missing table, and a
- * clean stop on SIGINT.
+ * items present, migrate between tables and between file:// directories and DynamoDB (counts and
+ * versions compared), a missing table, and a clean stop on SIGINT.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import type { Store, StoredSession } from '../../src/stores/store.js';
 import { createStore } from '../../src/stores/url.js';
 import { baton, json, type LocalEngine, startLocal } from './run.js';
@@ -40,6 +44,7 @@ async function untilExpired(store: Store, keys: string[]): Promise<void> {
 describe('baton on DynamoDB (baton local --memory)', () => {
   let engine: LocalEngine;
   const opened: Store[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
   const open = async (url: string) => {
     const store = await createStore(url, { onWarning: () => {} });
     opened.push(store);
@@ -51,6 +56,7 @@ describe('baton on DynamoDB (baton local --memory)', () => {
   });
   after(async () => {
     await Promise.allSettled(opened.map((s) => s.close()));
+    await Promise.allSettled(cleanups.map((c) => c()));
     if (engine && engine.child.exitCode === null) await engine.stop();
   });
 
@@ -254,6 +260,47 @@ describe('baton on DynamoDB (baton local --memory)', () => {
     const fromStats = json(await baton(['stats', '--store', fromUrl, '--json']));
     const toStats = json(await baton(['stats', '--store', toUrl, '--json']));
     assert.deepEqual(toStats, fromStats);
+  });
+
+  it('migrate file → DynamoDB → file keeps every live session; gc sweeps the expired files', async () => {
+    const dirs = await Promise.all([1, 2].map(() => mkdtemp(join(tmpdir(), 'baton-cli-'))));
+    cleanups.push(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+    const [fileA, fileB] = dirs.map((d) => pathToFileURL(d).href) as [string, string];
+    const dynamo = engine.store(table('files'));
+    assert.equal((await baton(['create-table', '--store', dynamo])).code, 0);
+    const source = await open(fileA);
+    const keys = Array.from({ length: 20 }, key);
+    await Promise.all(
+      keys.map((k, i) => source.create(k, session({ version: 1 + (i % 5), userId: `u-${i % 2}` }))),
+    );
+    const expired = [key(), key()];
+    const soon = Date.now() + 800;
+    await Promise.all(
+      expired.map((k) => source.create(k, session({ expiresAt: soon, absoluteExpiresAt: soon }))),
+    );
+    await untilExpired(source, expired);
+
+    const there = json(await baton(['migrate', '--from', fileA, '--to', dynamo, '--json']));
+    assert.deepEqual(
+      [there.found, there.copied, there.failed],
+      [20, 20, 0],
+      'expired sessions are not copied',
+    );
+    const back = json(await baton(['migrate', '--from', dynamo, '--to', fileB, '--json']));
+    assert.deepEqual([back.found, back.copied, back.failed], [20, 20, 0]);
+    const target = await open(fileB);
+    for (const k of keys) assert.deepEqual(await target.get(k), await source.get(k));
+    const [a, d, b] = await Promise.all(
+      [fileA, dynamo, fileB].map((url) => baton(['stats', '--store', url, '--json'])),
+    );
+    assert.equal(json(a!).live, 20);
+    assert.equal(json(d!).live, 20);
+    assert.deepEqual(json(b!), { ...json(a!), expiredNotDeleted: 0 });
+
+    assert.equal(json(a!).expiredNotDeleted, 2);
+    const gc = json(await baton(['gc', '--store', fileA, '--json']));
+    assert.equal(gc.deleted, 2);
+    assert.equal(json(await baton(['stats', '--store', fileA, '--json'])).expiredNotDeleted, 0);
   });
 
   it('migrate refuses the same store as source and target (exit 2)', async () => {

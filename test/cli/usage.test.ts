@@ -81,7 +81,7 @@ describe('baton: bad usage exits 2 with a one-line reason', () => {
   it('unknown URL parameter', () =>
     badUsage(
       ['ls', '--store', 'dynamodb://sessions?regoin=eu-west-1'],
-      /unknown parameter `regoin` \(accepted here: `region`, `endpoint`\)/,
+      /`url\?regoin`: unknown parameter; known: region, endpoint/,
     ));
   it('a password in a bad URL is not echoed', async () => {
     const r = await baton(['ls', '--store', 'redis://:hunter2@127.0.0.1:6379/0?bad=1']);

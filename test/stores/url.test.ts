@@ -16,16 +16,18 @@ function configError(fn: () => unknown, message: RegExp): void {
 
 describe('parseStoreUrl', () => {
   it('reads every documented form', () => {
-    assert.deepEqual(
-      parseStoreUrl('dynamodb://My-Sessions.v2?region=eu-west-1&endpoint=http://127.0.0.1:8000'),
-      {
-        kind: 'dynamodb',
-        tableName: 'My-Sessions.v2',
-        region: 'eu-west-1',
-        endpoint: 'http://127.0.0.1:8000',
-      },
+    const dynamo = parseStoreUrl(
+      'dynamodb://My-Sessions.v2?region=eu-west-1&endpoint=http://127.0.0.1:8000&consistentRead=false',
     );
-    assert.deepEqual(parseStoreUrl('dynamodb://sessions'), { kind: 'dynamodb', tableName: 'sessions' });
+    assert.ok(dynamo.kind === 'dynamodb');
+    assert.equal(dynamo.tableName, 'My-Sessions.v2');
+    assert.equal(dynamo.options.tableName, 'My-Sessions.v2');
+    assert.equal(dynamo.options.consistentRead, false);
+    assert.equal(dynamo.options.clientConfig?.region, 'eu-west-1');
+    assert.equal(dynamo.options.clientConfig?.endpoint, 'http://127.0.0.1:8000');
+    const plain = parseStoreUrl('dynamodb://sessions');
+    assert.ok(plain.kind === 'dynamodb');
+    assert.equal(plain.options.clientConfig?.endpoint, undefined);
     assert.deepEqual(parseStoreUrl('redis://h:6379/0?prefix=sess:'), {
       kind: 'redis',
       url: 'redis://h:6379/0?prefix=sess:',
@@ -76,7 +78,7 @@ describe('parseStoreUrl', () => {
     );
     configError(
       () => parseStoreUrl('dynamodb://sessions?table=x'),
-      /unknown parameter `table` \(accepted here: `region`, `endpoint`\)/,
+      /`url\?table`: unknown parameter; known: region, endpoint/,
     );
     configError(() => parseStoreUrl('redis://h?db=1'), /unknown parameter `db` \(accepted here: `prefix`\)/);
     configError(() => parseStoreUrl('memcached://'), /expected memcached:\/\/HOST:PORT/);

@@ -180,7 +180,8 @@ export async function roundTrip(store: Store): Promise<RoundTrip> {
 function isLocalEngine(url: string): boolean {
   try {
     const parsed = parseStoreUrl(url);
-    return parsed.kind === 'dynamodb' && parsed.endpoint !== undefined && isLoopback(parsed.endpoint);
+    const endpoint = parsed.kind === 'dynamodb' ? parsed.options.clientConfig?.endpoint : undefined;
+    return endpoint !== undefined && isLoopback(endpoint);
   } catch {
     return false;
   }
