@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { generateId, hashId } from '../../src/core/ids.js';
 import type { Store, StoredSession } from '../../src/stores/store.js';
 import { createStore } from '../../src/stores/url.js';
 import { baton, json, type LocalEngine, startLocal } from './run.js';
@@ -169,6 +170,13 @@ describe('baton on DynamoDB (baton local --memory)', () => {
     assert.deepEqual(json(show).data, { name: 'Bob Secret' });
     assert.equal(json(show).userId, 'u-bob');
     assert.match((await baton(['show', b1], env)).stdout, /"name": "Bob Secret"/);
+    // --id: a session id or signed cookie value, hashed to the store key as the middleware does.
+    const id = generateId();
+    await store.create(hashId(id), session({ data: { via: '"cookie"' } }));
+    const byCookie = await baton(['show', `${id}.signature-part`, '--id', '--json'], env);
+    assert.equal(byCookie.code, 0, byCookie.stderr);
+    assert.deepEqual([json(byCookie).key, json(byCookie).data], [hashId(id), { via: 'cookie' }]);
+    assert.equal(json(await baton(['revoke', id, '--id', '--json'], env)).revoked, 1);
 
     const stats = json(await baton(['stats', '--json'], env));
     assert.equal(stats.live, 3);

@@ -1,5 +1,5 @@
 /**
- * `baton` on Redis, PostgreSQL and MariaDB/MySQL (each skipped with a notice when its engine is not
+ * `baton` on Redis, PostgreSQL, MariaDB/MySQL and Memcached (each skipped with a notice when its engine is not
  * reachable on 127.0.0.1), and `baton migrate` through every reachable store and back to DynamoDB
  * (`baton local`), with the sessions compared at the end. Each run uses its own key prefix or
  * table and removes it afterwards.
@@ -120,6 +120,22 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('baton on Memcached', { skip: await needService('Memcached', 11211) }, () => {
+  const url = `memcached://127.0.0.1:11211?prefix=baton-cli-${suffix}:`;
+
+  it('doctor is healthy; listing commands fail with one line naming stores that can list', async () => {
+    const doctor = await baton(['doctor', '--store', url, '--json']);
+    assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
+    assert.equal(json(doctor).healthy, true);
+    for (const args of [['ls'], ['stats'], ['migrate', '--from', url, '--to', 'memory:']]) {
+      const r = await baton(args[0] === 'migrate' ? args : [...args, '--store', url]);
+      assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /^baton: .*cannot list sessions.*DynamoDB/);
+    }
+  });
+});
 
 const reachable = ENGINES.filter((e) => e.skip === false);
 
