@@ -11,7 +11,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { isBatonError } from '../core/errors.js';
 import type { TableDescription } from '../stores/dynamodb/index.js';
 import type { Store } from '../stores/store.js';
-import { type CreateStoreOptions, createStore, isConfigError, redactUrl } from '../stores/url.js';
+import { type CreateStoreOptions, createStore, isConfigError } from '../stores/url.js';
 
 /** A store's warning, as one line on stderr. */
 export function printWarning(message: string): void {
@@ -161,10 +161,6 @@ export function formatBytes(n: number): string {
   if (n < 1024) return `${Math.round(n)} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
-}
-
-export function redact(url: string): string {
-  return redactUrl(url);
 }
 
 export interface Progress {

@@ -17,14 +17,13 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import type { TableDescription } from '../../stores/dynamodb/index.js';
 import type { OperationInfo, Store } from '../../stores/store.js';
-import { isLoopback, parseStoreUrl } from '../../stores/url.js';
+import { isLoopback, parseStoreUrl, redactUrl } from '../../stores/url.js';
 import {
   hasDescribe,
   jsonOption,
   messageOf,
   printJson,
   ReportedFailure,
-  redact,
   storeOption,
   withStore,
 } from '../common.js';
@@ -192,7 +191,7 @@ export async function diagnose(
   url: string,
 ): Promise<{ findings: Finding[]; roundTrip?: RoundTrip }> {
   const findings: Finding[] = [];
-  const shown = redact(url);
+  const shown = redactUrl(url);
   let reachable = true;
   const started = performance.now();
   try {
@@ -278,9 +277,9 @@ Examples:
       const warned = result.findings.filter((f) => f.status === 'warn').length;
       const healthy = failed === 0;
       if (options.json === true) {
-        printJson({ store: redact(options.store ?? ''), healthy, ...result, warnings });
+        printJson({ store: redactUrl(options.store ?? ''), healthy, ...result, warnings });
       } else {
-        const lines = [`baton doctor ${redact(options.store ?? '')}`];
+        const lines = [`baton doctor ${redactUrl(options.store ?? '')}`];
         for (const f of result.findings) {
           lines.push(`  ${f.status.padEnd(4)}  ${f.check.padEnd(12)}  ${f.detail}`);
           if (f.fix !== undefined) lines.push(`  ${''.padEnd(4)}  ${''.padEnd(12)}  fix: ${f.fix}`);

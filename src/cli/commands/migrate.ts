@@ -18,6 +18,7 @@
 import type { Command } from 'commander';
 import { isBatonError } from '../../core/errors.js';
 import type { Store } from '../../stores/store.js';
+import { redactUrl } from '../../stores/url.js';
 import {
   jsonOption,
   messageOf,
@@ -28,7 +29,6 @@ import {
   progressBar,
   progressOption,
   ReportedFailure,
-  redact,
   UsageError,
 } from '../common.js';
 
@@ -146,7 +146,7 @@ Examples:
     )
     .action(async (options: MigrateOptions) => {
       if (options.from !== undefined && options.from === options.to) {
-        throw new UsageError(`--from and --to are the same store (${redact(options.from)})`);
+        throw new UsageError(`--from and --to are the same store (${redactUrl(options.from)})`);
       }
       const from = await openStore(options.from, '--from');
       let to: Store;
