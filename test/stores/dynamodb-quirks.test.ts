@@ -222,6 +222,30 @@ describe('DynamoDBStore quirks on dynalite', () => {
       assert.deepEqual((await store.get(key))?.data, { a: '1', b: '2' });
     });
 
+    it('a strict patch of an item without a version (other tools) expects version 0', async () => {
+      const key = newKey();
+      await client.send(
+        new PutItemCommand({
+          TableName: store.tableName,
+          Item: { id: { S: key }, expires: { N: String(Math.floor(Date.now() / 1000) + 60) } },
+        }),
+      );
+      assert.equal((await store.get(key))?.version, 0);
+      assert.deepEqual(
+        await store.patch(key, {
+          set: { a: '1' },
+          unset: [],
+          expiresAt: Date.now() + 60_000,
+          expectVersion: 0,
+        }),
+        { version: 1 },
+      );
+      await rejectsWithCode(
+        store.patch(key, { set: { b: '1' }, unset: [], expiresAt: Date.now() + 60_000, expectVersion: 0 }),
+        'BATON_CONFLICT',
+      );
+    });
+
     it('patches an item whose data is a string (the PHP handler) by writing a map', async () => {
       const key = newKey();
       await client.send(

@@ -586,7 +586,9 @@ export class DynamoDBStore implements Store {
     if (patch.expectVersion !== undefined) {
       names['#v'] = ATTR.version;
       values[':expect'] = n(patch.expectVersion);
-      condition += ' AND #v = :expect';
+      // Items written by other tools have no version: they read as version 0.
+      condition +=
+        patch.expectVersion === 0 ? ' AND (attribute_not_exists(#v) OR #v = :expect)' : ' AND #v = :expect';
     }
     if (patch.lockToken !== undefined) {
       names['#lk'] = ATTR.lock;
@@ -644,10 +646,13 @@ export class DynamoDBStore implements Store {
       };
       const values: Values = { ':map': map, ':version': n(version), ':wt': s(token) };
       let condition = this.#writeCondition(names, values, patch, expiresAt);
-      if (before === undefined) condition += ' AND attribute_not_exists(#v)';
-      else if (patch.expectVersion === undefined) {
-        values[':before'] = n(before);
-        condition += ' AND #v = :before';
+      // Guarded by the version read (the strict mode's expected version is that already).
+      if (patch.expectVersion === undefined) {
+        if (before === undefined) condition += ' AND attribute_not_exists(#v)';
+        else {
+          values[':before'] = n(before);
+          condition += ' AND #v = :before';
+        }
       }
       const sets = ['#data = :map', '#v = :version', '#xms = :x', '#exp = :xs', '#wt = :wt'];
       const removes: string[] = [];

@@ -181,10 +181,10 @@ export class RedisStore implements Store {
         }
         const args = [
           String(Date.now()),
-          String(session.expiresAt),
+          ms(session.expiresAt),
           String(session.version),
-          String(session.createdAt),
-          String(session.absoluteExpiresAt),
+          ms(session.createdAt),
+          ms(session.absoluteExpiresAt),
           session.userId ?? '',
           String(size),
         ];
@@ -192,7 +192,7 @@ export class RedisStore implements Store {
         const created = await this.#eval(redis, CREATE, key, args);
         if (created !== 1) throw new SessionExistsError({ scope: NAME });
         if (session.userId !== undefined) {
-          await this.#addToUser(redis, session.userId, String(session.absoluteExpiresAt), key);
+          await this.#addToUser(redis, session.userId, ms(session.absoluteExpiresAt), key);
         }
       },
     );
@@ -210,7 +210,7 @@ export class RedisStore implements Store {
         const userMode = patch.userId === undefined ? 'k' : patch.userId === null ? 'd' : 's';
         const args = [
           String(Date.now()),
-          String(patch.expiresAt),
+          ms(patch.expiresAt),
           patch.expectVersion === undefined ? '' : String(patch.expectVersion),
           patch.lockToken ?? '',
           patch.releaseLock ? '1' : '0',
@@ -264,7 +264,7 @@ export class RedisStore implements Store {
         assertExpiry(NAME, expiresAt);
       },
       async (redis) => {
-        return (await this.#eval(redis, TOUCH, key, [String(Date.now()), String(expiresAt)])) === 1;
+        return (await this.#eval(redis, TOUCH, key, [String(Date.now()), ms(expiresAt)])) === 1;
       },
     );
   }
@@ -296,7 +296,7 @@ export class RedisStore implements Store {
         const reply = (await this.#eval(redis, LOCK, key, [
           String(now),
           token,
-          String(now + ttlMs),
+          ms(now + ttlMs),
         ])) as unknown[];
         const status = Number(reply[0]);
         if (status === -1) return null;
@@ -600,6 +600,11 @@ export class RedisStore implements Store {
 }
 
 function noCheck(): void {}
+
+/** A time for Redis, which takes whole milliseconds (PEXPIREAT refuses fractions). */
+function ms(time: number): string {
+  return String(Math.ceil(time));
+}
 
 function assertUserId(userId: unknown): void {
   if (typeof userId !== 'string' || userId.length === 0) {
