@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { hashId } from '../../src/core/ids.js';
 import type { Store } from '../../src/stores/store.js';
 import { makeApp } from '../helpers/express-app.js';
 import { close, Jar, listen } from '../helpers/http.js';
@@ -80,6 +81,34 @@ export function expressClusterTests(name: string, makeStore: () => Promise<Store
           [...list].sort((a, b) => a - b),
           Array.from({ length: 10 }, (_, i) => i),
         );
+      } finally {
+        await c.close();
+      }
+    });
+
+    it('lock: while another holder keeps the lock, a request fails with 503 after lockWait, writes nothing, and the next one succeeds', async () => {
+      const c = await cluster({ store, concurrency: 'lock', lockWait: 1 });
+      try {
+        const jar = new Jar();
+        await jar.request(c.urls[0], '/set', { json: { key: 'list', value: ['first'] } });
+        const key = hashId(jar.cookie?.slice('sid='.length).split('.')[0] ?? '');
+        const holder = await store.lock?.(key, 15_000);
+        assert.ok(holder, 'the test holds the lock');
+        const started = Date.now();
+        const waiter = await jar.request(c.urls[1], '/push', { json: { value: 'late' } });
+        const waited = Date.now() - started;
+        assert.equal(waiter.status, 503);
+        assert.equal(waiter.body.code, 'BATON_LOCK_TIMEOUT');
+        assert.ok(waited >= 900, `gave up after ${waited} ms, before lockWait`);
+        assert.ok(waited < 5_000, `waited ${waited} ms: longer than lockWait allows`);
+        await holder.release();
+        assert.deepEqual(
+          (await jar.request(c.urls[0], '/state')).body.data.list,
+          ['first'],
+          'nothing written',
+        );
+        assert.equal((await jar.request(c.urls[1], '/push', { json: { value: 'next' } })).status, 200);
+        assert.deepEqual((await jar.request(c.urls[0], '/state')).body.data.list, ['first', 'next']);
       } finally {
         await c.close();
       }

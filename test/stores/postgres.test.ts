@@ -95,17 +95,18 @@ describe('PostgresStore', { skip }, () => {
 
     it('leaves a pool it was given open on close(), and uses a schema when named', async () => {
       const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 });
-      await pool.query('CREATE SCHEMA IF NOT EXISTS baton_test_schema');
+      const schema = randomTableName('baton_schema');
+      await pool.query(`CREATE SCHEMA "${schema}"`);
       const schemaTable = randomTableName();
-      const store = new PostgresStore({ pool, tableName: schemaTable, schema: 'baton_test_schema' });
+      const store = new PostgresStore({ pool, tableName: schemaTable, schema });
       await store.ensureTable();
       const key = newKey();
       await store.create(key, record());
       await store.close();
       await store.close();
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM baton_test_schema."${schemaTable}"`);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}"."${schemaTable}"`);
       assert.equal(rows[0].n, 1, 'the pool still answers after close()');
-      await pool.query(`DROP TABLE baton_test_schema."${schemaTable}"`);
+      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
       await pool.end();
     });
 
@@ -145,6 +146,30 @@ describe('PostgresStore', { skip }, () => {
       let recovered = null;
       for (let i = 0; i < 50 && !recovered; i++) recovered = await store.get(key).catch(() => null);
       assert.deepEqual(recovered?.data, record().data);
+      await store.close();
+    });
+
+    it('maps a pool that cannot hand out a connection in time to StoreUnavailableError', async () => {
+      const store = makeStore({ poolSize: 1, connectTimeoutMs: 300, rowLockTimeoutMs: 2_000 });
+      const key = newKey();
+      await store.create(key, record());
+      // Occupy the pool's only connection: a patch waiting for a row another transaction holds.
+      const client = await admin.connect();
+      await client.query('BEGIN');
+      await client.query(`SELECT 1 FROM "${table}" WHERE "key" = $1 FOR UPDATE`, [key]);
+      try {
+        const blocked = store.patch(key, { set: { a: '1' }, unset: [], expiresAt: Date.now() + 60_000 });
+        await assert.rejects(store.get(key), (err: { code?: string; message: string; cause?: unknown }) => {
+          assert.equal(err.code, 'BATON_STORE_UNAVAILABLE');
+          assert.match(err.message, /not reachable.*timeout/i);
+          assert.ok(err.cause);
+          return true;
+        });
+        await assert.rejects(blocked, { code: 'BATON_LOCK_TIMEOUT' });
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
       await store.close();
     });
 

@@ -86,7 +86,7 @@ interface FileRecord {
   lock?: { token: string; until: number };
 }
 
-/** Temporary files older than this are leftovers of a crashed writer; gc removes them. */
+/** Temporary and lock files older than this are leftovers of a crashed process; gc removes them. */
 const TMP_MAX_AGE_MS = 3_600_000;
 
 export class FileStore implements Store {
@@ -316,6 +316,7 @@ export class FileStore implements Store {
 
   /** Every session, reading the directories entry by entry (`opendir`), in hash order. */
   async *scan(options: ScanOptions = {}): AsyncIterable<SessionSummary> {
+    if (this.#closed) throw new StoreUnavailableError('the store is closed', { scope: this.name });
     let left = options.limit ?? Number.POSITIVE_INFINITY;
     for await (const { record } of this.#walk()) {
       if (left <= 0) return;
@@ -493,9 +494,12 @@ export class FileStore implements Store {
         if (entry.name.endsWith('.json')) {
           const record = await this.#readPath(path);
           if (record) yield { record };
-        } else if (cleanTmp && (entry.name.endsWith('.tmp') || entry.name.endsWith('.stale'))) {
+        } else if (cleanTmp && /\.(tmp|stale|lock)$/.test(entry.name)) {
+          // Leftovers of crashed processes. A lock file this old is stale by any setting; a
+          // live one is never more than lockStaleMs old.
           const info = await stat(path).catch(() => null);
-          if (info && info.mtimeMs + TMP_MAX_AGE_MS < Date.now()) await unlinkQuietly(path);
+          const maxAge = Math.max(TMP_MAX_AGE_MS, 2 * this.#lockStaleMs);
+          if (info && info.mtimeMs + maxAge < Date.now()) await unlinkQuietly(path);
         }
       }
     }
