@@ -327,4 +327,26 @@ describe('baton on DynamoDB (baton local --memory)', () => {
     assert.equal(after.code, 1, 'the engine is gone');
     assert.match(after.stderr, /^baton: /);
   });
+
+  it('baton local --path keeps the data across a restart (and stops on SIGTERM)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'baton-cli-local-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const name = table('disk');
+    const first = await startLocal(['--path', dir]);
+    assert.equal((await baton(['create-table', '--store', first.store(name)])).code, 0);
+    const store = await createStore(first.store(name), { onWarning: () => {} });
+    const k = key();
+    await store.create(k, session({ userId: 'u-disk' }));
+    await store.close();
+    assert.deepEqual(await first.stop('SIGTERM'), { code: 0, signal: null });
+
+    const second = await startLocal(['--path', dir]);
+    try {
+      const shown = await baton(['show', k, '--store', second.store(name), '--json']);
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.equal(json(shown).userId, 'u-disk');
+    } finally {
+      await second.stop();
+    }
+  });
 });

@@ -80,20 +80,19 @@ export interface LocalEngine {
   /** A `dynamodb://` URL for `table` on this engine. */
   store(table: string): string;
   child: ChildProcess;
-  /** SIGINT, then the exit code and what the process wrote to stderr. */
-  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends `signal` (SIGINT by default) and resolves with how the process ended. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `baton local --memory --port 0 --json`, resolved when it prints its endpoint. */
-export function startLocal(extra: string[] = []): Promise<LocalEngine> {
-  const child = spawn(
-    process.execPath,
-    [...COMMAND, 'local', '--memory', '--port', '0', '--json', ...extra],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+/**
+ * `baton local --port 0 --json` plus `storage` (`--memory` unless told otherwise, e.g.
+ * `['--path', dir]`), resolved when it prints its endpoint.
+ */
+export function startLocal(storage: string[] = ['--memory']): Promise<LocalEngine> {
+  const child = spawn(process.execPath, [...COMMAND, 'local', '--port', '0', '--json', ...storage], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -121,8 +120,8 @@ export function startLocal(extra: string[] = []): Promise<LocalEngine> {
         endpoint: info.endpoint,
         store: (table) => `dynamodb://${table}?endpoint=${info.endpoint}&region=us-east-1`,
         child,
-        async stop() {
-          child.kill('SIGINT');
+        async stop(signal: NodeJS.Signals = 'SIGINT') {
+          child.kill(signal);
           return exited;
         },
       });
