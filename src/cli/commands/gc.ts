@@ -50,6 +50,9 @@ export function gc(program: Command): void {
     .addHelpText(
       'after',
       `
+Expired sessions are never served; gc reclaims their space where the engine does not expire
+them itself (DynamoDB's TTL is lazy and local engines have none; SQL and file stores have none).
+
 Examples:
   $ baton gc --store 'dynamodb://sessions?region=eu-west-1' --dry-run
   $ baton gc --store 'dynamodb://sessions?region=eu-west-1' --rate 100

@@ -139,6 +139,10 @@ export function migrate(program: Command): void {
     .addHelpText(
       'after',
       `
+Each session keeps its key, data, user, expiry and version. A key the target has already is
+skipped, or replaced when the source's version is newer, so running it twice is safe.
+Exit code 1 when any session failed to copy.
+
 Examples:
   $ baton migrate --from redis://127.0.0.1:6379/0 --to 'dynamodb://sessions?region=eu-west-1' --dry-run
   $ baton migrate --from redis://127.0.0.1:6379/0 --to 'dynamodb://sessions?region=eu-west-1'
