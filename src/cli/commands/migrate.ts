@@ -12,8 +12,8 @@
  *
  * Safe to run twice: a key the target has already is skipped, or replaced when the source's version
  * is newer (written since the last run). The target's table must exist (`baton create-table`).
- * A typical switch: deploy the app reading the new store, run migrate, run it again to pick up the
- * sessions written in between.
+ * A typical switch: migrate while the app still uses the old store, deploy the app on the new one,
+ * migrate again at once to pick up the sessions written during the rollout (docs/cli.md).
  */
 import type { Command } from 'commander';
 import { isBatonError } from '../../core/errors.js';
