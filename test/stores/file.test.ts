@@ -79,9 +79,10 @@ describe('FileStore specifics', () => {
     // Meanwhile this process reads: every read sees a whole session (old or new), never a torn
     // file, and versions only go up.
     let finished = false;
-    void writing.finally(() => {
+    const stop = () => {
       finished = true;
-    });
+    };
+    void writing.then(stop, stop);
     let reads = 0;
     let lastVersion = 0;
     while (!finished) {

@@ -139,9 +139,10 @@ describe('PostgresStore', { skip }, () => {
       for (let i = 0; i < 100 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 10));
       typedOrFine(await Promise.allSettled([store.get(key)]));
       // 2. A connection killed while a query runs on it.
-      const busy = store.get(key);
+      // Settled from the start: it may fail while the kill is still on its way.
+      const busy = Promise.allSettled([store.get(key)]);
       await kill();
-      typedOrFine(await Promise.allSettled([busy, store.get(key)]));
+      typedOrFine([...(await busy), ...(await Promise.allSettled([store.get(key)]))]);
       // Poll until the pool has replaced its connections; no fixed sleep.
       let recovered = null;
       for (let i = 0; i < 50 && !recovered; i++) recovered = await store.get(key).catch(() => null);
@@ -158,14 +159,18 @@ describe('PostgresStore', { skip }, () => {
       await client.query('BEGIN');
       await client.query(`SELECT 1 FROM "${table}" WHERE "key" = $1 FOR UPDATE`, [key]);
       try {
-        const blocked = store.patch(key, { set: { a: '1' }, unset: [], expiresAt: Date.now() + 60_000 });
+        // Checked from the start, so its rejection is never unhandled.
+        const blocked = assert.rejects(
+          store.patch(key, { set: { a: '1' }, unset: [], expiresAt: Date.now() + 60_000 }),
+          { code: 'BATON_LOCK_TIMEOUT' },
+        );
         await assert.rejects(store.get(key), (err: { code?: string; message: string; cause?: unknown }) => {
           assert.equal(err.code, 'BATON_STORE_UNAVAILABLE');
           assert.match(err.message, /not reachable.*timeout/i);
           assert.ok(err.cause);
           return true;
         });
-        await assert.rejects(blocked, { code: 'BATON_LOCK_TIMEOUT' });
+        await blocked;
       } finally {
         await client.query('ROLLBACK');
         client.release();
