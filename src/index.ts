@@ -44,3 +44,11 @@ export type {
   StoredSession,
   StoreLimits,
 } from './stores/store.js';
+export {
+  type CreateStoreOptions,
+  createStore,
+  parseStoreUrl,
+  STORE_SCHEMES,
+  type StoreKind,
+  type StoreUrl,
+} from './stores/url.js';
