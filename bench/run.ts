@@ -1,0 +1,286 @@
+/**
+ * `npm run bench`: baton-session against its peers, side by side on the same engines in one run.
+ *
+ *   npm run bench                  full run: every scenario and route, 3 repetitions, lost updates,
+ *                                  scale runs, a CPU profile; writes bench/results/latest.json,
+ *                                  bench/results/details.json, docs/benchmarks.md and docs/benchmarks.svg
+ *   npm run bench -- --quick       one repetition of read and write on dynalite plus the lost-update
+ *                                  test (well under a minute); writes bench/results/quick.json
+ *   options: --reps N  --duration S  --out FILE  --only NAME[,NAME]  --redis-url redis://127.0.0.1:6379
+ *            --no-scale  --no-profile
+ *
+ * Each scenario's app runs in its own process; dynalite and redis-server run in their own
+ * processes on loopback; autocannon runs in this process. Everything is bounded in time and count.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type DynamoEngine,
+  type RedisEngine,
+  redisServerAvailable,
+  startDynamo,
+  startRedis,
+} from './engines.js';
+import {
+  type Engines,
+  type LostUpdateRun,
+  lostUpdates,
+  type RouteMeasurement,
+  runScenario,
+  type Timing,
+} from './measure.js';
+import { type ProfileSummary, profileBatonRead } from './profile.js';
+import { writeDocs } from './report.js';
+import { type Aggregate, aggregate, machineInfo, type Results, versions } from './results.js';
+import { runScale, type ScaleResults } from './scale.js';
+import { type Engine, type Route, SCENARIOS, type ScenarioSpec } from './scenarios.js';
+import { evaluateTargets } from './targets.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Args {
+  quick: boolean;
+  reps: number;
+  durationS: number;
+  out: string | undefined;
+  only: string[] | undefined;
+  redisUrl: string | undefined;
+  scale: boolean;
+  profile: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    quick: false,
+    reps: 3,
+    durationS: 5,
+    out: undefined,
+    only: undefined,
+    redisUrl: undefined,
+    scale: true,
+    profile: true,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') args.quick = true;
+    else if (a === '--reps') args.reps = positive('--reps', value());
+    else if (a === '--duration') args.durationS = positive('--duration', value());
+    else if (a === '--out') args.out = value();
+    else if (a === '--only') args.only = value().split(',');
+    else if (a === '--redis-url') args.redisUrl = value();
+    else if (a === '--no-scale') args.scale = false;
+    else if (a === '--no-profile') args.profile = false;
+    else throw new Error(`unknown option ${a} (see the header of bench/run.ts)`);
+  }
+  if (args.redisUrl && !/^redis:\/\/(127\.0\.0\.1|localhost)[:/]/.test(args.redisUrl)) {
+    throw new Error('--redis-url must point at loopback (127.0.0.1)');
+  }
+  return args;
+}
+
+function positive(name: string, text: string): number {
+  const n = Number(text);
+  if (!(n > 0)) throw new Error(`${name} must be a positive number, got ${text}`);
+  return n;
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const mode = args.quick ? 'quick' : 'full';
+  const timing: Timing = args.quick
+    ? { warmupS: 0.4, durationS: 1, connections: 16, maxRequests: 20_000, sessions: 16 }
+    : { warmupS: 2, durationS: args.durationS, connections: 16, maxRequests: 200_000, sessions: 100 };
+  const reps = args.quick ? 1 : args.reps;
+  const lostReps = args.quick ? 5 : 5;
+  const engineList: Engine[] = args.quick ? ['dynamodb'] : ['dynamodb', 'redis', 'memory'];
+  const routesFor = (spec: ScenarioSpec): Route[] =>
+    args.quick ? spec.routes.filter((r) => r !== 'new') : spec.routes;
+  const loadStart = machineInfo().loadAverage;
+  const skipped: Array<{ name: string; engine: string; reason: string }> = [];
+
+  let dynamo: DynamoEngine | undefined;
+  let redis: RedisEngine | undefined;
+  const measurements: RouteMeasurement[] = [];
+  const lost: LostUpdateRun[] = [];
+  let scale: ScaleResults | undefined;
+  let profile: ProfileSummary | undefined;
+  try {
+    dynamo = await startDynamo();
+    log(`dynalite (own process) on ${dynamo.endpoint}`);
+    if (engineList.includes('redis')) {
+      if (args.redisUrl || redisServerAvailable()) {
+        redis = await startRedis(args.redisUrl);
+        log(
+          `redis ${redis.version} on ${redis.url}${redis.private ? ' (private server, own process)' : ' (shared)'}`,
+        );
+      } else {
+        skipped.push({
+          name: '*',
+          engine: 'redis',
+          reason: 'redis-server is not installed and no --redis-url given',
+        });
+      }
+    }
+    const engines: Engines = { dynamo, ...(redis ? { redis } : {}) };
+
+    for (const engine of engineList) {
+      if (engine === 'redis' && !redis) continue;
+      let specs = SCENARIOS.filter((s) => s.engine === engine && (!args.only || args.only.includes(s.name)));
+      // Scenarios whose code is not in this tree are recorded as skipped, with the reason.
+      specs = specs.filter((spec) => {
+        const reason = unavailable(spec);
+        if (reason) skipped.push({ name: spec.name, engine: spec.engine, reason });
+        return !reason;
+      });
+      for (let rep = 0; rep < reps; rep++) {
+        // Back to back on one engine, the order reversed every other repetition.
+        const order = rep % 2 === 0 ? specs : [...specs].reverse();
+        log(`\n== ${engine}, repetition ${rep + 1}/${reps}: ${order.map((s) => s.name).join(' → ')}`);
+        for (const spec of order) {
+          try {
+            measurements.push(
+              ...(await runScenario({
+                spec,
+                engines,
+                routes: routesFor(spec),
+                rep,
+                timing,
+                sessionBytes: 200,
+                itemBytes: (table) => itemBytes(dynamo!, table),
+                log,
+              })),
+            );
+          } catch (err) {
+            log(`  ${spec.name}@${spec.engine} FAILED: ${(err as Error).message}`);
+            skipped.push({ name: spec.name, engine: spec.engine, reason: firstLine(err) });
+          }
+        }
+      }
+      log(`\n== ${engine}: lost updates (50 concurrent writers over two instances, ${lostReps} runs)`);
+      for (const spec of specs.filter((s) => s.shared)) {
+        try {
+          const run = await lostUpdates(spec, engines, lostReps);
+          lost.push(run);
+          log(`  ${spec.name}@${spec.engine}: kept ${run.kept.join(', ')} of ${run.of}`);
+        } catch (err) {
+          log(`  ${spec.name}@${spec.engine} lost-update FAILED: ${(err as Error).message}`);
+        }
+      }
+    }
+
+    if (!args.quick && args.scale && !args.only) {
+      log('\n== scale runs');
+      scale = await runScale({ dynamo, engines, log });
+    }
+    if (!args.quick && args.profile && !args.only) {
+      log('\n== CPU profile of baton read (DynamoDB, aws-lite)');
+      profile = await profileBatonRead({ engines, outDir: resolve(ROOT, 'bench/results/profile'), log });
+    }
+  } finally {
+    await dynamo?.stop();
+    await redis?.stop();
+  }
+
+  const aggregates: Aggregate[] = aggregate(measurements);
+  const results: Results = {
+    scenarios: aggregates.map((a) => ({
+      name: a.name,
+      engine: a.engine as Engine,
+      route: a.route,
+      reqPerSec: a.reqPerSec,
+      p50Ms: a.p50Ms,
+      p99Ms: a.p99Ms,
+      storeCallsPerRequest: a.storeCallsPerRequest,
+      writesPerRequest: a.writesPerRequest,
+      capacityUnitsPerRequest: a.capacityUnitsPerRequest,
+      appCpuUsPerRequest: a.appCpuUsPerRequest,
+    })),
+    lostUpdates: lost.map((l) => ({ name: l.name, engine: l.engine, kept: Math.min(...l.kept), of: l.of })),
+    machine: {
+      ...machineInfo(),
+      loadAverageAtStart: loadStart,
+      mode,
+      repetitions: reps,
+      redis: redis?.version,
+    },
+    versions: versions(redis?.version),
+  };
+  const targets = evaluateTargets(aggregates, lost);
+  const details = {
+    mode,
+    startedAt: new Date(started).toISOString(),
+    seconds: Math.round((Date.now() - started) / 1000),
+    timing,
+    repetitions: reps,
+    skipped,
+    aggregates,
+    measurements,
+    lostUpdates: lost,
+    targets,
+    scale,
+    profile,
+  };
+
+  const outFile = args.out
+    ? resolve(args.out)
+    : resolve(ROOT, `bench/results/${args.quick ? 'quick' : 'latest'}.json`);
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+  const detailsFile = `${outFile.replace(/\.json$/, '')}.details.json`;
+  writeFileSync(detailsFile, `${JSON.stringify(details, null, 2)}\n`);
+  log(`\nwrote ${outFile} and ${detailsFile}`);
+  if (!args.quick && !args.out && !args.only) {
+    writeDocs(ROOT, results, details);
+    log('wrote docs/benchmarks.md and docs/benchmarks.svg');
+  }
+  log(`\ntargets:`);
+  for (const t of targets) log(`  ${t.met === null ? '—' : t.met ? 'met ' : 'MISS'} ${t.target}: ${t.value}`);
+  if (skipped.length > 0) for (const s of skipped) log(`  skipped ${s.name}@${s.engine}: ${s.reason}`);
+  log(`done in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0] ?? '';
+}
+
+/** Why a scenario cannot run in this tree (its module is missing), or undefined. */
+function unavailable(spec: ScenarioSpec): string | undefined {
+  const needs: Record<string, string> = {
+    'baton-express-session': 'src/adapters/express-session/index.ts',
+  };
+  const path = needs[spec.name];
+  if (!path) return undefined;
+  return existsSync(resolve(ROOT, path)) ? undefined : `${path} is not in this tree yet`;
+}
+
+/** Bytes of one item in `table` as DynamoDB counts them (for the computed capacity of peers). */
+async function itemBytes(dynamo: DynamoEngine, table: string): Promise<number> {
+  const { DynamoDBClient, ScanCommand } = await import('@aws-sdk/client-dynamodb');
+  const { itemSize } = await import('../src/stores/dynamodb/codec.js');
+  const client = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: dynamo.endpoint,
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  });
+  try {
+    const out = await client.send(new ScanCommand({ TableName: table, Limit: 1 }));
+    const item = out.Items?.[0];
+    return item ? itemSize(item as never) : 0;
+  } finally {
+    client.destroy();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
