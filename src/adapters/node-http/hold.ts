@@ -11,13 +11,19 @@ export interface HoldHooks<T> {
 
 type Call = { method: 'writeHead' | 'write' | 'end'; args: unknown[] };
 
+/** What `holdResponse` tells its caller. */
+export interface Held {
+  /** True once output began and the commit started: from then on the commit decides the response. */
+  readonly started: boolean;
+}
+
 /**
  * Holds a Node response's output until the session is committed, so the cookie is set and the
  * write is durable before the client (or the next request on another instance) can see anything.
  * The first `writeHead`, `write`, `end` or `flushHeaders` starts the commit; calls made meanwhile
  * are queued and replayed in order once it succeeds.
  */
-export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): void {
+export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): Held {
   const original = {
     writeHead: res.writeHead,
     write: res.write,
@@ -67,4 +73,9 @@ export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): void 
   res.write = hold('write') as ServerResponse['write'];
   res.end = hold('end') as ServerResponse['end'];
   res.flushHeaders = () => start();
+  return {
+    get started() {
+      return started;
+    },
+  };
 }
