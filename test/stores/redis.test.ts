@@ -4,13 +4,14 @@ import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { RedisStore } from '../../src/stores/redis/index.js';
-import type { Store } from '../../src/stores/store.js';
+import { dataSize } from '../../src/stores/shared.js';
+import type { Patch, Store } from '../../src/stores/store.js';
 import { newKey, record, storeConformance } from '../conformance/suite.js';
-import { endpoint, skipUnless } from '../helpers/services-redis-memcached.js';
+import { needService } from '../helpers/services.js';
 
-const { host, port } = endpoint('BATON_REDIS', '127.0.0.1:6379');
+const [host = '127.0.0.1', port = '6379'] = (process.env.BATON_REDIS ?? '127.0.0.1:6379').split(':');
 const url = `redis://${host}:${port}`;
-const skip = await skipUnless('Redis', host, port);
+const skip = await needService('Redis', Number(port), host);
 const prefixes: string[] = [];
 
 function prefix(): string {
@@ -47,6 +48,26 @@ after(async () => {
 });
 
 const additionalTests = (getStore: () => Store) => {
+  it('keeps the size that listings show equal to the data, through sets, unsets, overwrites and replace', async () => {
+    const store = getStore() as RedisStore;
+    const key = newKey();
+    const user = `u-${randomBytes(4).toString('hex')}`;
+    await store.create(key, record({ userId: user, data: { a: '"é"', b: '[1,2]' } }));
+    const expiresAt = Date.now() + 60_000;
+    const steps: Patch[] = [
+      { set: { a: '"ééé"', c: '{"x":"日本"}' }, unset: ['b'], expiresAt },
+      { set: { b: '1' }, unset: ['b', 'zz'], expiresAt },
+      { set: {}, unset: ['a', 'a'], expiresAt },
+      { set: { only: 'true', '🦜': '"🦜"' }, unset: [], expiresAt, replace: true },
+    ];
+    for (const step of steps) {
+      await store.patch(key, step);
+      const data = (await store.get(key))?.data ?? {};
+      const [summary] = await store.listByUser(user);
+      assert.equal(summary?.size, dataSize(data), `size after ${JSON.stringify(step)}`);
+    }
+  });
+
   it('gives every key it writes a TTL and keeps the session key as given', async () => {
     const store = getStore() as RedisStore;
     const key = newKey();

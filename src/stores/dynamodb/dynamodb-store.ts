@@ -140,7 +140,11 @@ export interface DynamoDBStoreOptions {
 
 /** A conditional write found the item not as required; `item` is what is there (when known). */
 class ConditionFailed extends Error {
-  constructor(readonly item: Item | undefined) {
+  constructor(
+    readonly item: Item | undefined,
+    /** Whether the error carried its consumed capacity (already reported). */
+    readonly charged: boolean,
+  ) {
     super('condition failed');
   }
 }
@@ -159,6 +163,7 @@ const BATCH_LIMIT = 25;
 // Room kept in the 400 KB item for `id`, the times, the version, `uid`, the lock and per-entry overhead.
 const ITEM_RESERVE_BYTES = 1024;
 const REWRITE_ATTEMPTS = 8;
+const LIST_READS_IN_FLIGHT = 16;
 
 type Names = Record<string, string>;
 type Values = Record<string, AttributeValue>;
@@ -281,7 +286,9 @@ export class DynamoDBStore implements Store {
       const units = (err as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity
         ?.CapacityUnits;
       if (typeof units === 'number') report(units);
-      if (failure.name === 'ConditionalCheckFailedException') throw new ConditionFailed(failure.item);
+      if (failure.name === 'ConditionalCheckFailedException') {
+        throw new ConditionFailed(failure.item, typeof units === 'number');
+      }
       if (failure.name === 'ValidationException') {
         if (/item size/i.test(failure.message)) {
           throw new SessionTooLargeError(MAX_ITEM_BYTES + 1, MAX_ITEM_BYTES, {
@@ -329,7 +336,11 @@ export class DynamoDBStore implements Store {
 
   async #conditionItem(key: string, failed: ConditionFailed, report: (units: number) => void) {
     // DynamoDB returns the item with the failure (ALL_OLD); engines that do not, get one more read.
-    return failed.item ?? (await this.#read(key, report));
+    const item = failed.item ?? (await this.#read(key, report));
+    // A refused write still costs write units: about the item's size in 1 KB units (1 when
+    // missing). Reported as an estimate when the error did not say, so lock contention shows.
+    if (!failed.charged) report(item ? Math.ceil(itemSize(item) / 1024) : 1);
+    return item;
   }
 
   #isLive(item: Item | undefined, now: number): item is Item {
@@ -477,7 +488,10 @@ export class DynamoDBStore implements Store {
           return { version: num(out.Attributes ?? {}, ATTR.version) ?? 0 };
         } catch (err) {
           // No `data` map (an item made by another tool) or not a map: write the whole map.
-          if (err instanceof ValidationFailed) return this.#rewrite(key, patch, token, report);
+          if (err instanceof ValidationFailed && /document path/i.test(err.message)) {
+            return this.#rewrite(key, patch, token, report);
+          }
+          if (err instanceof ValidationFailed) throw this.#unavailable('UpdateItem', err.cause);
           if (!(err instanceof ConditionFailed)) throw err;
           const current = await this.#conditionItem(key, err, report);
           const decided = this.#whyRefused(current, patch, token);
@@ -704,7 +718,7 @@ export class DynamoDBStore implements Store {
     return this.#ops.measure('lock', async (report) => {
       assertKey(this.name, key);
       if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-        throw new ConfigError('lockTtl', `must be a positive number of ms, got ${String(ttlMs)}`, {
+        throw new InvalidInputError(`a lock's ttlMs must be a positive number of ms, got ${String(ttlMs)}`, {
           scope: this.name,
         });
       }
@@ -797,22 +811,26 @@ export class DynamoDBStore implements Store {
           if (err instanceof ValidationFailed) throw this.#unavailable('Query', err.cause);
           throw err;
         }
-        const now = Date.now();
         for (const item of (out.Items ?? []) as Item[]) {
           const key = str(item, this.#hashKey);
-          if (key !== undefined && this.#isLive(item, now)) keys.push(key);
+          if (key !== undefined) keys.push(key);
         }
         start = out.LastEvaluatedKey as Item | undefined;
       } while (start);
-      // The index lags the table a little: confirm each entry with a consistent read (and get its size).
-      const summaries = await Promise.all(
-        keys.map(async (key) => {
-          const item = await this.#read(key, report);
-          if (!this.#isLive(item, Date.now()) || str(item, ATTR.user) !== userId) return undefined;
-          return summarize(key, this.#decode(item));
-        }),
-      );
-      return summaries.filter((x): x is SessionSummary => x !== undefined);
+      // The index holds keys only, and lags the table a little: read each session consistently
+      // to drop expired, destroyed and re-assigned ones (and to know its size). Users have few sessions.
+      const summaries: SessionSummary[] = [];
+      for (let i = 0; i < keys.length; i += LIST_READS_IN_FLIGHT) {
+        const items = await Promise.all(
+          keys.slice(i, i + LIST_READS_IN_FLIGHT).map((key) => this.#read(key, report)),
+        );
+        items.forEach((item, j) => {
+          if (this.#isLive(item, Date.now()) && str(item, ATTR.user) === userId) {
+            summaries.push(summarize(keys[i + j] as string, this.#decode(item)));
+          }
+        });
+      }
+      return summaries;
     });
   }
 

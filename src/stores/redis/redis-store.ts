@@ -3,6 +3,7 @@ import {
   ConfigError,
   ConflictError,
   isBatonError,
+  NotSupportedError,
   SessionExistsError,
   SessionTooLargeError,
   StoreUnavailableError,
@@ -95,6 +96,7 @@ export class RedisStore implements Store {
   #opening: Promise<RedisCommands> | undefined;
   #lastConnectionError: unknown;
   #closed = false;
+  readonly #subscriptions = new Set<() => Promise<void>>();
 
   constructor(options: RedisStoreOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -354,6 +356,55 @@ export class RedisStore implements Store {
     });
   }
 
+  /**
+   * Calls `listener` with the key of each session Redis deletes on expiry, from keyspace
+   * notifications on a second connection. Redis must send them: `notify-keyspace-events` with
+   * `E` and `x` (e.g. `CONFIG SET notify-keyspace-events Ex`); when `CONFIG GET` shows they are
+   * off this fails with ConfigError. Standalone Redis only (on Cluster they are per node).
+   *
+   * For metrics and cleanup hints only, never for correctness: Redis sends the event when it
+   * deletes the key, which can be well after its expiry, and events sent while the subscriber is
+   * disconnected are lost. Resolves with the unsubscribe function; `close()` also unsubscribes.
+   */
+  async onExpired(listener: (key: string) => void): Promise<() => Promise<void>> {
+    return this.#guard(async () => {
+      const redis = await this.#open();
+      await redis.ready();
+      if (!redis.subscribe) {
+        throw new NotSupportedError(
+          'expiry events need standalone Redis: on Cluster keyspace notifications are per node',
+          { scope: NAME },
+        );
+      }
+      const setting = await this.#timeout(
+        redis.send(undefined, ['CONFIG', 'GET', 'notify-keyspace-events']),
+      ).then(
+        (reply) => toFields(reply).get('notify-keyspace-events'),
+        () => undefined, // CONFIG is disabled on some managed services: subscribe and hope.
+      );
+      if (
+        setting !== undefined &&
+        !(setting.includes('E') && (setting.includes('x') || setting.includes('A')))
+      ) {
+        throw new ConfigError(
+          'notify-keyspace-events',
+          `Redis sends no expiry events (it is ${JSON.stringify(setting)}); set it to include \`Ex\` on the server`,
+          { scope: NAME },
+        );
+      }
+      const start = `${this.#prefix}{`;
+      const unsubscribe = await this.#timeout(
+        redis.subscribe(`__keyevent@${redis.database()}__:expired`, (redisKey) => {
+          if (redisKey.startsWith(start) && redisKey.endsWith('}')) listener(this.#sessionKey(redisKey));
+        }),
+      );
+      this.#subscriptions.add(unsubscribe);
+      return async () => {
+        if (this.#subscriptions.delete(unsubscribe)) await unsubscribe();
+      };
+    });
+  }
+
   onOperation(listener: OperationListener): () => void {
     return this.#ops.subscribe(listener);
   }
@@ -361,6 +412,9 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const subscriptions = [...this.#subscriptions];
+    this.#subscriptions.clear();
+    await Promise.all(subscriptions.map((unsubscribe) => unsubscribe()));
     const commands = this.#commands ?? (await this.#opening?.catch(() => undefined));
     await commands?.close();
   }
