@@ -22,6 +22,7 @@ interface CpuProfile {
 }
 
 export interface ProfileSummary {
+  name: string;
   file: string;
   requests: number;
   /** Busy (non-idle) CPU time per request, from the samples. */
@@ -93,6 +94,7 @@ export function summarise(
   const per = (us: number) => round(us / Math.max(1, requests), 1);
   const pct = (us: number) => round((100 * us) / Math.max(1, busy), 1);
   return {
+    name: '',
     file,
     requests,
     sampledUsPerRequest: per(busy),
@@ -106,7 +108,9 @@ export function summarise(
   };
 }
 
-export async function profileBatonRead(o: {
+/** Profiles the read route of `name` on DynamoDB (baton, or floor-lite for comparison). */
+export async function profileRead(o: {
+  name: string;
   engines: Engines;
   outDir: string;
   log: (line: string) => void;
@@ -114,7 +118,7 @@ export async function profileBatonRead(o: {
 }): Promise<ProfileSummary | undefined> {
   rmSync(o.outDir, { recursive: true, force: true });
   mkdirSync(o.outDir, { recursive: true });
-  const spec = SCENARIOS.find((s) => s.name === 'baton' && s.engine === 'dynamodb') as ScenarioSpec;
+  const spec = SCENARIOS.find((s) => s.name === o.name && s.engine === 'dynamodb') as ScenarioSpec;
   const app = await startApp(
     spec,
     o.engines,
@@ -146,7 +150,8 @@ export async function profileBatonRead(o: {
   const files = readdirSync(o.outDir)
     .filter((f) => f.endsWith('.cpuprofile'))
     .map((f) => join(o.outDir, f))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    // The main thread's profile is the big one (the module-loader thread writes a small second one).
+    .sort((a, b) => statSync(b).size - statSync(a).size);
   const file = files[0];
   if (!file) {
     o.log('  no profile was written');
@@ -155,6 +160,7 @@ export async function profileBatonRead(o: {
   // Only the samples of the measured window count (not start-up, seeding or warm-up).
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const summary = summarise(profile, requests, file.slice(file.indexOf('bench/')), fromUs, toUs);
+  summary.name = o.name;
   o.log(`  ${requests} requests, ${summary.sampledUsPerRequest} µs sampled CPU per request`);
   for (const l of summary.layers) o.log(`  ${String(l.percent).padStart(5)} %  ${l.layer}`);
   return summary;

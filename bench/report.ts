@@ -27,7 +27,7 @@ export interface Details {
   lostUpdates: LostUpdateRun[];
   targets: TargetResult[];
   scale?: ScaleResults | undefined;
-  profile?: ProfileSummary | undefined;
+  profiles?: ProfileSummary[] | undefined;
   skipped: Array<{ name: string; engine: string; reason: string }>;
   timing: { warmupS: number; durationS: number; connections: number; sessions: number };
 }
@@ -178,20 +178,30 @@ function generated(results: Results, details: Details): string {
     if (scale.errors.length) L.push(`Scale-run errors: ${scale.errors.join('; ')}`, '');
   }
 
-  const p = details.profile;
-  if (p) {
+  const profiles = details.profiles ?? [];
+  if (profiles.length > 0) {
     L.push(
-      '### Where baton spends its CPU on the read route (DynamoDB, aws-lite)',
+      '### Where the CPU goes on the read route (DynamoDB, aws-lite)',
       '',
-      `\`--cpu-prof\` of the app over ${num(p.requests)} read requests (${p.sampledUsPerRequest} µs of sampled CPU per request; the profiler itself adds some).`,
+      `\`--cpu-prof\` of the app while it served the read route, baton and then the floor on the same client, samples of the measured window only. ${profiles.map((p) => `${p.name}: ${num(p.requests)} requests, ${p.sampledUsPerRequest} µs of sampled CPU per request`).join('; ')} (the profiler adds some).`,
       '',
-      '| layer | share | µs / req |',
-      '|---|--:|--:|',
+      `| layer | ${profiles.map((p) => `${p.name} µs / req (share)`).join(' | ')} |`,
+      `|---|${profiles.map(() => '--:').join('|')}|`,
     );
-    for (const l of p.layers) L.push(`| ${l.layer} | ${l.percent} % | ${l.usPerRequest} |`);
-    L.push('', '| top functions (self time) | where | share | µs / req |', '|---|---|--:|--:|');
-    for (const f of p.top.slice(0, 15))
-      L.push(`| \`${f.function}\` | ${f.where} | ${f.percent} % | ${f.usPerRequest} |`);
+    const layerNames = [...new Set(profiles.flatMap((p) => p.layers.map((l) => l.layer)))];
+    for (const layer of layerNames) {
+      const cells = profiles.map((p) => {
+        const l = p.layers.find((x) => x.layer === layer);
+        return l ? `${l.usPerRequest} (${l.percent} %)` : '—';
+      });
+      L.push(`| ${layer} | ${cells.join(' | ')} |`);
+    }
+    const baton = profiles.find((p) => p.name === 'baton');
+    if (baton) {
+      L.push('', '| top functions in baton (self time) | where | share | µs / req |', '|---|---|--:|--:|');
+      for (const f of baton.top.slice(0, 15))
+        L.push(`| \`${f.function}\` | ${f.where} | ${f.percent} % | ${f.usPerRequest} |`);
+    }
     L.push('');
   }
 
@@ -219,8 +229,7 @@ CI runs (one repetition, read and write on dynalite, plus the lost-update test).
 
 `;
 
-export function writeDocs(root: string, results: Results, details: Details): void {
-  const dir = join(root, 'docs');
+export function writeDocs(dir: string, results: Results, details: Details): void {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, 'benchmarks.md');
   const section = generated(results, details);

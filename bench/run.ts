@@ -7,7 +7,7 @@
  *   npm run bench -- --quick       one repetition of read and write on dynalite plus the lost-update
  *                                  test (well under a minute); writes bench/results/quick.json
  *   options: --reps N  --duration S  --out FILE  --only NAME[,NAME]  --redis-url redis://127.0.0.1:6379
- *            --no-scale  --no-profile
+ *            --no-scale  --no-profile  --scale-items N (default 100000)  --docs-dir DIR
  *
  * Each scenario's app runs in its own process; dynalite and redis-server run in their own
  * processes on loopback; autocannon runs in this process. Everything is bounded in time and count.
@@ -30,7 +30,7 @@ import {
   runScenario,
   type Timing,
 } from './measure.js';
-import { type ProfileSummary, profileBatonRead } from './profile.js';
+import { type ProfileSummary, profileRead } from './profile.js';
 import { writeDocs } from './report.js';
 import { type Aggregate, aggregate, machineInfo, type Results, versions } from './results.js';
 import { runScale, type ScaleResults } from './scale.js';
@@ -48,6 +48,8 @@ interface Args {
   redisUrl: string | undefined;
   scale: boolean;
   profile: boolean;
+  scaleItems: number;
+  docsDir: string | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -60,6 +62,8 @@ function parseArgs(argv: string[]): Args {
     redisUrl: undefined,
     scale: true,
     profile: true,
+    scaleItems: 100_000,
+    docsDir: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -76,6 +80,8 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--redis-url') args.redisUrl = value();
     else if (a === '--no-scale') args.scale = false;
     else if (a === '--no-profile') args.profile = false;
+    else if (a === '--scale-items') args.scaleItems = positive('--scale-items', value());
+    else if (a === '--docs-dir') args.docsDir = value();
     else throw new Error(`unknown option ${a} (see the header of bench/run.ts)`);
   }
   if (args.redisUrl && !/^redis:\/\/(127\.0\.0\.1|localhost)[:/]/.test(args.redisUrl)) {
@@ -113,7 +119,7 @@ async function main(): Promise<void> {
   const measurements: RouteMeasurement[] = [];
   const lost: LostUpdateRun[] = [];
   let scale: ScaleResults | undefined;
-  let profile: ProfileSummary | undefined;
+  const profiles: ProfileSummary[] = [];
   try {
     dynamo = await startDynamo();
     log(`dynalite (own process) on ${dynamo.endpoint}`);
@@ -166,8 +172,10 @@ async function main(): Promise<void> {
           }
         }
       }
-      log(`\n== ${engine}: lost updates (50 concurrent writers over two instances, ${lostReps} runs)`);
-      for (const spec of specs.filter((s) => s.shared)) {
+      const shared = specs.filter((s) => s.shared);
+      if (shared.length > 0)
+        log(`\n== ${engine}: lost updates (50 concurrent writers over two instances, ${lostReps} runs)`);
+      for (const spec of shared) {
         try {
           const run = await lostUpdates(spec, engines, lostReps);
           lost.push(run);
@@ -180,11 +188,20 @@ async function main(): Promise<void> {
 
     if (!args.quick && args.scale && !args.only) {
       log('\n== scale runs');
-      scale = await runScale({ dynamo, engines, log });
+      scale = await runScale({ dynamo, engines, log, items: args.scaleItems });
     }
     if (!args.quick && args.profile && !args.only) {
-      log('\n== CPU profile of baton read (DynamoDB, aws-lite)');
-      profile = await profileBatonRead({ engines, outDir: resolve(ROOT, 'bench/results/profile'), log });
+      // baton and the floor on the same client, back to back: where baton's extra CPU goes.
+      for (const name of ['baton', 'floor-lite']) {
+        log(`\n== CPU profile of ${name} read (DynamoDB, aws-lite)`);
+        const p = await profileRead({
+          name,
+          engines,
+          outDir: resolve(ROOT, `bench/results/profile/${name}`),
+          log,
+        });
+        if (p) profiles.push(p);
+      }
     }
   } finally {
     await dynamo?.stop();
@@ -228,7 +245,7 @@ async function main(): Promise<void> {
     lostUpdates: lost,
     targets,
     scale,
-    profile,
+    profiles,
   };
 
   const outFile = args.out
@@ -239,9 +256,10 @@ async function main(): Promise<void> {
   const detailsFile = `${outFile.replace(/\.json$/, '')}.details.json`;
   writeFileSync(detailsFile, `${JSON.stringify(details, null, 2)}\n`);
   log(`\nwrote ${outFile} and ${detailsFile}`);
-  if (!args.quick && !args.out && !args.only) {
-    writeDocs(ROOT, results, details);
-    log('wrote docs/benchmarks.md and docs/benchmarks.svg');
+  if (!args.quick && !args.only && (args.docsDir || !args.out)) {
+    const docs = args.docsDir ? resolve(args.docsDir) : resolve(ROOT, 'docs');
+    writeDocs(docs, results, details);
+    log(`wrote ${docs}/benchmarks.md and benchmarks.svg`);
   }
   log(`\ntargets:`);
   for (const t of targets) log(`  ${t.met === null ? '—' : t.met ? 'met ' : 'MISS'} ${t.target}: ${t.value}`);

@@ -28,7 +28,6 @@ export interface ScaleResults {
 
 const SIZES = [1024, 10 * 1024, 100 * 1024];
 const SIZE_SCENARIOS = ['baton', 'connect-dynamodb', 'dynamodb-store', 'floor-lite'];
-const LARGE = 100_000;
 /** BatchWriteItem takes at most 25 items. */
 const BATCH = 25;
 
@@ -88,7 +87,10 @@ export async function runScale(o: {
   dynamo: DynamoEngine;
   engines: Engines;
   log: (line: string) => void;
+  /** Live sessions in the large table, and expired items for gc. @default 100000 */
+  items?: number;
 }): Promise<ScaleResults> {
+  const LARGE = o.items ?? 100_000;
   const result: ScaleResults = { sizes: [], errors: [] };
   const timing: Timing = { warmupS: 1, durationS: 3, connections: 16, maxRequests: 100_000, sessions: 50 };
   const specs = SCENARIOS.filter((s) => s.engine === 'dynamodb' && SIZE_SCENARIOS.includes(s.name));
