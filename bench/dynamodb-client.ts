@@ -12,8 +12,8 @@ import { fork } from 'node:child_process';
 import { Agent as HttpAgent } from 'node:http';
 import awsLite from '@aws-lite/client';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import type { AwsLiteClient } from '../src/stores/dynamodb/index.js';
 import { DynamoDBStore } from '../src/stores/dynamodb/index.js';
-import type { AwsLiteClient, SdkV3Client } from '../src/stores/dynamodb/transport.js';
 
 const CALLS = Number(process.argv[2] ?? 2000);
 const IN_FLIGHT = 8;
@@ -71,7 +71,7 @@ await setup.send(
   }),
 );
 await new Promise((r) => setTimeout(r, 100));
-const store0 = new DynamoDBStore({ tableName: 'bench', client: setup as unknown as SdkV3Client });
+const store0 = new DynamoDBStore({ tableName: 'bench', client: setup });
 const now = Date.now();
 await store0.create('k', {
   data: { name: '"Jack Sparrow"', basket: JSON.stringify(Array.from({ length: 40 }, (_, i) => `item-${i}`)) },
@@ -123,16 +123,15 @@ const own = new DynamoDBStore({
 });
 measure("store.get, the store's own tuned SDK v3 client", () => own.get('k'));
 
-const sdkStore = new DynamoDBStore({ tableName: 'bench', client: sdkDefault as unknown as SdkV3Client });
+const sdkStore = new DynamoDBStore({ tableName: 'bench', client: sdkDefault });
 measure('store.get, a default SDK v3 client', () => sdkStore.get('k'));
 
-const lite = (await awsLite({
+const liteClient: AwsLiteClient = await awsLite({
   endpoint: engine.endpoint,
   region,
   ...credentials,
   autoloadPlugins: false,
-})) as unknown;
-const liteClient = lite as AwsLiteClient;
+});
 measure('aws-lite, raw GetItem', () =>
   liteClient({
     service: 'dynamodb',

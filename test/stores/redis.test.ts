@@ -68,6 +68,45 @@ const additionalTests = (getStore: () => Store) => {
     }
   });
 
+  it('gc leaves no user-index entry behind for sessions that expired idle (no orphan keys)', async () => {
+    const store = getStore() as RedisStore;
+    const user = `u-${randomBytes(4).toString('hex')}`;
+    const now = Date.now();
+    const live = newKey();
+    await store.create(newKey(), record({ userId: user, expiresAt: now + 300 }));
+    await store.create(newKey(), record({ userId: user, expiresAt: now + 300 }));
+    await store.create(live, record({ userId: user }));
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    const dry = await store.gc({ dryRun: true });
+    assert.ok(dry.deleted >= 2, `dry run counts the stale entries (${dry.deleted})`);
+    assert.ok((await store.gc()).deleted >= 2);
+    const keys = await keysOf(store.userKey(user));
+    assert.equal(keys.size, 1, 'the user index is still there for the live session');
+    const admin = createClient({ url });
+    await admin.connect();
+    try {
+      assert.deepEqual(await admin.zRange(store.userKey(user), 0, -1), [live]);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('takes fractional times (Redis wants whole milliseconds)', async () => {
+    const store = getStore();
+    const key = newKey();
+    const now = Date.now() + 0.25;
+    await store.create(
+      key,
+      record({ createdAt: now, expiresAt: now + 60_000.5, absoluteExpiresAt: now + 600_000.5 }),
+    );
+    assert.ok(await store.patch(key, { set: { a: '1' }, unset: [], expiresAt: now + 70_000.7 }));
+    assert.equal(await store.touch(key, now + 80_000.1), true);
+    const lock = await store.lock?.(key, 1_000.5);
+    assert.ok(lock?.session);
+    await lock.release();
+    assert.ok(Math.abs((await store.get(key))!.expiresAt - (now + 80_000.1)) <= 1);
+  });
+
   it('gives every key it writes a TTL and keeps the session key as given', async () => {
     const store = getStore() as RedisStore;
     const key = newKey();
@@ -128,6 +167,14 @@ describe('RedisStore from a URL', { skip }, () => {
     assert.throws(() => new RedisStore({ url, prefix: 'a{b}' }), code('prefix'));
     assert.throws(() => new RedisStore({ url, maxSize: 0 }), code('maxSize'));
     assert.throws(() => new RedisStore({ url, commandTimeoutMs: -1 }), code('commandTimeoutMs'));
+  });
+
+  it('checks input before any I/O: bad input is INVALID_INPUT even while Redis is unreachable', async () => {
+    const store = new RedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 });
+    await assert.rejects(store.get(''), { code: 'BATON_INVALID_INPUT' });
+    await assert.rejects(store.listByUser(''), { code: 'BATON_INVALID_INPUT' });
+    await assert.rejects(store.touch(newKey(), -1), { code: 'BATON_INVALID_INPUT' });
+    await store.close();
   });
 
   it('answers StoreUnavailableError fast when nothing listens', async () => {

@@ -67,6 +67,7 @@ import {
   SdkV3Transport,
   type Transport,
 } from './transport.js';
+import { optionsFromUrl } from './url.js';
 
 export interface DynamoDBStoreOptions {
   /** The table's name. Required. Create it with `ensureTable()` or `baton create-table`. */
@@ -259,6 +260,16 @@ export class DynamoDBStore implements Store {
     this.#onWarning =
       options.onWarning ?? ((message) => process.emitWarning(message, { code: 'BATON_DYNAMODB' }));
     this.#transport = makeTransport(options);
+  }
+
+  /**
+   * A store from a `dynamodb://TABLE?region=...` URL (see `optionsFromUrl` for the parameters);
+   * `overrides` win over the URL, e.g. `{ client }` to use your own client instead of building one.
+   */
+  static fromUrl(url: string | URL, overrides: Partial<DynamoDBStoreOptions> = {}): DynamoDBStore {
+    const options: DynamoDBStoreOptions = { ...optionsFromUrl(url), ...overrides };
+    if (overrides.client !== undefined) delete options.clientConfig;
+    return new DynamoDBStore(options);
   }
 
   /** `aws-sdk-v3` or `aws-lite`: which client carries the calls. */
@@ -575,7 +586,9 @@ export class DynamoDBStore implements Store {
     if (patch.expectVersion !== undefined) {
       names['#v'] = ATTR.version;
       values[':expect'] = n(patch.expectVersion);
-      condition += ' AND #v = :expect';
+      // Items written by other tools have no version: they read as version 0.
+      condition +=
+        patch.expectVersion === 0 ? ' AND (attribute_not_exists(#v) OR #v = :expect)' : ' AND #v = :expect';
     }
     if (patch.lockToken !== undefined) {
       names['#lk'] = ATTR.lock;
@@ -633,10 +646,13 @@ export class DynamoDBStore implements Store {
       };
       const values: Values = { ':map': map, ':version': n(version), ':wt': s(token) };
       let condition = this.#writeCondition(names, values, patch, expiresAt);
-      if (before === undefined) condition += ' AND attribute_not_exists(#v)';
-      else if (patch.expectVersion === undefined) {
-        values[':before'] = n(before);
-        condition += ' AND #v = :before';
+      // Guarded by the version read (the strict mode's expected version is that already).
+      if (patch.expectVersion === undefined) {
+        if (before === undefined) condition += ' AND attribute_not_exists(#v)';
+        else {
+          values[':before'] = n(before);
+          condition += ' AND #v = :before';
+        }
       }
       const sets = ['#data = :map', '#v = :version', '#xms = :x', '#exp = :xs', '#wt = :wt'];
       const removes: string[] = [];
@@ -919,6 +935,8 @@ export class DynamoDBStore implements Store {
       const names: Names = { '#id': this.#hashKey, '#xms': ATTR.expiresMs, '#exp': this.#ttl };
       const values: Values = { ':now': n(now), ':nowS': n(Math.floor(now / 1000)) };
       const filter = {
+        // Eventually consistent: half the read units, and an item missed now is caught next time.
+        ConsistentRead: false,
         FilterExpression: '#xms <= :now OR (attribute_not_exists(#xms) AND #exp <= :nowS)',
         ProjectionExpression: '#id',
         ExpressionAttributeNames: names,

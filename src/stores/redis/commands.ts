@@ -17,11 +17,14 @@ export interface RedisCommands {
   /** Closes a client the store made; a client the user passed stays open. */
   close(): Promise<void>;
   /**
-   * Subscribes a new connection (a duplicate of the client) to `channel`; resolves with the
+   * Subscribes a new connection (a duplicate of the client) to `channels`; resolves with the
    * function that unsubscribes and closes it. Undefined on Cluster, where keyspace events are
    * per node.
    */
-  subscribe?: (channel: string, onMessage: (message: string) => void) => Promise<() => Promise<void>>;
+  subscribe?: (
+    channels: string[],
+    onMessage: (channel: string, message: string) => void,
+  ) => Promise<() => Promise<void>>;
   /** The logical database the client uses (for keyspace event channels). */
   database(): number;
 }
@@ -37,7 +40,7 @@ interface NodeRedisClient {
   disconnect?: () => Promise<void>;
   duplicate(): NodeRedisClient & {
     on(event: 'error', listener: (err: unknown) => void): unknown;
-    subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+    subscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
   };
   readonly options?: { database?: number };
 }
@@ -57,7 +60,7 @@ interface IORedisClient {
   readonly options?: { db?: number };
   duplicate(): IORedisClient & {
     on(event: string, listener: (...args: unknown[]) => void): unknown;
-    subscribe(channel: string): Promise<unknown>;
+    subscribe(...channels: string[]): Promise<unknown>;
     quit(): Promise<unknown>;
     disconnect(): void;
   };
@@ -95,11 +98,11 @@ function nodeRedis(client: NodeRedisClient, owned: boolean, connectTimeoutMs = 0
       await raceTimeout(connecting, connectTimeoutMs);
     },
     database: () => client.options?.database ?? 0,
-    async subscribe(channel, onMessage) {
+    async subscribe(channels, onMessage) {
       const subscriber = client.duplicate();
       subscriber.on('error', () => undefined);
       await subscriber.connect();
-      await subscriber.subscribe(channel, onMessage);
+      await subscriber.subscribe(channels, (message, channel) => onMessage(String(channel), String(message)));
       return async () => {
         if (subscriber.close) await subscriber.close().catch(() => undefined);
         else await subscriber.quit?.().catch(() => undefined);
@@ -145,11 +148,11 @@ function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
     database: () => client.options?.db ?? 0,
     subscribe: cluster
       ? undefined
-      : async (channel, onMessage) => {
+      : async (channels, onMessage) => {
           const subscriber = client.duplicate();
           subscriber.on('error', () => undefined);
-          subscriber.on('message', (_channel, message) => onMessage(String(message)));
-          await subscriber.subscribe(channel);
+          subscriber.on('message', (channel, message) => onMessage(String(channel), String(message)));
+          await subscriber.subscribe(...channels);
           return async () => {
             await subscriber.quit().catch(() => subscriber.disconnect());
           };
