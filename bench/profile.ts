@@ -4,7 +4,8 @@
  * adapter, the store, the aws-lite client, Express, Node's HTTP and the rest).
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { load } from './load.js';
 import { type Engines, round, seed, startApp } from './measure.js';
 import { SCENARIOS, type ScenarioSpec } from './scenarios.js';
@@ -52,12 +53,14 @@ function layerOf(node: ProfileNode): string {
   return 'other JavaScript';
 }
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Where a function lives, relative to node_modules or the repository (no machine paths). */
 function shortUrl(url: string): string {
   const i = url.lastIndexOf('/node_modules/');
   if (i >= 0) return url.slice(i + 14);
-  const s = url.indexOf('/src/');
-  if (s >= 0) return url.slice(s + 1);
-  return url.replace(/^file:\/\//, '');
+  const path = url.replace(/^file:\/\//, '');
+  return path.startsWith(ROOT) ? relative(ROOT, path) : path;
 }
 
 /** Self time per function over the samples taken between `fromUs` and `toUs` (monotonic clock, µs). */
@@ -159,7 +162,7 @@ export async function profileRead(o: {
   }
   // Only the samples of the measured window count (not start-up, seeding or warm-up).
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const summary = summarise(profile, requests, file.slice(file.indexOf('bench/')), fromUs, toUs);
+  const summary = summarise(profile, requests, relative(ROOT, file), fromUs, toUs);
   summary.name = o.name;
   o.log(`  ${requests} requests, ${summary.sampledUsPerRequest} µs sampled CPU per request`);
   for (const l of summary.layers) o.log(`  ${String(l.percent).padStart(5)} %  ${l.layer}`);
