@@ -76,6 +76,9 @@ export async function startRedis(url?: string): Promise<RedisEngine> {
       { stdio: 'ignore' },
     );
     target = `redis://127.0.0.1:${port}`;
+    // The runner going away (even on an error or a signal) takes its private server with it.
+    const child = proc;
+    process.once('exit', () => child.kill('SIGKILL'));
   }
   const client = createClient({ url: target, socket: { reconnectStrategy: false, connectTimeout: 1_000 } });
   client.on('error', () => {});

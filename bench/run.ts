@@ -316,6 +316,9 @@ async function itemBytes(dynamo: DynamoEngine, table: string): Promise<number> {
   }
 }
 
+// On Ctrl-C or a kill, exit through `process.exit` so the engines' exit hooks stop them.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 main().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
