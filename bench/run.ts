@@ -5,8 +5,8 @@
  *                                  scale runs, a CPU profile; writes bench/results/latest.json,
  *                                  bench/results/details.json, docs/benchmarks.md and docs/benchmarks.svg
  *   npm run bench -- --quick       one repetition of read and write on dynalite plus the lost-update
- *                                  test; writes bench/results/quick.json. Meant to take under a minute;
- *                                  on a 2-core machine busy with other test suites it took about 100 s
+ *                                  test; writes bench/results/quick.json. About a minute: 50-60 s on a
+ *                                  2-core machine busy with other test suites
  *   options: --reps N  --duration S  --out FILE  --only NAME[,NAME]  --redis-url redis://127.0.0.1:6379
  *            --no-scale  --no-profile  --scale-items N (default 100000)  --docs-dir DIR
  *
