@@ -1,0 +1,325 @@
+/**
+ * `npm run bench`: baton-session against its peers, side by side on the same engines in one run.
+ *
+ *   npm run bench                  full run: every scenario and route, 3 repetitions, lost updates,
+ *                                  scale runs, a CPU profile; writes bench/results/latest.json,
+ *                                  bench/results/details.json, docs/benchmarks.md and docs/benchmarks.svg
+ *   npm run bench -- --quick       one repetition of read and write on dynalite plus the lost-update
+ *                                  test; writes bench/results/quick.json. About a minute: 50-60 s on a
+ *                                  2-core machine busy with other test suites
+ *   options: --reps N  --duration S  --out FILE  --only NAME[,NAME]  --redis-url redis://127.0.0.1:6379
+ *            --no-scale  --no-profile  --scale-items N (default 100000)  --docs-dir DIR
+ *
+ * Each scenario's app runs in its own process; dynalite and redis-server run in their own
+ * processes on loopback; autocannon runs in this process. Everything is bounded in time and count.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type DynamoEngine,
+  type RedisEngine,
+  redisServerAvailable,
+  startDynamo,
+  startRedis,
+} from './engines.js';
+import {
+  type Engines,
+  type LostUpdateRun,
+  lostUpdates,
+  type RouteMeasurement,
+  runScenario,
+  type Timing,
+} from './measure.js';
+import { type ProfileSummary, profileRead } from './profile.js';
+import { writeDocs } from './report.js';
+import { type Aggregate, aggregate, machineInfo, type Results, versions } from './results.js';
+import { runScale, type ScaleResults } from './scale.js';
+import { type Engine, type Route, SCENARIOS, type ScenarioSpec } from './scenarios.js';
+import { evaluateTargets } from './targets.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Args {
+  quick: boolean;
+  reps: number;
+  durationS: number;
+  out: string | undefined;
+  only: string[] | undefined;
+  redisUrl: string | undefined;
+  scale: boolean;
+  profile: boolean;
+  scaleItems: number;
+  docsDir: string | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    quick: false,
+    reps: 3,
+    durationS: 5,
+    out: undefined,
+    only: undefined,
+    redisUrl: undefined,
+    scale: true,
+    profile: true,
+    scaleItems: 100_000,
+    docsDir: undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') args.quick = true;
+    else if (a === '--reps') args.reps = positive('--reps', value());
+    else if (a === '--duration') args.durationS = positive('--duration', value());
+    else if (a === '--out') args.out = value();
+    else if (a === '--only') args.only = value().split(',');
+    else if (a === '--redis-url') args.redisUrl = value();
+    else if (a === '--no-scale') args.scale = false;
+    else if (a === '--no-profile') args.profile = false;
+    else if (a === '--scale-items') args.scaleItems = positive('--scale-items', value());
+    else if (a === '--docs-dir') args.docsDir = value();
+    else throw new Error(`unknown option ${a} (see the header of bench/run.ts)`);
+  }
+  if (args.redisUrl && !/^redis:\/\/(127\.0\.0\.1|localhost)[:/]/.test(args.redisUrl)) {
+    throw new Error('--redis-url must point at loopback (127.0.0.1)');
+  }
+  return args;
+}
+
+function positive(name: string, text: string): number {
+  const n = Number(text);
+  if (!(n > 0)) throw new Error(`${name} must be a positive number, got ${text}`);
+  return n;
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const mode = args.quick ? 'quick' : 'full';
+  const timing: Timing = args.quick
+    ? { warmupS: 0.3, durationS: 0.8, connections: 16, maxRequests: 20_000, sessions: 16 }
+    : { warmupS: 2, durationS: args.durationS, connections: 16, maxRequests: 200_000, sessions: 100 };
+  const reps = args.quick ? 1 : args.reps;
+  const lostReps = args.quick ? 5 : 5;
+  const engineList: Engine[] = args.quick ? ['dynamodb'] : ['dynamodb', 'redis', 'memory'];
+  // Quick mode: read and write everywhere, plus `new` for baton (its 0-call target).
+  const routesFor = (spec: ScenarioSpec): Route[] =>
+    args.quick && spec.name !== 'baton' ? spec.routes.filter((r) => r !== 'new') : spec.routes;
+  const loadStart = machineInfo().loadAverage;
+  const skipped: Array<{ name: string; engine: string; reason: string }> = [];
+
+  let dynamo: DynamoEngine | undefined;
+  let redis: RedisEngine | undefined;
+  const measurements: RouteMeasurement[] = [];
+  const lost: LostUpdateRun[] = [];
+  let scale: ScaleResults | undefined;
+  const profiles: ProfileSummary[] = [];
+  try {
+    dynamo = await startDynamo();
+    log(`dynalite (own process) on ${dynamo.endpoint}`);
+    if (engineList.includes('redis')) {
+      if (args.redisUrl || redisServerAvailable()) {
+        redis = await startRedis(args.redisUrl);
+        log(
+          `redis ${redis.version} on ${redis.url}${redis.private ? ' (private server, own process)' : ' (shared)'}`,
+        );
+      } else {
+        skipped.push({
+          name: '*',
+          engine: 'redis',
+          reason: 'redis-server is not installed and no --redis-url given',
+        });
+      }
+    }
+    const engines: Engines = { dynamo, ...(redis ? { redis } : {}) };
+
+    for (const engine of engineList) {
+      if (engine === 'redis' && !redis) continue;
+      let specs = SCENARIOS.filter((s) => s.engine === engine && (!args.only || args.only.includes(s.name)));
+      // Scenarios whose code is not in this tree are recorded as skipped, with the reason.
+      specs = specs.filter((spec) => {
+        const reason = unavailable(spec);
+        if (reason) skipped.push({ name: spec.name, engine: spec.engine, reason });
+        return !reason;
+      });
+      // A fresh engine process is slow until its JIT warms up: an unrecorded floor run first, so the
+      // scenario that happens to come first is not measured against a cold engine.
+      const floor = SCENARIOS.find((s) => s.engine === engine && s.floor);
+      if (!args.quick && floor) {
+        log(`\n== ${engine}: warming the engine up (${floor.name}, not recorded)`);
+        await runScenario({
+          spec: floor,
+          engines,
+          routes: ['read'],
+          rep: -1,
+          timing: { ...timing, durationS: timing.warmupS },
+          sessionBytes: 200,
+          log: () => {},
+        }).catch((err: unknown) => log(`  engine warm-up failed: ${firstLine(err)}`));
+      }
+      for (let rep = 0; rep < reps; rep++) {
+        // Back to back on one engine, the order reversed every other repetition.
+        const order = rep % 2 === 0 ? specs : [...specs].reverse();
+        log(`\n== ${engine}, repetition ${rep + 1}/${reps}: ${order.map((s) => s.name).join(' → ')}`);
+        for (const spec of order) {
+          try {
+            measurements.push(
+              ...(await runScenario({
+                spec,
+                engines,
+                routes: routesFor(spec),
+                rep,
+                timing,
+                sessionBytes: 200,
+                itemBytes: (table) => itemBytes(dynamo!, table),
+                log,
+              })),
+            );
+          } catch (err) {
+            log(`  ${spec.name}@${spec.engine} FAILED: ${(err as Error).message}`);
+            skipped.push({ name: spec.name, engine: spec.engine, reason: firstLine(err) });
+          }
+        }
+      }
+      // Quick mode: baton and the peers (baton-sdk and baton-express-session share baton's store writes).
+      const shared = specs.filter((s) => s.shared && (!args.quick || s.peer || s.name === 'baton'));
+      if (shared.length > 0)
+        log(`\n== ${engine}: lost updates (50 concurrent writers over two instances, ${lostReps} runs)`);
+      for (const spec of shared) {
+        try {
+          const run = await lostUpdates(spec, engines, lostReps);
+          lost.push(run);
+          log(`  ${spec.name}@${spec.engine}: kept ${run.kept.join(', ')} of ${run.of}`);
+        } catch (err) {
+          log(`  ${spec.name}@${spec.engine} lost-update FAILED: ${(err as Error).message}`);
+        }
+      }
+    }
+
+    if (!args.quick && args.scale && !args.only) {
+      log('\n== scale runs');
+      scale = await runScale({ dynamo, engines, log, items: args.scaleItems });
+    }
+    if (!args.quick && args.profile && !args.only) {
+      // baton and the floor on the same client, back to back: where baton's extra CPU goes.
+      for (const name of ['baton', 'floor-lite']) {
+        log(`\n== CPU profile of ${name} read (DynamoDB, aws-lite)`);
+        const p = await profileRead({
+          name,
+          engines,
+          outDir: resolve(ROOT, `bench/results/profile/${name}`),
+          log,
+        });
+        if (p) profiles.push(p);
+      }
+    }
+  } finally {
+    await dynamo?.stop();
+    await redis?.stop();
+  }
+
+  const aggregates: Aggregate[] = aggregate(measurements);
+  const results: Results = {
+    scenarios: aggregates.map((a) => ({
+      name: a.name,
+      engine: a.engine as Engine,
+      route: a.route,
+      reqPerSec: a.reqPerSec,
+      p50Ms: a.p50Ms,
+      p99Ms: a.p99Ms,
+      storeCallsPerRequest: a.storeCallsPerRequest,
+      writesPerRequest: a.writesPerRequest,
+      capacityUnitsPerRequest: a.capacityUnitsPerRequest,
+      appCpuUsPerRequest: a.appCpuUsPerRequest,
+    })),
+    lostUpdates: lost.map((l) => ({ name: l.name, engine: l.engine, kept: Math.min(...l.kept), of: l.of })),
+    machine: {
+      ...machineInfo(),
+      loadAverageAtStart: loadStart,
+      mode,
+      repetitions: reps,
+      redis: redis?.version,
+    },
+    versions: versions(redis?.version),
+  };
+  const targets = evaluateTargets(aggregates, lost);
+  const details = {
+    mode,
+    startedAt: new Date(started).toISOString(),
+    seconds: Math.round((Date.now() - started) / 1000),
+    timing,
+    repetitions: reps,
+    skipped,
+    aggregates,
+    measurements,
+    lostUpdates: lost,
+    targets,
+    scale,
+    profiles,
+  };
+
+  const outFile = args.out
+    ? resolve(args.out)
+    : resolve(ROOT, `bench/results/${args.quick ? 'quick' : 'latest'}.json`);
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+  const detailsFile = `${outFile.replace(/\.json$/, '')}.details.json`;
+  writeFileSync(detailsFile, `${JSON.stringify(details, null, 2)}\n`);
+  log(`\nwrote ${outFile} and ${detailsFile}`);
+  if (!args.quick && !args.only && (args.docsDir || !args.out)) {
+    const docs = args.docsDir ? resolve(args.docsDir) : resolve(ROOT, 'docs');
+    writeDocs(docs, results, details);
+    log(`wrote ${docs}/benchmarks.md and benchmarks.svg`);
+  }
+  log(`\ntargets:`);
+  for (const t of targets) log(`  ${t.met === null ? '—' : t.met ? 'met ' : 'MISS'} ${t.target}: ${t.value}`);
+  if (skipped.length > 0) for (const s of skipped) log(`  skipped ${s.name}@${s.engine}: ${s.reason}`);
+  log(`done in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0] ?? '';
+}
+
+/** Why a scenario cannot run in this tree (its module is missing), or undefined. */
+function unavailable(spec: ScenarioSpec): string | undefined {
+  const needs: Record<string, string> = {
+    'baton-express-session': 'src/adapters/express-session/index.ts',
+  };
+  const path = needs[spec.name];
+  if (!path) return undefined;
+  return existsSync(resolve(ROOT, path)) ? undefined : `${path} is not in this tree yet`;
+}
+
+/** Bytes of one item in `table` as DynamoDB counts them (for the computed capacity of peers). */
+async function itemBytes(dynamo: DynamoEngine, table: string): Promise<number> {
+  const { DynamoDBClient, ScanCommand } = await import('@aws-sdk/client-dynamodb');
+  const { itemSize } = await import('../src/stores/dynamodb/codec.js');
+  const client = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: dynamo.endpoint,
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  });
+  try {
+    const out = await client.send(new ScanCommand({ TableName: table, Limit: 1 }));
+    const item = out.Items?.[0];
+    return item ? itemSize(item as never) : 0;
+  } finally {
+    client.destroy();
+  }
+}
+
+// On Ctrl-C or a kill, exit through `process.exit` so the engines' exit hooks stop them.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
