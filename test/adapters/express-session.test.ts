@@ -101,6 +101,27 @@ describe('ExpressSessionStore: express-session on two instances over one baton s
     assert.ok(await store.get(hashId(sid)), 'the hashed id is');
   });
 
+  it('unchanged requests cost one read and no write while the expiry moves by less than touchAfter', async () => {
+    const jar = new Jar();
+    await jar.request(a.url, '/set?key=name&value=Jack', { method: 'POST' });
+    const calls = countCalls(store);
+    calls.reset();
+    for (let i = 0; i < 5; i++) await jar.request(i % 2 ? a.url : b.url, '/state');
+    assert.deepEqual(calls.counts, { get: 5 });
+    const eager = new MemoryStore();
+    const c = await start(new ExpressSessionStore(eager, { touchAfter: 0 }), 'C');
+    try {
+      const other = new Jar();
+      await other.request(c.url, '/set?key=name&value=Jack', { method: 'POST' });
+      const eagerCalls = countCalls(eager);
+      await sleep(5);
+      await other.request(c.url, '/state');
+      assert.deepEqual(eagerCalls.counts, { get: 1, touch: 1 }, 'touchAfter: 0 writes every touch');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('20 concurrent requests setting different keys, alternating instances: all 20 kept (per-key diff)', async () => {
     const jar = new Jar();
     await jar.request(a.url, '/set?key=start&value=1', { method: 'POST' });

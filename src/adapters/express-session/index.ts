@@ -12,8 +12,9 @@
  * - express-session saves whole sessions. Changes are diffed per key against what this request
  *   loaded, so concurrent requests that change different keys are merged; two that change the
  *   same key: the last writer wins. `concurrency: 'lock'` and `'strict'` need the native middleware.
- * - It writes on every modified request (and on every request with `resave: true`), not only when
- *   the expiry moved by more than `touchAfter`; use `resave: false`.
+ * - It writes on every modified request (and on every request with `resave: true`); use
+ *   `resave: false`. Unchanged requests call `touch()`, which writes only once the expiry would move
+ *   by more than `touchAfter`.
  * - The cookie is express-session's (unsigned id space, its own signing): hashed keys and expiry on
  *   read come from here, cookie policy does not.
  */
@@ -72,6 +73,12 @@ export interface ExpressSessionStoreOptions {
    * "log out everywhere" (`baton` CLI, `SessionManager.destroyUser`). Unset: no index.
    */
   userKey?: string;
+  /**
+   * Seconds: express-session calls `touch()` on every unchanged request; the store is written only
+   * when that would move the expiry by more than this (0 writes every touch).
+   * @default one tenth of `ttl` (a tenth of a day when `ttl` is a function)
+   */
+  touchAfter?: number;
 }
 
 /** What express-session's `Store` class gives a subclass. */
@@ -100,6 +107,8 @@ const LOADED = Symbol('baton-session.loaded');
 
 interface Loaded {
   data: Record<string, string>;
+  /** The expiry the store holds (ms): a touch that would move it by less than `touchAfter` is skipped. */
+  expiresAt: number;
   absoluteExpiresAt: number;
   userId: string | undefined;
 }
@@ -118,6 +127,7 @@ export class ExpressSessionStore extends expressSessionStore() {
   readonly #ttl: number | ((session: any) => number);
   readonly #absoluteLifetimeMs: number;
   readonly #userKey: string | undefined;
+  readonly #touchAfterMs: number;
 
   constructor(store: Store, options: ExpressSessionStoreOptions = {}) {
     super();
@@ -147,6 +157,11 @@ export class ExpressSessionStore extends expressSessionStore() {
       throw new ConfigError('absoluteLifetime', `must be seconds > 0 or null, got ${String(absolute)}`);
     }
     this.#absoluteLifetimeMs = absolute === null ? NO_ABSOLUTE_LIMIT_MS : absolute * 1000;
+    const touchAfter = options.touchAfter ?? (typeof this.#ttl === 'number' ? this.#ttl / 10 : 8_640);
+    if (typeof touchAfter !== 'number' || !Number.isFinite(touchAfter) || touchAfter < 0) {
+      throw new ConfigError('touchAfter', `must be seconds >= 0, got ${String(options.touchAfter)}`);
+    }
+    this.#touchAfterMs = touchAfter * 1000;
     this.#userKey = options.userKey;
     if (this.#userKey !== undefined && (typeof this.#userKey !== 'string' || this.#userKey.length === 0)) {
       throw new ConfigError('userKey', 'must be a non-empty string');
@@ -232,6 +247,7 @@ export class ExpressSessionStore extends expressSessionStore() {
     for (const [k, text] of Object.entries(stored.data)) session[k] = JSON.parse(text);
     remember(session, {
       data: stored.data,
+      expiresAt: stored.expiresAt,
       absoluteExpiresAt: stored.absoluteExpiresAt,
       userId: stored.userId,
     });
@@ -265,7 +281,7 @@ export class ExpressSessionStore extends expressSessionStore() {
         );
         if (!replaced) await this.#call(() => this.store.create(key, record));
       }
-      remember(session, { data, absoluteExpiresAt, userId });
+      remember(session, { data, expiresAt, absoluteExpiresAt, userId });
       return;
     }
 
@@ -287,16 +303,23 @@ export class ExpressSessionStore extends expressSessionStore() {
     if (userChanged) patch.userId = userId ?? null;
     // Null: the session was destroyed meanwhile (logout in another tab). Nothing is written back.
     const result = await this.#call(() => this.store.patch(key, patch));
-    if (result) remember(session, { data, absoluteExpiresAt: loaded.absoluteExpiresAt, userId });
+    if (result) remember(session, { data, expiresAt, absoluteExpiresAt: loaded.absoluteExpiresAt, userId });
   }
 
   async #touch(sid: string, session: Data): Promise<void> {
     const now = Date.now();
     const expiresAt = this.#expiryOf(session, now);
     const key = this.keyFor(sid);
+    if (expiresAt <= now) {
+      await this.#call(() => this.store.destroy(key));
+      return;
+    }
+    const loaded = (session as WithLoaded)[LOADED];
+    // An unchanged request costs no write while the expiry would move by no more than touchAfter.
+    if (loaded && expiresAt - loaded.expiresAt <= this.#touchAfterMs) return;
     // The store never moves an expiry past the session's absolute expiry.
-    if (expiresAt <= now) await this.#call(() => this.store.destroy(key));
-    else await this.#call(() => this.store.touch(key, expiresAt));
+    const alive = await this.#call(() => this.store.touch(key, expiresAt));
+    if (alive && loaded) loaded.expiresAt = expiresAt;
   }
 
   async #keys(): Promise<string[]> {
