@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SessionManager } from '../../src/core/manager.js';
+import type { SessionOptions } from '../../src/core/options.js';
+import { STATE } from '../../src/core/session.js';
+import { MemoryStore } from '../../src/stores/memory/index.js';
+import { countCalls } from '../helpers/counting-store.js';
+
+const OLD = 'old-secret-old-secret-old-secret-0';
+const NEW = 'new-secret-new-secret-new-secret-1';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function cookieOf(setCookie: string[]): string {
+  return (setCookie[0] ?? '').split(';')[0] ?? '';
+}
+
+async function visit(
+  manager: SessionManager,
+  cookie: string | undefined,
+  change?: (s: Record<string, unknown>) => void,
+) {
+  const session = await manager.load({ cookie });
+  change?.(session);
+  const result = await manager.commit(session);
+  return { session, result, cookie: result.setCookie.length ? cookieOf(result.setCookie) : cookie };
+}
+
+function manager(store: MemoryStore, options: Partial<SessionOptions> = {}) {
+  return new SessionManager({ store, secret: NEW, ...options });
+}
+
+describe('SessionManager', () => {
+  it('verifies cookies signed with an older secret and signs them again with the first', async () => {
+    const store = new MemoryStore();
+    const before = await visit(manager(store, { secret: OLD }), undefined, (s) => {
+      s.name = 'Jack';
+    });
+    const rotated = manager(store, { secret: [NEW, OLD] });
+    const calls = countCalls(store);
+    const next = await visit(rotated, before.cookie);
+    assert.equal(next.session.name, 'Jack');
+    assert.notEqual(next.cookie, before.cookie, 're-signed');
+    assert.equal(calls.total(), 1, 're-signing costs no write');
+    const onlyNew = manager(store, { secret: NEW });
+    assert.equal((await visit(onlyNew, next.cookie)).session.name, 'Jack');
+    calls.reset();
+    const dropped = await visit(onlyNew, before.cookie);
+    assert.equal(dropped.session.name, undefined, 'the old signature no longer verifies');
+    assert.equal(calls.total(), 0, 'and cost no store read');
+  });
+
+  it('never adopts an id the store does not know, and tells the browser to forget it', async () => {
+    const store = new MemoryStore();
+    const m = manager(store);
+    const unknown: string[] = [];
+    m.on('unknown', (e) => unknown.push(e.key));
+    const first = await visit(m, undefined, (s) => {
+      s.a = 1;
+    });
+    await store.destroy(m.keyFor(first.session.id));
+    const again = await m.load({ cookie: first.cookie });
+    assert.notEqual(again.id, first.session.id);
+    assert.equal(unknown.length, 1);
+    const result = await m.commit(again);
+    assert.match(result.setCookie[0] ?? '', /Max-Age=0/);
+  });
+
+  it('an idle session expires after lifetime even while its record exists', async () => {
+    const store = new MemoryStore();
+    const m = manager(store, { lifetime: 1, touchAfter: 0.1 });
+    const first = await visit(m, undefined, (s) => {
+      s.a = 1;
+    });
+    await sleep(1_100);
+    assert.equal((await visit(m, first.cookie)).session.a, undefined);
+  });
+
+  it('activity never extends the absolute lifetime', async () => {
+    const store = new MemoryStore();
+    const m = manager(store, { lifetime: 10, absoluteLifetime: 1.2, touchAfter: 0 });
+    const first = await visit(m, undefined, (s) => {
+      s.a = 1;
+    });
+    await sleep(500);
+    const mid = await visit(m, first.cookie);
+    assert.equal(mid.session.a, 1);
+    assert.ok(mid.session[STATE].expiresAt <= mid.session[STATE].absoluteExpiresAt);
+    assert.match(first.result.setCookie[0] ?? '', /Max-Age=1;/, 'the cookie lives no longer than the session');
+    await sleep(800);
+    assert.equal((await visit(m, first.cookie)).session.a, undefined);
+  });
+
+  it('an unchanged session is touched once the expiry would move by more than touchAfter, writing only the expiry', async () => {
+    const store = new MemoryStore();
+    const m = manager(store, { lifetime: 60, touchAfter: 0.3 });
+    const first = await visit(m, undefined, (s) => {
+      s.a = 1;
+    });
+    const calls = countCalls(store);
+    await visit(m, first.cookie);
+    assert.deepEqual(calls.counts, { get: 1 });
+    await sleep(400);
+    calls.reset();
+    const touched = await visit(m, first.cookie);
+    assert.deepEqual(calls.counts, { get: 1, touch: 1 });
+    assert.equal(touched.result.setCookie.length, 1, 'the cookie follows the moved expiry');
+    const key = m.keyFor(first.session.id);
+    assert.equal((await store.get(key))?.version, 1, 'a touch is not a data write');
+  });
+
+  it('touch() forces the expiry to move', async () => {
+    const store = new MemoryStore();
+    const m = manager(store);
+    const first = await visit(m, undefined, (s) => {
+      s.a = 1;
+    });
+    const calls = countCalls(store);
+    const session = await m.load({ cookie: first.cookie });
+    await session.touch();
+    await m.commit(session);
+    assert.equal(calls.counts.touch, 1);
+  });
+
+  it('reads a Bearer token from the Authorization header and sends new tokens in X-Session-Token', async () => {
+    const store = new MemoryStore();
+    const m = manager(store, { header: 'authorization', cookie: false });
+    const session = await m.load({});
+    session.cart = ['tea'];
+    const result = await m.commit(session);
+    assert.deepEqual(result.setCookie, []);
+    const token = result.headers['x-session-token'];
+    assert.ok(token);
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    const again = await m.load({ header: (name) => headers[name] });
+    assert.deepEqual(again.cart, ['tea']);
+  });
+
+  it('regenerate() moves the data to a new key and deletes the old at once', async () => {
+    const store = new MemoryStore();
+    const m = manager(store);
+    const first = await visit(m, undefined, (s) => {
+      s.basket = ['rum'];
+    });
+    const oldKey = m.keyFor(first.session.id);
+    const session = await m.load({ cookie: first.cookie });
+    await session.regenerate();
+    assert.equal(await store.get(oldKey), null, 'old key gone before the request ends');
+    session.userId = 'jack';
+    const result = await m.commit(session);
+    const stored = await store.get(m.keyFor(session.id));
+    assert.deepEqual(stored?.data, { basket: '["rum"]', userId: '"jack"' });
+    assert.equal(stored?.userId, 'jack');
+    assert.notEqual(cookieOf(result.setCookie), first.cookie);
+  });
+
+  it('of two concurrent regenerates of one session, only one new id holds the data', async () => {
+    const store = new MemoryStore();
+    const m = manager(store);
+    const first = await visit(m, undefined, (s) => {
+      s.basket = ['rum'];
+    });
+    const [a, b] = await Promise.all([m.load({ cookie: first.cookie }), m.load({ cookie: first.cookie })]);
+    await Promise.all([a.regenerate(), b.regenerate()]);
+    await Promise.all([m.commit(a), m.commit(b)]);
+    const holders: string[] = [];
+    for await (const s of store.scan()) {
+      if ((await store.get(s.key))?.data.basket) holders.push(s.key);
+    }
+    assert.equal(holders.length, 1);
+  });
+
+  it('login(userId) regenerates and indexes the session under the user', async () => {
+    const store = new MemoryStore();
+    const m = manager(store);
+    const session = await m.load({});
+    const before = session.id;
+    await session.login('jack');
+    await m.commit(session);
+    assert.notEqual(session.id, before);
+    assert.deepEqual(
+      (await m.listByUser('jack')).map((s) => s.key),
+      [m.keyFor(session.id)],
+    );
+    assert.equal(await m.destroyUser('jack'), 1);
+    assert.deepEqual(await m.listByUser('jack'), []);
+  });
+
+  it('a value over maxSize is a 413 before any write', async () => {
+    const store = new MemoryStore();
+    const m = manager(store, { maxSize: 100 });
+    const session = await m.load({});
+    session.big = 'x'.repeat(200);
+    const calls = countCalls(store);
+    await assert.rejects(m.commit(session), { code: 'BATON_SESSION_TOO_LARGE', status: 413 });
+    assert.equal(calls.total(), 0);
+  });
+
+  it('emits operation events for every store call', async () => {
+    const store = new MemoryStore();
+    const m = manager(store);
+    const ops: string[] = [];
+    m.on('operation', (info) => ops.push(info.op));
+    const first = await visit(m, undefined, (s) => {
+      s.a = 1;
+    });
+    await visit(m, first.cookie, (s) => {
+      s.b = 2;
+    });
+    assert.deepEqual(ops, ['create', 'get', 'patch']);
+  });
+});
