@@ -85,7 +85,11 @@ describe('SessionManager', () => {
     const mid = await visit(m, first.cookie);
     assert.equal(mid.session.a, 1);
     assert.ok(mid.session[STATE].expiresAt <= mid.session[STATE].absoluteExpiresAt);
-    assert.match(first.result.setCookie[0] ?? '', /Max-Age=1;/, 'the cookie lives no longer than the session');
+    assert.match(
+      first.result.setCookie[0] ?? '',
+      /Max-Age=1;/,
+      'the cookie lives no longer than the session',
+    );
     await sleep(800);
     assert.equal((await visit(m, first.cookie)).session.a, undefined);
   });
