@@ -258,10 +258,15 @@ function resolveCookie(c: CookieOptions): ResolvedCookieOptions {
     );
   }
   const path = c.path ?? '/';
-  if (typeof path !== 'string' || !path.startsWith('/') || UNSAFE_ATTRIBUTE.test(path)) {
+  if (
+    typeof path !== 'string' ||
+    !path.startsWith('/') ||
+    UNSAFE_ATTRIBUTE.test(path) ||
+    path.includes('=')
+  ) {
     throw new ConfigError(
       'cookie.path',
-      `must start with '/' and hold no ';', spaces or control characters, got ${JSON.stringify(path)}`,
+      `must start with '/' and hold no ';', '=', spaces or control characters, got ${JSON.stringify(path)}`,
     );
   }
   const domain = c.domain;
