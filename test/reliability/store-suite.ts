@@ -314,9 +314,9 @@ export function reliabilitySuite(
       });
       assert.ok(second.cookie);
       const end = await request(a, first.cookie);
-      keys.forEach((k, i) =>
-        assert.deepEqual(end.session[k], { i: i + 100, k }, `key ${JSON.stringify(k.slice(0, 20))}`),
-      );
+      for (const [i, k] of keys.entries()) {
+        assert.deepEqual(end.session[k], { i: i + 100, k }, `key ${JSON.stringify(k.slice(0, 20))}`);
+      }
       await assert.rejects(
         request(a, first.cookie, (s) => {
           s['x'.repeat(3000)] = 1;
