@@ -1,0 +1,7 @@
+export type { Compression } from './codec.js';
+export type { DynamoDBStoreOptions } from './dynamodb-store.js';
+export { DynamoDBStore } from './dynamodb-store.js';
+export type { LocalDynamo, LocalDynamoOptions } from './local.js';
+export { startLocalDynamo } from './local.js';
+export type { BillingOptions, TableDescription } from './table.js';
+export type { AwsLiteClient, DynamoDBClientConfig, SdkV3Client } from './transport.js';
