@@ -1,0 +1,184 @@
+/**
+ * The few raw commands the Redis store sends, over whichever client the user has: node-redis
+ * (`redis` v4–v6) or ioredis, standalone or Cluster. Clients are recognised by their shape, so
+ * neither package is imported unless the store has to make its own client from a URL.
+ */
+
+/** Sends one command. `key` routes it to its slot's node on Cluster; ignored elsewhere. */
+export type SendCommand = (key: string | undefined, args: string[]) => Promise<unknown>;
+
+export interface RedisCommands {
+  readonly kind: 'node-redis' | 'node-redis-cluster' | 'ioredis' | 'ioredis-cluster';
+  send: SendCommand;
+  /** One sender per node holding data: every master on Cluster, the one client otherwise (for SCAN). */
+  nodes(): Promise<Array<(args: string[]) => Promise<unknown>>>;
+  /** Called before the first command of a client the store made (connects it); a no-op otherwise. */
+  ready(): Promise<void>;
+  /** Closes a client the store made; a client the user passed stays open. */
+  close(): Promise<void>;
+}
+
+interface NodeRedisClient {
+  sendCommand(args: string[]): Promise<unknown>;
+  connect(): Promise<unknown>;
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  close?: () => Promise<void>;
+  quit?: () => Promise<unknown>;
+  destroy?: () => void;
+  disconnect?: () => Promise<void>;
+}
+
+interface NodeRedisCluster {
+  sendCommand(key: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  nodeClient(node: unknown): Promise<NodeRedisClient> | NodeRedisClient;
+  readonly masters?: unknown[];
+  getMasters?: () => unknown[];
+}
+
+interface IORedisClient {
+  call(command: string, ...args: string[]): Promise<unknown>;
+  readonly status: string;
+  readonly isCluster?: boolean;
+  nodes?: (role?: 'master' | 'slave' | 'all') => IORedisClient[];
+}
+
+function hasFunction(value: unknown, name: string): boolean {
+  return typeof (value as Record<string, unknown> | null)?.[name] === 'function';
+}
+
+/** Whether `client` looks like a Redis client this store can drive. */
+export function isRedisClient(client: unknown): boolean {
+  if (typeof client !== 'object' || client === null) return false;
+  return hasFunction(client, 'call') || hasFunction(client, 'sendCommand');
+}
+
+/** Wraps a client the user passed: it stays theirs (never connected or closed here). */
+export function wrapClient(client: unknown): RedisCommands {
+  if (hasFunction(client, 'call')) return ioredis(client as IORedisClient, false);
+  const c = client as NodeRedisClient & Partial<NodeRedisCluster>;
+  if (hasFunction(c, 'nodeClient')) return nodeRedisCluster(c as unknown as NodeRedisCluster);
+  return nodeRedis(c, false);
+}
+
+function nodeRedis(client: NodeRedisClient, owned: boolean, connectTimeoutMs = 0): RedisCommands {
+  let connecting: Promise<unknown> | undefined;
+  return {
+    kind: 'node-redis',
+    send: (_key, args) => client.sendCommand(args),
+    nodes: async () => [(args) => client.sendCommand(args)],
+    async ready() {
+      if (!owned || client.isReady) return;
+      // connect() keeps retrying while the server is down; commands meanwhile fail at once
+      // (disableOfflineQueue), so only the first call waits, and at most connectTimeoutMs.
+      connecting ??= client.connect().catch(() => undefined);
+      await raceTimeout(connecting, connectTimeoutMs);
+    },
+    async close() {
+      if (!owned) return;
+      if (client.isReady && client.close) await client.close().catch(() => undefined);
+      else if (client.isReady && client.quit) await client.quit().catch(() => undefined);
+      else if (client.isOpen) {
+        if (client.destroy) client.destroy();
+        else await client.disconnect?.().catch(() => undefined);
+      }
+    },
+  };
+}
+
+function nodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
+  return {
+    kind: 'node-redis-cluster',
+    send: (key, args) => cluster.sendCommand(key, false, args),
+    async nodes() {
+      const masters = cluster.masters ?? cluster.getMasters?.() ?? [];
+      const clients = await Promise.all(masters.map((m) => cluster.nodeClient(m)));
+      return clients.map((c) => (args: string[]) => c.sendCommand(args));
+    },
+    async ready() {},
+    async close() {},
+  };
+}
+
+function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
+  const cluster = client.isCluster === true;
+  return {
+    kind: cluster ? 'ioredis-cluster' : 'ioredis',
+    send: (_key, [command, ...args]) => client.call(command as string, ...args),
+    async nodes() {
+      const nodes = cluster && client.nodes ? client.nodes('master') : [client];
+      return nodes.map((n) => (args: string[]) => n.call(args[0] as string, ...args.slice(1)));
+    },
+    async ready() {},
+    async close() {
+      if (!owned) return;
+      const c = client as IORedisClient & { quit(): Promise<unknown>; disconnect(): void };
+      if (c.status === 'ready') await c.quit().catch(() => c.disconnect());
+      else c.disconnect();
+    },
+  };
+}
+
+export interface OwnClientOptions {
+  url: string;
+  connectTimeoutMs: number;
+  onError: (err: unknown) => void;
+}
+
+/**
+ * Makes a client for a URL: node-redis when installed, else ioredis. Both fail commands at once
+ * while disconnected instead of queueing them (a queued session read is a hung request), and
+ * reconnect in the background with a capped backoff.
+ */
+export async function ownClient(options: OwnClientOptions): Promise<RedisCommands | undefined> {
+  const backoff = (attempt: number) => Math.min(50 * 2 ** attempt, 1_000);
+  try {
+    const { createClient } = await import('redis');
+    const client = createClient({
+      url: options.url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: options.connectTimeoutMs, reconnectStrategy: backoff },
+    });
+    client.on('error', options.onError);
+    return nodeRedis(client as unknown as NodeRedisClient, true, options.connectTimeoutMs);
+  } catch (err) {
+    if (!isModuleMissing(err)) throw err;
+  }
+  try {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(options.url, {
+      lazyConnect: false,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: options.connectTimeoutMs,
+      retryStrategy: backoff,
+    });
+    client.on('error', options.onError);
+    const commands = ioredis(client as unknown as IORedisClient, true);
+    return {
+      ...commands,
+      async ready() {
+        if (client.status === 'ready') return;
+        await raceTimeout(new Promise((resolve) => client.once('ready', resolve)), options.connectTimeoutMs);
+      },
+    };
+  } catch (err) {
+    if (!isModuleMissing(err)) throw err;
+  }
+  return undefined;
+}
+
+function isModuleMissing(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever is first. */
+function raceTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

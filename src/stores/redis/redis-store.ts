@@ -1,0 +1,557 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ConfigError,
+  ConflictError,
+  isBatonError,
+  SessionExistsError,
+  SessionTooLargeError,
+  StoreUnavailableError,
+} from '../../core/errors.js';
+import {
+  assertExpiry,
+  assertKey,
+  assertPatch,
+  assertStoredSession,
+  dataSize,
+  OperationReporter,
+  sleep,
+} from '../shared.js';
+import type {
+  GcOptions,
+  LockHandle,
+  OperationListener,
+  Patch,
+  ScanOptions,
+  SessionSummary,
+  Store,
+  StoredSession,
+  StoreLimits,
+} from '../store.js';
+import { isRedisClient, ownClient, type RedisCommands, wrapClient } from './commands.js';
+import { CREATE, DESTROY, LOCK, PATCH, type Script, TOUCH, UNLOCK, USER_ADD } from './scripts.js';
+
+export interface RedisStoreOptions {
+  /**
+   * A connection URL (`redis://[user:pass@]host:6379/0`, `rediss://` for TLS). The store makes its
+   * own client (node-redis when installed, else ioredis) and closes it on `close()`. A `prefix`
+   * query parameter sets `prefix` when that option is not given. Give either `url` or `client`.
+   */
+  url?: string;
+  /**
+   * A client you made: node-redis (`createClient()` or `createCluster()`, v4–v6, connected) or
+   * ioredis (`new Redis()` or `new Cluster()`). It stays open on `close()`. Set it to fail fast
+   * while Redis is down (node-redis `disableOfflineQueue: true`; ioredis
+   * `enableOfflineQueue: false`, `maxRetriesPerRequest: 1`); `commandTimeoutMs` bounds every call
+   * either way.
+   */
+  client?: unknown;
+  /**
+   * Start of every key the store writes: session hashes are `<prefix>{<key>}` (the braces are a
+   * Cluster hash tag) and user indexes `<prefix>u:<userId>`. Must not contain `{` or `}`.
+   * @default 'sess:'
+   */
+  prefix?: string;
+  /**
+   * Largest session in bytes of key names plus JSON text.
+   * @default 1048576 (1 MiB)
+   */
+  maxSize?: number;
+  /**
+   * Longest wait for one store call before it fails with `StoreUnavailableError` (a hung Redis
+   * becomes a 503, not a hung request). The call may still have run on the server.
+   * @default 2000
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Longest wait for the first connection of a client made from `url`.
+   * @default 1000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Keys fetched per `SCAN` call (`scan()` and `gc()`).
+   * @default 500
+   */
+  scanCount?: number;
+}
+
+const NAME = 'redis';
+
+/**
+ * Sessions in Redis or Redis Cluster: one hash per session (one field per top-level data key),
+ * expired by Redis at the session's expiry (`PEXPIREAT`) and checked again on every read. Every
+ * write is one Lua script on that one key; the per-user index is a sorted set per user, kept
+ * next to the writes and pruned as it is read.
+ */
+export class RedisStore implements Store {
+  readonly name = NAME;
+  readonly limits: StoreLimits;
+  readonly #prefix: string;
+  readonly #commandTimeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #scanCount: number;
+  readonly #url: string | undefined;
+  readonly #ops = new OperationReporter(NAME);
+  #commands: RedisCommands | undefined;
+  #opening: Promise<RedisCommands> | undefined;
+  #lastConnectionError: unknown;
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new ConfigError('options', 'pass `{ url }` or `{ client }`', { scope: NAME });
+    }
+    const { url, client } = options;
+    if ((url === undefined) === (client === undefined)) {
+      throw new ConfigError('url', 'give exactly one of `url` (a redis:// URL) or `client`', { scope: NAME });
+    }
+    let prefix = options.prefix;
+    if (url !== undefined) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch (cause) {
+        throw new ConfigError('url', `${JSON.stringify(url)} is not a URL`, { scope: NAME, cause });
+      }
+      if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+        throw new ConfigError('url', `must start with redis:// or rediss://, got ${parsed.protocol}//`, {
+          scope: NAME,
+        });
+      }
+      prefix ??= parsed.searchParams.get('prefix') ?? undefined;
+      parsed.searchParams.delete('prefix');
+      this.#url = parsed.toString();
+    } else if (!isRedisClient(client)) {
+      throw new ConfigError(
+        'client',
+        'expected a node-redis client or cluster (createClient/createCluster) or an ioredis Redis/Cluster',
+        { scope: NAME },
+      );
+    } else {
+      this.#commands = wrapClient(client);
+    }
+    this.#prefix = prefix ?? 'sess:';
+    if (typeof this.#prefix !== 'string' || /[{}]/.test(this.#prefix)) {
+      throw new ConfigError('prefix', 'must be a string without `{` or `}` (the store adds the hash tag)', {
+        scope: NAME,
+      });
+    }
+    this.limits = { maxSessionBytes: positive('maxSize', options.maxSize ?? 1024 * 1024) };
+    this.#commandTimeoutMs = positive('commandTimeoutMs', options.commandTimeoutMs ?? 2_000);
+    this.#connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs ?? 1_000);
+    this.#scanCount = positive('scanCount', options.scanCount ?? 500);
+  }
+
+  /** The Redis key of a session's hash. */
+  hashKey(key: string): string {
+    return `${this.#prefix}{${key}}`;
+  }
+
+  /** The Redis key of a user's index (a sorted set of session keys scored by absolute expiry). */
+  userKey(userId: string): string {
+    return `${this.#prefix}u:${userId}`;
+  }
+
+  get(key: string): Promise<StoredSession | null> {
+    return this.#run('get', async (redis) => {
+      assertKey(NAME, key);
+      const reply = await this.#send(redis, ['HGETALL', this.hashKey(key)]);
+      return liveSession(toFields(reply), Date.now());
+    });
+  }
+
+  create(key: string, session: StoredSession): Promise<void> {
+    return this.#run('create', async (redis) => {
+      assertKey(NAME, key);
+      assertStoredSession(NAME, session);
+      const size = dataSize(session.data);
+      if (size > this.limits.maxSessionBytes) {
+        throw new SessionTooLargeError(size, this.limits.maxSessionBytes, { scope: NAME });
+      }
+      const args = [
+        String(Date.now()),
+        String(session.expiresAt),
+        String(session.version),
+        String(session.createdAt),
+        String(session.absoluteExpiresAt),
+        session.userId ?? '',
+        String(size),
+      ];
+      for (const [k, v] of Object.entries(session.data)) args.push(`d:${k}`, v);
+      const created = await this.#eval(redis, CREATE, key, args);
+      if (created !== 1) throw new SessionExistsError({ scope: NAME });
+      if (session.userId !== undefined) {
+        await this.#addToUser(redis, session.userId, String(session.absoluteExpiresAt), key);
+      }
+    });
+  }
+
+  patch(key: string, patch: Patch): Promise<{ version: number } | null> {
+    return this.#run('patch', async (redis) => {
+      assertKey(NAME, key);
+      assertPatch(NAME, patch);
+      const set = Object.entries(patch.set);
+      const userMode = patch.userId === undefined ? 'k' : patch.userId === null ? 'd' : 's';
+      const args = [
+        String(Date.now()),
+        String(patch.expiresAt),
+        patch.expectVersion === undefined ? '' : String(patch.expectVersion),
+        patch.lockToken ?? '',
+        patch.releaseLock ? '1' : '0',
+        patch.replace ? '1' : '0',
+        String(this.limits.maxSessionBytes),
+        userMode,
+        typeof patch.userId === 'string' ? patch.userId : '',
+        String(set.length),
+      ];
+      for (const [k, v] of set) args.push(k, v);
+      args.push(...patch.unset);
+      const reply = (await this.#eval(redis, PATCH, key, args)) as unknown[];
+      const status = Number(reply[0]);
+      if (status === 0) return null;
+      if (status === 2) throw new ConflictError(undefined, { scope: NAME });
+      if (status === 3) {
+        throw new ConflictError(
+          'the lock on this session was lost (it expired and another request took it)',
+          {
+            scope: NAME,
+          },
+        );
+      }
+      if (status === 4) {
+        throw new SessionTooLargeError(Number(reply[1]), this.limits.maxSessionBytes, { scope: NAME });
+      }
+      const version = Number(reply[1]);
+      const previousUser = String(reply[2] ?? '');
+      const absoluteExpiresAt = String(reply[3]);
+      // The user index lives in its own slot on Cluster, so it follows the session in a second
+      // call; a missed update is repaired on read (listByUser checks each entry against its hash).
+      const index: Promise<unknown>[] = [];
+      if (typeof patch.userId === 'string' && patch.userId !== previousUser) {
+        const user = patch.userId;
+        index.push(this.#addToUser(redis, user, absoluteExpiresAt, key));
+      }
+      if (patch.userId !== undefined && previousUser !== '' && previousUser !== patch.userId) {
+        index.push(this.#send(redis, ['ZREM', this.userKey(previousUser), key]));
+      }
+      await Promise.all(index);
+      return { version };
+    });
+  }
+
+  touch(key: string, expiresAt: number): Promise<boolean> {
+    return this.#run('touch', async (redis) => {
+      assertKey(NAME, key);
+      assertExpiry(NAME, expiresAt);
+      return (await this.#eval(redis, TOUCH, key, [String(Date.now()), String(expiresAt)])) === 1;
+    });
+  }
+
+  destroy(key: string): Promise<boolean> {
+    return this.#run('destroy', async (redis) => {
+      assertKey(NAME, key);
+      const reply = (await this.#eval(redis, DESTROY, key, [String(Date.now())])) as unknown[];
+      const user = String(reply[1] ?? '');
+      if (user !== '') await this.#send(redis, ['ZREM', this.userKey(user), key]);
+      return Number(reply[0]) === 1;
+    });
+  }
+
+  lock(key: string, ttlMs: number): Promise<LockHandle | null> {
+    return this.#run('lock', async (redis) => {
+      assertKey(NAME, key);
+      const token = randomUUID();
+      const now = Date.now();
+      const reply = (await this.#eval(redis, LOCK, key, [
+        String(now),
+        token,
+        String(now + ttlMs),
+      ])) as unknown[];
+      const status = Number(reply[0]);
+      if (status === -1) return null;
+      if (status === 0) return { token, session: null, release: async () => {} };
+      const session = liveSession(toFields(reply[1]), now);
+      let released = false;
+      const release = async () => {
+        if (released) return;
+        await this.#run('unlock', (r) => this.#eval(r, UNLOCK, key, [token]));
+        released = true;
+      };
+      return { token, session, release };
+    });
+  }
+
+  listByUser(userId: string): Promise<SessionSummary[]> {
+    return this.#run('listByUser', async (redis) => {
+      assertKey(NAME, userId);
+      const userKey = this.userKey(userId);
+      const now = String(Date.now());
+      const [members] = await Promise.all([
+        this.#send(redis, ['ZRANGEBYSCORE', userKey, `(${now}`, '+inf']),
+        this.#send(redis, ['ZREMRANGEBYSCORE', userKey, '-inf', now]),
+      ]);
+      const keys = (members as unknown[]).map(String);
+      const summaries = await Promise.all(keys.map((k) => this.#summary(redis, k)));
+      const out: SessionSummary[] = [];
+      const stale: string[] = [];
+      summaries.forEach((s, i) => {
+        if (s && s.userId === userId) out.push(s);
+        else stale.push(keys[i] as string);
+      });
+      if (stale.length > 0) await this.#send(redis, ['ZREM', userKey, ...stale]);
+      return out;
+    });
+  }
+
+  async *scan(options: ScanOptions = {}): AsyncIterable<SessionSummary> {
+    const redis = await this.#open();
+    let n = 0;
+    const pattern = `${globEscape(this.#prefix)}{*`;
+    for await (const batch of this.#scanKeys(redis, pattern)) {
+      const summaries = await this.#guard(() =>
+        Promise.all(batch.map((k) => this.#summary(redis, this.#sessionKey(k), options.includeExpired))),
+      );
+      for (const s of summaries) {
+        if (!s) continue;
+        if (options.limit !== undefined && n >= options.limit) return;
+        n++;
+        yield s;
+      }
+    }
+  }
+
+  /**
+   * Redis deletes expired sessions itself; this prunes user-index entries whose session is gone
+   * (expired, destroyed, or moved to another user).
+   */
+  gc(options: GcOptions = {}): Promise<{ deleted: number; scanned: number }> {
+    return this.#run('gc', async (redis) => {
+      let scanned = 0;
+      let deleted = 0;
+      const rate = options.rate;
+      const started = Date.now();
+      const pattern = `${globEscape(this.#prefix)}u:*`;
+      for await (const batch of this.#scanKeys(redis, pattern)) {
+        for (const userKey of batch) {
+          const userId = userKey.slice(this.#prefix.length + 2);
+          const members = ((await this.#send(redis, ['ZRANGE', userKey, '0', '-1'])) as unknown[]).map(
+            String,
+          );
+          scanned += members.length;
+          const summaries = await Promise.all(members.map((k) => this.#summary(redis, k)));
+          const stale = members.filter((_, i) => summaries[i]?.userId !== userId);
+          if (stale.length === 0) continue;
+          deleted += stale.length;
+          if (!options.dryRun) await this.#send(redis, ['ZREM', userKey, ...stale]);
+          options.onProgress?.({ scanned, deleted });
+          if (rate !== undefined && rate > 0) {
+            const due = started + (deleted / rate) * 1000;
+            if (due > Date.now()) await sleep(due - Date.now());
+          }
+        }
+      }
+      options.onProgress?.({ scanned, deleted });
+      return { deleted, scanned };
+    });
+  }
+
+  onOperation(listener: OperationListener): () => void {
+    return this.#ops.subscribe(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const commands = this.#commands ?? (await this.#opening?.catch(() => undefined));
+    await commands?.close();
+  }
+
+  // --- internals ---
+
+  #sessionKey(redisKey: string): string {
+    return redisKey.slice(this.#prefix.length + 1, -1);
+  }
+
+  async #summary(redis: RedisCommands, key: string, includeExpired = false): Promise<SessionSummary | null> {
+    const reply = (await this.#send(redis, ['HMGET', this.hashKey(key), 'v', 'c', 'e', 'a', 'u', 's'])) as (
+      | string
+      | null
+    )[];
+    const [v, c, e, a, u, s] = reply;
+    if (v === null || v === undefined || e === null || e === undefined || a === null || a === undefined)
+      return null;
+    const now = Date.now();
+    if (!includeExpired && (Number(e) <= now || Number(a) <= now)) return null;
+    const summary: SessionSummary = {
+      key,
+      createdAt: Number(c),
+      expiresAt: Number(e),
+      absoluteExpiresAt: Number(a),
+      version: Number(v),
+      size: Number(s ?? 0),
+    };
+    if (u !== null && u !== undefined) summary.userId = u;
+    return summary;
+  }
+
+  /** SCAN every data node (every master on Cluster), yielding one page of keys at a time. */
+  async *#scanKeys(redis: RedisCommands, pattern: string): AsyncIterable<string[]> {
+    const nodes = await this.#guard(() => redis.nodes());
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const reply = (await this.#guard(() =>
+          this.#timeout(node(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(this.#scanCount)])),
+        )) as [unknown, unknown[]];
+        cursor = String(reply[0]);
+        const keys = reply[1].map(String);
+        if (keys.length > 0) yield keys;
+      } while (cursor !== '0');
+    }
+  }
+
+  #addToUser(redis: RedisCommands, userId: string, absoluteExpiresAt: string, key: string): Promise<unknown> {
+    return this.#evalOn(redis, USER_ADD, this.userKey(userId), [String(Date.now()), absoluteExpiresAt, key]);
+  }
+
+  #eval(redis: RedisCommands, script: Script, key: string, args: string[]): Promise<unknown> {
+    return this.#evalOn(redis, script, this.hashKey(key), args);
+  }
+
+  async #evalOn(redis: RedisCommands, script: Script, hash: string, args: string[]): Promise<unknown> {
+    try {
+      return await this.#send(redis, ['EVALSHA', script.sha, '1', hash, ...args]);
+    } catch (err) {
+      // A server that has not seen the script yet (or was restarted) says NOSCRIPT: EVAL sends the
+      // source once and caches it.
+      if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
+      return this.#send(redis, ['EVAL', script.source, '1', hash, ...args]);
+    }
+  }
+
+  /** Sends one command; on Cluster it goes to the node of the key it names. */
+  #send(redis: RedisCommands, args: string[]): Promise<unknown> {
+    return this.#timeout(redis.send(args[0] === 'EVALSHA' || args[0] === 'EVAL' ? args[3] : args[1], args));
+  }
+
+  #timeout<T>(promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new StoreUnavailableError(
+              `Redis did not answer within ${this.#commandTimeoutMs} ms (commandTimeoutMs)`,
+              {
+                scope: NAME,
+              },
+            ),
+          ),
+        this.#commandTimeoutMs,
+      );
+      timer.unref();
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  async #open(): Promise<RedisCommands> {
+    if (this.#closed) throw new StoreUnavailableError('the store is closed', { scope: NAME });
+    if (this.#commands) return this.#commands;
+    this.#opening ??= (async () => {
+      const commands = await ownClient({
+        url: this.#url as string,
+        connectTimeoutMs: this.#connectTimeoutMs,
+        onError: (err) => {
+          this.#lastConnectionError = err;
+        },
+      });
+      if (!commands) {
+        throw new ConfigError('url', 'install `redis` (node-redis) or `ioredis` to connect with a URL', {
+          scope: NAME,
+        });
+      }
+      this.#commands = commands;
+      return commands;
+    })();
+    return this.#opening;
+  }
+
+  #run<T>(op: string, fn: (redis: RedisCommands) => Promise<T>): Promise<T> {
+    return this.#ops.measure(op, () =>
+      this.#guard(async () => {
+        const redis = await this.#open();
+        await redis.ready();
+        return fn(redis);
+      }),
+    );
+  }
+
+  /** Maps client and server errors to StoreUnavailableError at the store's edge. */
+  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isBatonError(err)) throw err;
+      const cause = err ?? this.#lastConnectionError;
+      const message = err instanceof Error ? err.message : String(err);
+      throw new StoreUnavailableError(`Redis call failed: ${message}`, { scope: NAME, cause });
+    }
+  }
+}
+
+function positive(option: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(option, `must be a number > 0, got ${String(value)}`, { scope: NAME });
+  }
+  return value;
+}
+
+/** HGETALL replies: a flat [field, value, ...] array (RESP2, ioredis) or an object (node-redis v5+). */
+function toFields(reply: unknown): Map<string, string> {
+  const fields = new Map<string, string>();
+  if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), String(reply[i + 1]));
+  } else if (reply instanceof Map) {
+    for (const [k, v] of reply) fields.set(String(k), String(v));
+  } else if (typeof reply === 'object' && reply !== null) {
+    for (const [k, v] of Object.entries(reply)) fields.set(k, String(v));
+  }
+  return fields;
+}
+
+/** The session in a hash, or null when it is missing or past its expiry (checked here, not only by Redis). */
+function liveSession(fields: Map<string, string>, now: number): StoredSession | null {
+  const v = fields.get('v');
+  const e = fields.get('e');
+  const a = fields.get('a');
+  if (v === undefined || e === undefined || a === undefined) return null;
+  const expiresAt = Number(e);
+  const absoluteExpiresAt = Number(a);
+  if (expiresAt <= now || absoluteExpiresAt <= now) return null;
+  const data: Record<string, string> = {};
+  for (const [field, value] of fields) {
+    // defineProperty: a data key named `__proto__` stays data, never a prototype.
+    if (field.startsWith('d:')) {
+      Object.defineProperty(data, field.slice(2), {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+  const session: StoredSession = {
+    data,
+    createdAt: Number(fields.get('c')),
+    expiresAt,
+    absoluteExpiresAt,
+    version: Number(v),
+  };
+  const u = fields.get('u');
+  if (u !== undefined) session.userId = u;
+  return session;
+}
+
+/** Escapes glob characters so a prefix matches only itself in SCAN MATCH. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,89 @@
+/**
+ * The conformance suite on a real three-master Redis Cluster that this file starts on free
+ * loopback ports and removes afterwards, through node-redis `createCluster` and ioredis `Cluster`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Cluster } from 'ioredis';
+import { createCluster } from 'redis';
+import { RedisStore } from '../../src/stores/redis/index.js';
+import type { Store } from '../../src/stores/store.js';
+import { newKey, record, storeConformance } from '../conformance/suite.js';
+import { hasBinary, RedisCluster } from '../helpers/redis-servers.js';
+
+const binaries = (await hasBinary('redis-server')) && (await hasBinary('redis-cli'));
+const skip =
+  !binaries && process.env.BATON_REQUIRE_SERVICES !== '1'
+    ? 'redis-server and redis-cli are not installed'
+    : false;
+
+describe('RedisStore on Redis Cluster', { skip, timeout: 120_000 }, () => {
+  const cluster = new RedisCluster();
+  let nodeRedis: ReturnType<typeof createCluster> | undefined;
+  let io: Cluster | undefined;
+
+  before(async () => {
+    await cluster.start();
+  });
+  after(async () => {
+    await nodeRedis?.close().catch(() => undefined);
+    io?.disconnect();
+    await cluster.stop();
+  });
+
+  const spreads = (getStore: () => Store) => {
+    it('spreads sessions over all three masters and scans every one', async () => {
+      const store = getStore() as RedisStore;
+      const keys = Array.from({ length: 30 }, () => newKey());
+      for (const k of keys) await store.create(k, record());
+      const seen = new Set<string>();
+      for await (const s of store.scan()) seen.add(s.key);
+      for (const k of keys) assert.ok(seen.has(k), `scan found ${k}`);
+      const perNode = await Promise.all(
+        cluster.ports.map(async (port) => {
+          const { createClient } = await import('redis');
+          const c = createClient({ url: `redis://127.0.0.1:${port}` });
+          await c.connect();
+          const n = await c.dbSize();
+          await c.close();
+          return n;
+        }),
+      );
+      assert.ok(
+        perNode.every((n) => n > 0),
+        `every master holds sessions: ${perNode.join(', ')}`,
+      );
+    });
+  };
+
+  storeConformance(
+    'RedisStore (node-redis cluster)',
+    async () => {
+      nodeRedis = createCluster({
+        rootNodes: [{ url: `redis://127.0.0.1:${cluster.ports[0]}` }],
+        defaults: { disableOfflineQueue: true },
+      });
+      nodeRedis.on('error', () => undefined);
+      await nodeRedis.connect();
+      return new RedisStore({ client: nodeRedis, prefix: 'nr:' });
+    },
+    { additionalTests: spreads },
+  );
+
+  storeConformance(
+    'RedisStore (ioredis cluster)',
+    async () => {
+      io = new Cluster([{ host: '127.0.0.1', port: cluster.ports[0] as number }], {
+        enableOfflineQueue: false,
+        redisOptions: { maxRetriesPerRequest: 1 },
+      });
+      io.on('error', () => undefined);
+      await new Promise((resolve, reject) => {
+        io?.once('ready', resolve);
+        io?.once('error', reject);
+      });
+      return new RedisStore({ client: io, prefix: 'io:' });
+    },
+    { additionalTests: spreads },
+  );
+});
