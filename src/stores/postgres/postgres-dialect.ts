@@ -1,0 +1,283 @@
+/**
+ * PostgreSQL statements. Times are `timestamptz` columns; they travel as ms since the epoch and
+ * are converted in SQL (`to_timestamp(ms / 1000)` in, `extract(epoch …) * 1000` out), exact to
+ * the millisecond. `data` is `jsonb` holding key → JSON text (as JSON strings), so a patch is
+ * `(data - unset) || set` in one UPDATE.
+ */
+
+import {
+  num,
+  Params,
+  readData,
+  type SqlDialect,
+  type SqlErrorKind,
+  type SqlRow,
+  type SqlRunner,
+  text,
+} from '../sql/dialect.js';
+import type { Patch, StoredSession } from '../store.js';
+
+const placeholder = (n: number) => `$${n}`;
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const toTime = (ph: string) => `to_timestamp(${ph}::float8 / 1000)`;
+const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+
+/** Columns of a row without its data, read back as ms. */
+const SUMMARY = `"key", ${ms('"created"')} AS created, ${ms('"expires"')} AS expires,
+  ${ms('"absolute_expires"')} AS absolute_expires, "version", "uid"`;
+/** Bytes of key names plus JSON text of a data object. */
+const sizeOf = (data: string) =>
+  `(SELECT COALESCE(SUM(octet_length(e.k) + octet_length(e.v)), 0) FROM jsonb_each_text(${data}) AS e(k, v))`;
+
+/** SQLSTATE classes and codes that mean the server could not be used. */
+const CONNECTION_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53400']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+/** node-postgres raises these without a code. */
+const CONNECTION_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|connection timeout|Client was closed/i;
+
+export class PostgresDialect implements SqlDialect {
+  readonly name = 'postgres';
+  readonly engine = 'PostgreSQL';
+  /** Keys are short (base64url of a hash, or a prefix + id); a btree entry must stay under ~2.7 KB. */
+  readonly maxKeyBytes = 1024;
+  readonly maxUserIdBytes = 1024;
+  readonly #table: string;
+  readonly #indexPrefix: string;
+
+  constructor(tableName: string, schema: string | undefined) {
+    this.#table = schema === undefined ? quote(tableName) : `${quote(schema)}.${quote(tableName)}`;
+    this.#indexPrefix = tableName;
+  }
+
+  /** The DDL `ensureTable()` runs, also printed in docs/postgres.md. */
+  ddl(): string[] {
+    const t = this.#table;
+    const idx = (suffix: string) => quote(`${this.#indexPrefix}_${suffix}`);
+    return [
+      `CREATE TABLE IF NOT EXISTS ${t} (
+  "key" text COLLATE "C" PRIMARY KEY,
+  "data" jsonb NOT NULL DEFAULT '{}'::jsonb,
+  "created" timestamptz NOT NULL,
+  "expires" timestamptz NOT NULL,
+  "absolute_expires" timestamptz NOT NULL,
+  "version" bigint NOT NULL,
+  "uid" text,
+  "lock_token" text,
+  "lock_expires" timestamptz
+)`,
+      `CREATE INDEX IF NOT EXISTS ${idx('expires_idx')} ON ${t} ("expires")`,
+      `CREATE INDEX IF NOT EXISTS ${idx('uid_idx')} ON ${t} ("uid") WHERE "uid" IS NOT NULL`,
+    ];
+  }
+
+  async ensureTable(run: SqlRunner): Promise<void> {
+    for (const statement of this.ddl()) {
+      try {
+        await run({ text: statement, values: [] });
+      } catch (err) {
+        // Two instances running IF NOT EXISTS at the same moment: one of them loses the race on
+        // the catalog's unique index. The table is there either way.
+        const code = (err as { code?: string }).code;
+        if (code !== '23505' && code !== '42P07') throw err;
+      }
+    }
+  }
+
+  async get(run: SqlRunner, key: string, now: number): Promise<SqlRow | null> {
+    const p = new Params(placeholder);
+    const { rows } = await run({
+      text: `SELECT ${SUMMARY}, "data", "lock_token" FROM ${this.#table}
+        WHERE "key" = ${p.add(key)} AND "expires" > ${toTime(p.add(now))}`,
+      values: p.values,
+    });
+    return rows[0] ? readRow(rows[0]) : null;
+  }
+
+  async create(run: SqlRunner, key: string, s: StoredSession, now: number): Promise<boolean> {
+    const p = new Params(placeholder);
+    const expires = Math.min(s.expiresAt, s.absoluteExpiresAt);
+    const { affected } = await run({
+      text: `INSERT INTO ${this.#table} AS t
+        ("key", "data", "created", "expires", "absolute_expires", "version", "uid")
+        VALUES (${p.add(key)}, ${p.add(JSON.stringify(s.data))}::jsonb, ${toTime(p.add(s.createdAt))},
+          ${toTime(p.add(expires))}, ${toTime(p.add(s.absoluteExpiresAt))}, ${p.add(s.version)},
+          ${p.add(s.userId ?? null)}::text)
+        ON CONFLICT ("key") DO UPDATE SET "data" = EXCLUDED."data", "created" = EXCLUDED."created",
+          "expires" = EXCLUDED."expires", "absolute_expires" = EXCLUDED."absolute_expires",
+          "version" = EXCLUDED."version", "uid" = EXCLUDED."uid", "lock_token" = NULL, "lock_expires" = NULL
+        WHERE t."expires" <= ${toTime(p.add(now))}`,
+      values: p.values,
+    });
+    return affected > 0;
+  }
+
+  async patch(
+    run: SqlRunner,
+    key: string,
+    patch: Patch,
+    now: number,
+    limit: { maxBytes: number; setBytes: number },
+  ): Promise<number | null> {
+    const p = new Params(placeholder);
+    const set = () => `${p.add(JSON.stringify(patch.set))}::jsonb`;
+    const assignments = [`"expires" = LEAST(${toTime(p.add(patch.expiresAt))}, "absolute_expires")`];
+    const guards = [`"key" = ${p.add(key)}`, `"expires" > ${toTime(p.add(now))}`];
+    const setKeys = Object.keys(patch.set);
+    if (patch.replace) {
+      assignments.push(`"data" = ${set()}`);
+    } else if (setKeys.length > 0 || patch.unset.length > 0) {
+      // Unset first, then set: a key named in both ends up set, as in applyPatchData.
+      assignments.push(`"data" = ("data" - ${p.add(patch.unset)}::text[]) || ${set()}`);
+      if (setKeys.length > 0) {
+        // The data without every key the patch names, plus what the patch sets: exact size.
+        const kept = `("data" - ${p.add([...patch.unset, ...setKeys])}::text[])`;
+        guards.push(`${sizeOf(kept)} + ${p.add(limit.setBytes)} <= ${p.add(limit.maxBytes)}`);
+      }
+    }
+    if (patch.userId !== undefined) assignments.push(`"uid" = ${p.add(patch.userId)}::text`);
+    if (patch.expectVersion !== undefined) guards.push(`"version" = ${p.add(patch.expectVersion)}`);
+    if (patch.lockToken !== undefined) {
+      guards.push(`"lock_token" = ${p.add(patch.lockToken)}`);
+      if (patch.releaseLock) assignments.push(`"lock_token" = NULL`, `"lock_expires" = NULL`);
+    }
+    assignments.push(`"version" = "version" + 1`);
+    const { rows } = await run({
+      text: `UPDATE ${this.#table} SET ${assignments.join(', ')} WHERE ${guards.join(' AND ')} RETURNING "version"`,
+      values: p.values,
+    });
+    return rows[0] ? num(rows[0].version) : null;
+  }
+
+  async touch(run: SqlRunner, key: string, expiresAt: number, now: number): Promise<boolean> {
+    const p = new Params(placeholder);
+    const { affected } = await run({
+      text: `UPDATE ${this.#table} SET "expires" = LEAST(${toTime(p.add(expiresAt))}, "absolute_expires")
+        WHERE "key" = ${p.add(key)} AND "expires" > ${toTime(p.add(now))}`,
+      values: p.values,
+    });
+    return affected > 0;
+  }
+
+  async destroy(run: SqlRunner, key: string, now: number): Promise<boolean> {
+    const p = new Params(placeholder);
+    const { rows } = await run({
+      text: `DELETE FROM ${this.#table} WHERE "key" = ${p.add(key)}
+        RETURNING "expires" > ${toTime(p.add(now))} AS live`,
+      values: p.values,
+    });
+    return rows[0]?.live === true;
+  }
+
+  async lock(
+    run: SqlRunner,
+    key: string,
+    token: string,
+    until: number,
+    now: number,
+  ): Promise<SqlRow | 'missing' | 'held'> {
+    const p = new Params(placeholder);
+    const nowAt = toTime(p.add(now));
+    const { rows } = await run({
+      text: `UPDATE ${this.#table} SET "lock_token" = ${p.add(token)}, "lock_expires" = ${toTime(p.add(until))}
+        WHERE "key" = ${p.add(key)} AND "expires" > ${nowAt}
+          AND ("lock_token" IS NULL OR "lock_expires" <= ${nowAt})
+        RETURNING ${SUMMARY}, "data", "lock_token"`,
+      values: p.values,
+    });
+    if (rows[0]) return readRow(rows[0]);
+    return (await this.get(run, key, now)) ? 'held' : 'missing';
+  }
+
+  async unlock(run: SqlRunner, key: string, token: string): Promise<void> {
+    await run({
+      text: `UPDATE ${this.#table} SET "lock_token" = NULL, "lock_expires" = NULL
+        WHERE "key" = $1 AND "lock_token" = $2`,
+      values: [key, token],
+    });
+  }
+
+  async listByUser(run: SqlRunner, userId: string, now: number): Promise<SqlRow[]> {
+    const { rows } = await run({
+      text: `SELECT ${SUMMARY}, ${sizeOf('"data"')} AS size FROM ${this.#table}
+        WHERE "uid" = $1 AND "expires" > ${toTime('$2')} ORDER BY "key"`,
+      values: [userId, now],
+    });
+    return rows.map(readRow);
+  }
+
+  async scanPage(
+    run: SqlRunner,
+    after: string | null,
+    limit: number,
+    now: number,
+    includeExpired: boolean,
+  ): Promise<SqlRow[]> {
+    const p = new Params(placeholder);
+    const where: string[] = [];
+    if (after !== null) where.push(`"key" > ${p.add(after)}`);
+    if (!includeExpired) where.push(`"expires" > ${toTime(p.add(now))}`);
+    const { rows } = await run({
+      text: `SELECT ${SUMMARY}, ${sizeOf('"data"')} AS size FROM ${this.#table}
+        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY "key" LIMIT ${p.add(limit)}`,
+      values: p.values,
+    });
+    return rows.map(readRow);
+  }
+
+  async countExpired(run: SqlRunner, now: number): Promise<number> {
+    const { rows } = await run({
+      text: `SELECT count(*) AS n FROM ${this.#table} WHERE "expires" <= ${toTime('$1')}`,
+      values: [now],
+    });
+    return num(rows[0]?.n ?? 0);
+  }
+
+  async deleteExpired(run: SqlRunner, now: number, limit: number): Promise<number> {
+    // SKIP LOCKED: a batch never waits behind a row some request is writing right now.
+    const { affected } = await run({
+      text: `DELETE FROM ${this.#table} WHERE "key" IN (
+        SELECT "key" FROM ${this.#table} WHERE "expires" <= ${toTime('$1')}
+        ORDER BY "expires" LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      values: [now, limit],
+    });
+    return affected;
+  }
+
+  classifyError(err: unknown): SqlErrorKind {
+    const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+    if (code === '55P03') return 'lockTimeout';
+    if (code === '42P01') return 'missingTable';
+    if (typeof code === 'string') {
+      if (code.startsWith('08') || CONNECTION_STATES.has(code) || CONNECTION_CODES.has(code)) {
+        return 'connection';
+      }
+    }
+    if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return 'connection';
+    return 'other';
+  }
+}
+
+function readRow(raw: Record<string, unknown>): SqlRow {
+  const row: SqlRow = {
+    key: text(raw.key) ?? '',
+    createdAt: num(raw.created),
+    expiresAt: num(raw.expires),
+    absoluteExpiresAt: num(raw.absolute_expires),
+    version: num(raw.version),
+    userId: text(raw.uid),
+  };
+  if ('data' in raw) row.data = readData(raw.data);
+  if ('lock_token' in raw) row.lockToken = text(raw.lock_token);
+  if ('size' in raw) row.size = num(raw.size);
+  return row;
+}

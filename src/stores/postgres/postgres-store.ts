@@ -1,0 +1,124 @@
+import pg from 'pg';
+import { ConfigError } from '../../core/errors.js';
+import {
+  checkSqlOptions,
+  isSqlIdentifier,
+  positive,
+  type SqlBackend,
+  SqlStore,
+  type SqlStoreOptions,
+} from '../sql/sql-store.js';
+import { PostgresDialect } from './postgres-dialect.js';
+
+export interface PostgresStoreOptions extends SqlStoreOptions {
+  /**
+   * `postgres://user:pass@host:5432/db`: the store makes its own `pg.Pool` and ends it on
+   * `close()`. Give this or `pool`.
+   */
+  connectionString?: string;
+  /**
+   * A `pg.Pool` you manage: the store never ends it. Set `lock_timeout` on it (e.g.
+   * `new Pool({ lock_timeout: 2000 })`) so a row held by a stray transaction cannot stall a
+   * request; pools the store makes get `rowLockTimeoutMs`.
+   */
+  pool?: pg.Pool;
+  /**
+   * Table name (letters, digits, `_`).
+   * @default 'sessions'
+   */
+  tableName?: string;
+  /** Schema holding the table; the connection's `search_path` when absent. */
+  schema?: string;
+  /**
+   * Longest wait for a row lock held by another transaction (PostgreSQL `lock_timeout`), for
+   * pools the store makes. Keep it at or below the session manager's `lockWait`.
+   * @default 2000
+   */
+  rowLockTimeoutMs?: number;
+  /**
+   * Longest wait for a new connection, for pools the store makes.
+   * @default 2000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Most connections in a pool the store makes.
+   * @default 10
+   */
+  poolSize?: number;
+}
+
+/**
+ * Sessions in a PostgreSQL table: one row per session, data in a `jsonb` column with one entry
+ * per top-level key, per-key patches in one UPDATE, a lock in the row, a partial index on `uid`
+ * for "log out everywhere" and an index on `expires` for `gc()`. Call `ensureTable()` once
+ * (or `baton create-table`): the constructor creates nothing.
+ */
+export class PostgresStore extends SqlStore {
+  constructor(options: PostgresStoreOptions) {
+    const tableName = options.tableName ?? 'sessions';
+    if (!isSqlIdentifier(tableName)) {
+      throw new ConfigError(
+        'tableName',
+        `must be letters, digits and _ (at most 63), got ${JSON.stringify(tableName)}`,
+      );
+    }
+    if (options.schema !== undefined && !isSqlIdentifier(options.schema)) {
+      throw new ConfigError(
+        'schema',
+        `must be letters, digits and _ (at most 63), got ${JSON.stringify(options.schema)}`,
+      );
+    }
+    const sql = checkSqlOptions(options);
+    const rowLockTimeoutMs = positive('rowLockTimeoutMs', options.rowLockTimeoutMs ?? 2000);
+    const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs ?? 2000);
+    const poolSize = positive('poolSize', options.poolSize ?? 10);
+    super(
+      new PostgresDialect(tableName, options.schema),
+      backend(options, { rowLockTimeoutMs, connectTimeoutMs, poolSize }),
+      sql,
+    );
+  }
+}
+
+function backend(
+  options: PostgresStoreOptions,
+  settings: { rowLockTimeoutMs: number; connectTimeoutMs: number; poolSize: number },
+): SqlBackend {
+  const hasPool = options.pool !== undefined;
+  const hasUrl = options.connectionString !== undefined;
+  if (hasPool === hasUrl) {
+    throw new ConfigError('connectionString', 'give either `connectionString` or `pool` (one of them)');
+  }
+  let pool: pg.Pool;
+  let owned = false;
+  if (options.pool) {
+    if (typeof options.pool.query !== 'function') {
+      throw new ConfigError('pool', 'must be a pg.Pool (or anything with its `query()`)');
+    }
+    pool = options.pool;
+  } else {
+    if (typeof options.connectionString !== 'string' || options.connectionString.length === 0) {
+      throw new ConfigError('connectionString', 'must be a non-empty postgres:// URL');
+    }
+    pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: settings.poolSize,
+      connectionTimeoutMillis: settings.connectTimeoutMs,
+      lock_timeout: settings.rowLockTimeoutMs,
+      allowExitOnIdle: true,
+    });
+    // An idle client whose server went away raises 'error' on the pool; without a listener
+    // that would end the process. The next query gets a fresh connection or a typed error.
+    pool.on('error', () => {});
+    owned = true;
+  }
+  return {
+    async query({ text, values }) {
+      const result = await pool.query(text, values);
+      return { rows: result.rows, affected: result.rowCount ?? 0 };
+    },
+    async end() {
+      if (owned) await pool.end();
+    },
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * Tests both SQL stores share beyond the conformance suite: the per-key size guard inside the
+ * patch statement, keys JSON paths find hard, bounded row-lock waits, paging, gc batches, error
+ * mapping and pool ownership. Each test file passes what differs per engine.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { SqlStore } from '../../src/stores/sql/sql-store.js';
+import { newKey, record } from '../conformance/suite.js';
+
+export interface SqlQuirkOptions {
+  /** A store on the same table, with these options on top of the file's defaults. */
+  makeStore: (extra?: Record<string, unknown>) => SqlStore;
+  /** Opens a transaction that row-locks the session; the returned function rolls it back. */
+  holdRowLock: (key: string) => Promise<() => Promise<void>>;
+  /** The stored `data` column of a session as the engine returns it, parsed. */
+  rawData: (key: string) => Promise<Record<string, unknown>>;
+  /** A store whose server refuses connections. */
+  unreachableStore: () => SqlStore;
+  /** A store on a table that does not exist. */
+  missingTableStore: () => SqlStore;
+}
+
+export function sqlQuirks(o: SqlQuirkOptions): void {
+  describe('SQL specifics', () => {
+    it('stores each value as its exact JSON text, readable from SQL as a JSON string', async () => {
+      const store = o.makeStore();
+      const key = newKey();
+      const data = { n: '1.5e+300', o: '{"b":1,"a":2}', s: '"x"' };
+      await store.create(key, record({ data }));
+      assert.deepEqual(await o.rawData(key), data);
+      assert.deepEqual((await store.get(key))?.data, data);
+      await store.close();
+    });
+
+    it('round-trips keys with quotes, backslashes, path syntax and control characters through patches', async () => {
+      const store = o.makeStore();
+      const key = newKey();
+      const odd = [
+        '"',
+        '\\',
+        'a"b',
+        'a\\b',
+        '\\"',
+        '$.a',
+        '$[0]',
+        '*',
+        '**',
+        'a[0]',
+        '\n',
+        '\t',
+        "'",
+        '`',
+        '\u0001',
+      ];
+      await store.create(key, record({ data: {} }));
+      const set = Object.fromEntries(odd.map((k, i) => [k, JSON.stringify(`${i}:${k}`)]));
+      await store.patch(key, { set, unset: [], expiresAt: Date.now() + 60_000 });
+      assert.deepEqual((await store.get(key))?.data, set);
+      await store.patch(key, { set: {}, unset: odd.slice(0, 8), expiresAt: Date.now() + 60_000 });
+      assert.deepEqual(
+        (await store.get(key))?.data,
+        Object.fromEntries(odd.slice(8).map((k) => [k, set[k]])),
+      );
+      await store.close();
+    });
+
+    it('enforces the size limit inside the patch statement, so concurrent patches cannot pass it together', async () => {
+      const store = o.makeStore({ maxSize: 1_000 });
+      const key = newKey();
+      await store.create(key, record({ data: {} }));
+      const value = JSON.stringify('v'.repeat(290)); // 292 bytes + 2 for the key: 3 fit, 4 do not
+      const outcomes = await Promise.allSettled(
+        [0, 1, 2, 3].map((i) =>
+          store.patch(key, { set: { [`k${i}`]: value }, unset: [], expiresAt: Date.now() + 60_000 }),
+        ),
+      );
+      const failed = outcomes.filter((r) => r.status === 'rejected');
+      assert.equal(failed.length, 1);
+      assert.equal((failed[0] as PromiseRejectedResult).reason.code, 'BATON_SESSION_TOO_LARGE');
+      const got = await store.get(key);
+      assert.equal(Object.keys(got?.data ?? {}).length, 3);
+      // Replacing a key with a value of the same size fits even at the limit.
+      const [first] = Object.keys(got?.data ?? {});
+      assert.ok(first);
+      assert.ok(
+        await store.patch(key, { set: { [first]: value }, unset: [], expiresAt: Date.now() + 60_000 }),
+      );
+      await store.close();
+    });
+
+    it('a row locked by another transaction blocks a write no longer than rowLockTimeoutMs', async () => {
+      const store = o.makeStore({ rowLockTimeoutMs: 1_000 });
+      const key = newKey();
+      await store.create(key, record());
+      const rollback = await o.holdRowLock(key);
+      try {
+        let started = Date.now();
+        await assert.rejects(
+          store.patch(key, { set: { a: '1' }, unset: [], expiresAt: Date.now() + 60_000 }),
+          (err: { code?: string }) => err.code === 'BATON_LOCK_TIMEOUT',
+        );
+        const waited = Date.now() - started;
+        assert.ok(waited >= 900, `waited ${waited} ms for the row lock`);
+        assert.ok(waited < 5_000, `waited ${waited} ms: the engine default, not rowLockTimeoutMs`);
+        started = Date.now();
+        assert.equal(await store.lock(key, 5_000), null, 'a row held elsewhere counts as locked');
+        assert.ok(Date.now() - started < 5_000);
+      } finally {
+        await rollback();
+      }
+      assert.deepEqual((await store.get(key))?.data, record().data, 'nothing written');
+      const handle = await store.lock(key, 5_000);
+      assert.ok(handle, 'lockable once the transaction ended');
+      await handle.release();
+      await store.close();
+    });
+
+    it('scan pages by key and sees every session exactly once', async () => {
+      const store = o.makeStore({ batchSize: 3 });
+      const keys = Array.from({ length: 8 }, () => newKey());
+      for (const k of keys) await store.create(k, record());
+      const seen: string[] = [];
+      for await (const s of store.scan({ includeExpired: true })) seen.push(s.key);
+      assert.equal(new Set(seen).size, seen.length, 'no key twice');
+      for (const k of keys) assert.ok(seen.includes(k));
+      assert.deepEqual(
+        seen,
+        [...seen].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+      );
+      let limited = 0;
+      for await (const _ of store.scan({ limit: 5 })) limited++;
+      assert.equal(limited, 5);
+      await store.close();
+    });
+
+    it('gc deletes in batches, reports progress and holds its rate', async () => {
+      const store = o.makeStore({ batchSize: 2 });
+      assert.ok(store.gc);
+      await store.gc(); // leftovers of other tests
+      const now = Date.now();
+      for (let i = 0; i < 5; i++) await store.create(newKey(), record({ expiresAt: now + 300 }));
+      const live = newKey();
+      await store.create(live, record());
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      const dry = await store.gc({ dryRun: true });
+      assert.equal(dry.deleted, 5);
+      const progress: number[] = [];
+      const started = Date.now();
+      const result = await store.gc({ rate: 4, onProgress: (p) => progress.push(p.deleted) });
+      assert.equal(result.deleted, 5);
+      assert.deepEqual(progress, [2, 4, 5]);
+      // 5 deletions at 4 per second: the second batch may start no sooner than 2/4 s in.
+      assert.ok(Date.now() - started >= 900, `took ${Date.now() - started} ms`);
+      assert.ok(await store.get(live));
+      await store.close();
+    });
+
+    it('maps a refused connection to StoreUnavailableError with the cause', async () => {
+      const store = o.unreachableStore();
+      await assert.rejects(
+        store.get(newKey()),
+        (err: { code?: string; cause?: unknown; message: string }) => {
+          assert.equal(err.code, 'BATON_STORE_UNAVAILABLE');
+          assert.ok(err.cause, 'carries the driver error');
+          assert.match(err.message, /not reachable/);
+          return true;
+        },
+      );
+      await store.close();
+    });
+
+    it('says how to create a missing table', async () => {
+      const store = o.missingTableStore();
+      await assert.rejects(store.get(newKey()), (err: { code?: string; message: string }) => {
+        assert.equal(err.code, 'BATON_STORE_UNAVAILABLE');
+        assert.match(err.message, /ensureTable/);
+        return true;
+      });
+      await store.close();
+    });
+
+    it('refuses keys and user ids longer than the columns hold', async () => {
+      const store = o.makeStore();
+      await assert.rejects(store.get('k'.repeat(2_000)), { code: 'BATON_INVALID_INPUT' });
+      await assert.rejects(store.create(newKey(), record({ userId: 'u'.repeat(2_000) })), {
+        code: 'BATON_INVALID_INPUT',
+      });
+      await store.close();
+    });
+
+    it('a closed store refuses calls with StoreUnavailableError', async () => {
+      const store = o.makeStore();
+      await store.close();
+      await assert.rejects(store.get(newKey()), { code: 'BATON_STORE_UNAVAILABLE' });
+    });
+  });
+}
