@@ -21,15 +21,26 @@ export interface ReliabilityOptions {
   userIndex?: boolean;
   /** The store can list its sessions (`scan`), used to dump it. @default true */
   scan?: boolean;
-  /** Every raw record as the engine holds it, for dumps (SEC-04, SEC-11); default: scan + get. */
-  dump?: (store: Store) => Promise<string[]>;
-  /** Repetitions of the racy rows. @default 100 for CONC-01, 1000 for CONC-04 */
+  /**
+   * Every raw record as the engine holds it, for dumps (SEC-04, SEC-11): `keys` are the store keys
+   * the suite's sessions were created under (for engines that cannot list). Default: scan + get.
+   */
+  dump?: (store: Store, keys: string[]) => Promise<string[]>;
+  /** Sessions issued for the dump (SEC-04; the matrix asks 1,000). @default 1000 */
+  sessions?: number;
+  /** CONC-01 rounds (the matrix asks 100). @default 100 */
   repeat?: number;
+  /** CONC-04 runs (the matrix asks 1,000). @default 1000 */
+  logoutRuns?: number;
+  /** Rows known to fail on this store: row id → why. They run as `todo` (reported, not failing the run). */
+  knownIssues?: Record<string, string>;
   /** Whole seconds of expiry resolution (DynamoDB, Memcached). @default 0 */
   expiryGranularityMs?: number;
 }
 
 const secret = 'reliability-secret-reliability-secret';
+/** BATON_FULL_COUNTS=1 (set by `npm run test:faults`) runs the matrix's full repetition counts on every store. */
+const FULL = process.env.BATON_FULL_COUNTS === '1';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function defaultDump(store: Store): Promise<string[]> {
@@ -50,8 +61,8 @@ export function reliabilitySuite(
 ): void {
   const hasLock = options.lock ?? true;
   const hasUserIndex = options.userIndex ?? true;
-  const hasScan = options.scan ?? true;
   const dump = options.dump ?? defaultDump;
+  const canDump = options.dump !== undefined || (options.scan ?? true);
   const granularity = options.expiryGranularityMs ?? 0;
 
   describe(`${name}: reliability through the session manager`, () => {
@@ -64,18 +75,20 @@ export function reliabilitySuite(
       await Promise.all(managers.map((m) => m.close()));
       await store.close();
     });
+    const created: string[] = [];
     const instances = (extra: Partial<SessionOptions> = {}): [SessionManager, SessionManager] => {
       const pair: [SessionManager, SessionManager] = [
         new SessionManager({ store, secret, ...extra }),
         new SessionManager({ store, secret, ...extra }),
       ];
+      for (const m of pair) m.on('created', (e) => created.push(e.key));
       managers.push(...pair);
       return pair;
     };
 
     it('CONC-01: 50 concurrent requests on two instances each set their own key; repeated, 0 losses', async (t) => {
       const [a, b] = instances();
-      const rounds = Math.min(options.repeat ?? 100, 100);
+      const rounds = FULL ? 100 : (options.repeat ?? 100);
       let lost = 0;
       for (let r = 0; r < rounds; r++) {
         const first = await request(a, undefined, (s) => {
@@ -130,7 +143,7 @@ export function reliabilitySuite(
 
     it('CONC-04: logout during a slow request — the old id stays invalid and the slow commit writes nothing', async (t) => {
       const [a, b] = instances();
-      const runs = options.repeat === undefined ? 1000 : Math.min(options.repeat * 10, 1000);
+      const runs = FULL ? 1000 : (options.logoutRuns ?? 1000);
       let resurrected = 0;
       let slowWrites = 0;
       const calls = countCalls(store);
@@ -157,7 +170,9 @@ export function reliabilitySuite(
       assert.equal(resurrected, 0);
     });
 
-    it('CONC-05: two concurrent regenerates — the old id is invalid, one new id holds the data, no orphan copy', async () => {
+    it('CONC-05: two concurrent regenerates — the old id is invalid, one new id holds the data, no orphan copy', {
+      todo: options.knownIssues?.['CONC-05'],
+    }, async () => {
       const [a, b] = instances();
       const first = await request(a, undefined, (s) => {
         s.secret = 'data';
@@ -350,18 +365,19 @@ export function reliabilitySuite(
       assert.equal((await request(a, first.cookie)).session.keep, 'me');
     });
 
-    it('SEC-04: 1,000 sessions — no stored key or value holds an issued id or cookie value', {
-      skip: !hasScan && 'cannot dump',
+    const sessions = FULL ? 1000 : (options.sessions ?? 1000);
+    it(`SEC-04: ${sessions} sessions — no stored key or value holds an issued id or cookie value`, {
+      skip: !canDump && 'cannot dump',
     }, async (t) => {
       const [a] = instances();
       const cookies: string[] = [];
-      for (let i = 0; i < 1000; i++) {
+      for (let i = 0; i < sessions; i++) {
         const r = await request(a, undefined, (s) => {
           s.i = i;
         });
         cookies.push(r.cookie!);
       }
-      const text = (await dump(store)).join('\n');
+      const text = (await dump(store, created)).join('\n');
       let found = 0;
       for (const c of cookies) {
         const id = idOf(c);
@@ -373,7 +389,7 @@ export function reliabilitySuite(
     });
 
     it('SEC-11: with encryption on, no plaintext canary in the dump; tampered data is absent', {
-      skip: !hasScan && 'cannot dump',
+      skip: !canDump && 'cannot dump',
     }, async () => {
       const keys = [
         { id: '2', key: randomBytes(32) },
@@ -385,7 +401,7 @@ export function reliabilitySuite(
         s.card = canary;
         s.nested = { deep: [canary] };
       });
-      assert.ok(!(await dump(store)).join('\n').includes(canary), 'no canary in the dump');
+      assert.ok(!(await dump(store, created)).join('\n').includes(canary), 'no canary in the dump');
       assert.equal((await request(a, first.cookie)).session.card, canary);
       const key = hashId(idOf(first.cookie));
       const stored = (await store.get(key)) as StoredSession;
