@@ -17,7 +17,9 @@ export class TcpProxy {
   #server: Server | undefined;
   #port = 0;
   #down = false;
-  #stalled = false;
+  /** Resolved while data flows; a pending promise while stalled. */
+  #gate: Promise<void> = Promise.resolve();
+  #release: (() => void) | undefined;
   #latency = { ms: 0, jitterMs: 0 };
 
   constructor(options: ProxyOptions) {
@@ -41,9 +43,15 @@ export class TcpProxy {
     this.#latency = { ms, jitterMs };
   }
 
-  /** Data is accepted and never passed on, until `heal()`. */
+  /**
+   * Data is accepted and held, never passed on, until `heal()` releases it in order (a network
+   * stall with TCP keeping the bytes; nothing is dropped mid-stream, which TCP never does).
+   */
   stall(): void {
-    this.#stalled = true;
+    if (this.#release) return;
+    this.#gate = new Promise<void>((resolve) => {
+      this.#release = resolve;
+    });
   }
 
   /** Resets every open connection and refuses new ones, until `heal()`. */
@@ -58,7 +66,9 @@ export class TcpProxy {
 
   heal(): void {
     this.#down = false;
-    this.#stalled = false;
+    this.#release?.();
+    this.#release = undefined;
+    this.#gate = Promise.resolve();
     this.#latency = { ms: 0, jitterMs: 0 };
   }
 
@@ -90,19 +100,15 @@ export class TcpProxy {
     // Chunks leave in order: each waits for its own delay, and for the one before it.
     let last = Promise.resolve();
     from.on('data', (chunk) => {
-      if (this.#stalled) return;
       const { ms, jitterMs } = this.#latency;
-      if (ms === 0 && jitterMs === 0) {
-        last = last.then(() => {
-          if (!this.#stalled && !to.destroyed) to.write(chunk);
-        });
-        return;
-      }
       const delay = Math.max(0, ms + (Math.random() * 2 - 1) * jitterMs);
-      const due = new Promise<void>((resolve) => setTimeout(resolve, delay).unref());
-      last = Promise.all([last, due]).then(() => {
-        if (!this.#stalled && !to.destroyed) to.write(chunk);
-      });
+      const due =
+        delay === 0 ? Promise.resolve() : new Promise<void>((resolve) => setTimeout(resolve, delay).unref());
+      last = Promise.all([last, due])
+        .then(() => this.#gate)
+        .then(() => {
+          if (!to.destroyed) to.write(chunk);
+        });
     });
   }
 }
