@@ -151,3 +151,50 @@ describe('FLT-02 PostgreSQL connections cut mid-load (loopback proxy; the server
     }
   });
 });
+
+describe('FLT-09 Redis eviction (maxmemory 4 MB, allkeys-lru)', { skip: redisSkip, timeout: 120_000 }, () => {
+  it('an evicted session is absent as a whole (never partial) and is reported as unknown', async (t) => {
+    const server = new RedisServer(await freePort(), [
+      '--maxmemory',
+      '4mb',
+      '--maxmemory-policy',
+      'allkeys-lru',
+    ]);
+    await server.start();
+    const store = new RedisStore({ url: `redis://127.0.0.1:${server.port}` });
+    const { SessionManager } = await import('../../src/core/manager.js');
+    const manager = new SessionManager({ store, secret: 'eviction-secret-eviction-secret-0' });
+    let unknown = 0;
+    manager.on('unknown', () => unknown++);
+    try {
+      const cookies: string[] = [];
+      for (let i = 0; i < 3000; i++) {
+        const s = await manager.load({});
+        s.a = 'a'.repeat(500);
+        s.b = { n: i, text: 'b'.repeat(500) };
+        s.c = i;
+        const pair = (await manager.commit(s)).setCookie[0]!.split(';')[0]!;
+        cookies.push(pair);
+      }
+      let whole = 0;
+      let absent = 0;
+      let partial = 0;
+      for (const [i, cookie] of cookies.entries()) {
+        const s = await manager.load({ cookie });
+        if (s.isNew) absent++;
+        else if (s.a === 'a'.repeat(500) && (s.b as { n: number }).n === i && s.c === i) whole++;
+        else partial++;
+      }
+      t.diagnostic(
+        JSON.stringify({ sessions: cookies.length, whole, evicted: absent, partial, unknownEvents: unknown }),
+      );
+      assert.ok(absent > 0, 'the engine evicted sessions');
+      assert.equal(partial, 0, 'never a partial session');
+      assert.equal(unknown, absent, 'each eviction reported (unknown event)');
+    } finally {
+      await manager.close();
+      await store.close();
+      await server.stop();
+    }
+  });
+});
