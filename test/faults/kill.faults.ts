@@ -17,16 +17,24 @@ import { needService } from '../helpers/services.js';
 const skip = await needService('Redis', 6379);
 const url = 'redis://127.0.0.1:6379';
 const APP = 'test/faults/fixtures/app-process.ts';
-const KILLS = process.env.BATON_FULL_COUNTS === '1' ? 50 : 15;
+const KILLS = process.env.BATON_FULL_COUNTS === '1' ? 30 : 10;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function startApp(env: Record<string, string>): Promise<{ child: Child; base: string }> {
   const child = startFixture(APP, env);
   const port = (await child.waitFor(/ready (\d+)/))[1];
-  return { child, base: `http://127.0.0.1:${port}` };
+  const base = `http://127.0.0.1:${port}`;
+  // Readiness: one request that reaches Redis, so the load measures commits, not start-up.
+  await fetch(`${base}/state`, { headers: { cookie: `sid=${'A'.repeat(43)}.${'B'.repeat(43)}` } });
+  await fetch(`${base}/set`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key: 'warm', value: 1 }),
+  });
+  return { child, base };
 }
 
-describe('killed app instances and lock holders (Redis)', { skip, timeout: 300_000 }, () => {
+describe('killed app instances and lock holders (Redis)', { skip, timeout: 900_000 }, () => {
   const prefixes: string[] = [];
   const prefix = () => {
     const p = `baton-kill-${randomBytes(4).toString('hex')}:`;

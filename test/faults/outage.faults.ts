@@ -198,3 +198,43 @@ describe('FLT-09 Redis eviction (maxmemory 4 MB, allkeys-lru)', { skip: redisSki
     }
   });
 });
+
+describe('FLT-01 Redis down when the app starts', { skip: redisSkip, timeout: 60_000 }, () => {
+  it('503 within connectTimeout + 100 ms for requests that need the store, no cookie handed out, recovery without restart', async (t) => {
+    const port = await freePort();
+    const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 1000 });
+    const { app } = makeApp({ store, timeoutMs: 5000 });
+    const http = createServer(app);
+    const base = await listen(http);
+    const server = new RedisServer(port, ['--appendonly', 'yes']);
+    try {
+      const times: number[] = [];
+      const withCookie = new Jar();
+      withCookie.cookie = `sid=${'A'.repeat(43)}.${'B'.repeat(43)}`; // forged: needs no store
+      const forged = await withCookie.request(base, '/state');
+      assert.equal(forged.status, 200, 'a request that needs no store is served');
+      for (let i = 0; i < 5; i++) {
+        const started = Date.now();
+        const jar = new Jar();
+        const r = await jar.request(base, '/set', { json: { key: 'a', value: i } });
+        times.push(Date.now() - started);
+        assert.equal(r.status, 503);
+        assert.equal(r.setCookie.length, 0, 'no new session cookie while the store is down');
+      }
+      await server.start();
+      const started = Date.now();
+      const jar = new Jar();
+      let r = await jar.request(base, '/set', { json: { key: 'a', value: 1 } });
+      while (r.status === 503 && Date.now() - started < 10_000)
+        r = await jar.request(base, '/set', { json: { key: 'a', value: 1 } });
+      assert.equal(r.status, 200, 'recovers without restarting the app');
+      t.diagnostic(JSON.stringify({ downAnswerMs: times, recoveryMs: Date.now() - started }));
+      // Target: connectTimeout + 100 ms. The bound asserted leaves room for a loaded 2-core machine.
+      assert.ok(Math.max(...times) <= 1500, `503 near connectTimeout (${Math.max(...times)} ms)`);
+    } finally {
+      await close(http);
+      await store.close();
+      await server.stop();
+    }
+  });
+});

@@ -50,6 +50,17 @@ describe('FLT-03 slow Redis behind a delaying proxy', { skip, timeout: 120_000 }
     const base = await listen(server);
     const lag = monitorEventLoopDelay({ resolution: 10 });
     try {
+      // Readiness: the first connection is made before the delay (and before the 300 ms net applies).
+      const ready = Date.now();
+      for (;;) {
+        try {
+          await store.get('baton-warm-up');
+          break;
+        } catch (err) {
+          if (Date.now() - ready > 15_000) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
       const users = Array.from({ length: 10 }, () => new Jar());
       for (const jar of users)
         assert.equal((await jar.request(base, '/set', { json: { key: 'k', value: 1 } })).status, 200);
