@@ -3,6 +3,7 @@
  * The `baton` command. Usage: `baton --help`.
  */
 import { Command } from 'commander';
+import { demo } from './commands/demo.js';
 
 const program = new Command('baton')
   .description('Set up and look after a baton-session store')
@@ -10,5 +11,7 @@ const program = new Command('baton')
   .exitOverride((err) => {
     process.exit(err.exitCode === 0 ? 0 : 2);
   });
+
+demo(program);
 
 program.parse();

@@ -116,10 +116,19 @@ export function summarize(key: string, s: StoredSession): SessionSummary {
 
 /** The data a patch leaves: `replace` drops what `set` does not name. */
 export function applyPatchData(data: Record<string, string>, patch: Patch): Record<string, string> {
-  const next = patch.replace ? {} : { ...data };
+  const next: Record<string, string> = {};
+  if (!patch.replace) for (const [k, v] of Object.entries(data)) putOwn(next, k, v);
   for (const k of patch.unset) delete next[k];
-  Object.assign(next, patch.set);
+  for (const [k, v] of Object.entries(patch.set)) putOwn(next, k, v);
   return next;
+}
+
+/**
+ * Sets an own, enumerable property even for the name `__proto__`, which plain assignment and
+ * `Object.assign` would treat as the prototype (and so drop the key).
+ */
+export function putOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** The effective expiry of a patch: never past the absolute expiry. */

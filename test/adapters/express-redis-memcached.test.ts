@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
+import { hashId } from '../../src/core/ids.js';
 import { MemcachedStore } from '../../src/stores/memcached/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import type { Store } from '../../src/stores/store.js';
@@ -121,6 +122,19 @@ for (const [name, skip, make] of stores) {
         const state = (await jar.request(c.urls[1], '/state')).body.data;
         for (let i = 0; i < 50; i++) assert.equal(state[`k${i}`], i, `k${i} kept`);
         assert.equal(state.start, true);
+      } finally {
+        await c.close();
+      }
+    });
+
+    it('stores the session under the hash of its id, never the id from the cookie', async () => {
+      const c = await instances(store);
+      try {
+        const jar = new Jar();
+        await jar.request(c.urls[0], '/set', { json: { key: 'name', value: 'Jack' } });
+        const id = (jar.cookie as string).slice('sid='.length).split('.')[0] as string;
+        assert.ok(await store.get(hashId(id)), 'the record is under base64url(sha256(id))');
+        assert.equal(await store.get(id), null, 'nothing is under the raw id');
       } finally {
         await c.close();
       }

@@ -33,7 +33,7 @@ export async function awsLiteClient(endpoint: string): Promise<AwsLiteClient> {
     autoloadPlugins: false,
     plugins: [import(DYNAMODB_PLUGIN)],
   });
-  return client as unknown as AwsLiteClient;
+  return client;
 }
 
 /** Quiet warnings collector for `onWarning`. */

@@ -15,7 +15,7 @@ import {
 import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
 import { newKey, record } from '../conformance/suite.js';
-import { sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
+import { awsLiteClient, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 
 interface Fault {
   /** Commands the fault applies to (`GetItem`, `UpdateItem`...). */
@@ -267,6 +267,13 @@ describe('DynamoDBStore under injected faults', () => {
       );
       await down.close();
       await down.close();
+
+      const lite = new DynamoDBStore({ tableName: tableName(), client: await awsLiteClient(endpoint) });
+      await assert.rejects(lite.get(newKey()), (err: { code?: string; message?: string }) => {
+        assert.equal(err.code, 'BATON_STORE_UNAVAILABLE');
+        assert.match(String(err.message), /GetItem .* ECONNREFUSED/);
+        return true;
+      });
     });
   });
 });

@@ -14,12 +14,12 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { itemSize } from '../../src/stores/dynamodb/codec.js';
-import { DynamoDBStore, type DynamoDBStoreOptions } from '../../src/stores/dynamodb/index.js';
+import { DynamoDBStore, type DynamoDBStoreOptions, optionsFromUrl } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
 import type { Item } from '../../src/stores/dynamodb/transport.js';
 import type { OperationInfo } from '../../src/stores/store.js';
 import { newKey, record } from '../conformance/suite.js';
-import { sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
+import { awsLiteClient, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 
 async function rejectsWithCode(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
   await assert.rejects(promise, (err: { code?: string; message?: string }) => {
@@ -130,6 +130,21 @@ describe('DynamoDBStore quirks on dynalite', () => {
       assert.equal((await raw(plain.tableName, key))?.data?.M?.big?.S, big);
     });
 
+    it('compressed values travel as base64 through aws-lite, and both clients read each other', async () => {
+      const lite = await makeStore({
+        tableName: store.tableName,
+        client: await awsLiteClient(engine.endpoint),
+      });
+      const big = JSON.stringify({ rows: Array.from({ length: 300 }, (_, i) => ({ i, tag: 'lite' })) });
+      const key = newKey();
+      await lite.create(key, record({ data: { big } }));
+      assert.ok((await raw(store.tableName, key))?.data?.M?.big?.B, 'stored as binary');
+      assert.equal((await store.get(key))?.data.big, big, 'SDK reads what aws-lite wrote');
+      await store.patch(key, { set: { big: `${big} ` }, unset: [], expiresAt: Date.now() + 60_000 });
+      assert.equal((await lite.get(key))?.data.big, `${big} `, 'aws-lite reads what the SDK wrote');
+      assert.equal(lite.transport, 'aws-lite');
+    });
+
     it('keeps the empty key and keys starting with ~ apart', async () => {
       const key = newKey();
       const data = { '': '1', '~': '2', '~~': '3', '~x': '4' };
@@ -207,6 +222,30 @@ describe('DynamoDBStore quirks on dynalite', () => {
       assert.deepEqual((await store.get(key))?.data, { a: '1', b: '2' });
     });
 
+    it('a strict patch of an item without a version (other tools) expects version 0', async () => {
+      const key = newKey();
+      await client.send(
+        new PutItemCommand({
+          TableName: store.tableName,
+          Item: { id: { S: key }, expires: { N: String(Math.floor(Date.now() / 1000) + 60) } },
+        }),
+      );
+      assert.equal((await store.get(key))?.version, 0);
+      assert.deepEqual(
+        await store.patch(key, {
+          set: { a: '1' },
+          unset: [],
+          expiresAt: Date.now() + 60_000,
+          expectVersion: 0,
+        }),
+        { version: 1 },
+      );
+      await rejectsWithCode(
+        store.patch(key, { set: { b: '1' }, unset: [], expiresAt: Date.now() + 60_000, expectVersion: 0 }),
+        'BATON_CONFLICT',
+      );
+    });
+
     it('patches an item whose data is a string (the PHP handler) by writing a map', async () => {
       const key = newKey();
       await client.send(
@@ -271,6 +310,30 @@ describe('DynamoDBStore quirks on dynalite', () => {
         /does not exist.*baton create-table/,
       );
       assert.equal((await missing.describe()).exists, false);
+    });
+  });
+
+  describe('consistency', () => {
+    it('a write through one instance is read by another at once (strong reads; dynalite cannot be stale)', async () => {
+      const other = sdkClient(engine.endpoint);
+      const b = await makeStore({ tableName: store.tableName, client: other });
+      try {
+        const key = newKey();
+        await store.create(key, record());
+        for (let i = 0; i < 100; i++) {
+          const written = await store.patch(key, {
+            set: { i: String(i) },
+            unset: [],
+            expiresAt: Date.now() + 60_000,
+          });
+          const read = await b.get(key);
+          assert.equal(read?.version, written?.version);
+          assert.equal(read?.data.i, String(i));
+        }
+      } finally {
+        await b.close();
+        other.destroy();
+      }
     });
   });
 
@@ -391,6 +454,14 @@ describe('DynamoDBStore quirks on dynalite', () => {
       assert.equal(seen[2]?.capacityUnits, Math.ceil(Math.max(before, afterPatch) / 1024));
       assert.equal(seen[3]?.capacityUnits, 1, 'a missing item still costs 1 RCU');
 
+      // A refused write still costs its write units (estimated from the item: dynalite returns no
+      // item with the refusal, so the store reads it, which is reported too).
+      const refused: OperationInfo[] = [];
+      const stop = plain.onOperation((info) => refused.push(info));
+      await assert.rejects(plain.create(key, record()), { code: 'BATON_SESSION_EXISTS' });
+      stop();
+      assert.equal(refused[0]?.capacityUnits, Math.ceil(afterPatch / 1024) + Math.ceil(afterPatch / 4096));
+
       const eventual = await makeStore({ tableName: plain.tableName, consistentRead: false });
       const reads: OperationInfo[] = [];
       eventual.onOperation((info) => reads.push(info));
@@ -406,7 +477,10 @@ describe('DynamoDBStore quirks on dynalite', () => {
         onWarning: w.onWarning,
         billing: { mode: 'provisioned', read: 2, write: 3 },
       });
+      const counter = countCommands(client);
       await s.ensureTable();
+      // Ready table: two reads, plus the TTL request this engine refuses (AWS answers ENABLED instead).
+      assert.deepEqual(counter.calls, ['DescribeTable', 'DescribeTimeToLive', 'UpdateTimeToLive']);
       assert.equal(w.list.length, 1);
       assert.match(w.list[0] ?? '', /no TTL deleter.*gc/);
       const d = await s.describe();
@@ -471,6 +545,40 @@ describe('DynamoDBStore quirks on dynalite', () => {
           `expected ConfigError on ${option}`,
         );
       }
+    });
+
+    it('builds a store from a dynamodb:// URL', async () => {
+      assert.deepEqual(
+        optionsFromUrl('dynamodb://My-Sessions-Table?region=eu-west-1&consistentRead=false&maxAttempts=4'),
+        {
+          tableName: 'My-Sessions-Table',
+          consistentRead: false,
+          clientConfig: { region: 'eu-west-1', maxAttempts: 4 },
+        },
+      );
+      for (const [url, option] of [
+        ['dynamodb://sessions?colour=red', 'url?colour'],
+        ['dynamodb://sessions?userIndex=maybe', 'url?userIndex'],
+        ['redis://sessions', 'url'],
+      ] as const) {
+        assert.throws(
+          () => optionsFromUrl(url),
+          (err: { code?: string; option?: string }) => err.code === 'BATON_CONFIG' && err.option === option,
+        );
+      }
+      const name = tableName('url');
+      const fromUrl = DynamoDBStore.fromUrl(
+        `dynamodb://${name}?endpoint=${encodeURIComponent(engine.endpoint)}`,
+        {
+          ...warnings(),
+        },
+      );
+      stores.push(fromUrl);
+      await fromUrl.ensureTable();
+      const key = newKey();
+      await fromUrl.create(key, record());
+      assert.deepEqual((await fromUrl.get(key))?.data, record().data);
+      assert.equal(fromUrl.transport, 'aws-sdk-v3');
     });
 
     it('a user client stays open after close(); a closed store refuses calls', async () => {

@@ -32,6 +32,14 @@ describe('RedisStore on Redis Cluster', { skip, timeout: 120_000 }, () => {
   });
 
   const spreads = (getStore: () => Store) => {
+    it('refuses expiry events on Cluster (they are per node) with a clear error', async () => {
+      const store = getStore() as RedisStore;
+      await assert.rejects(
+        store.onExpired(() => {}),
+        { code: 'BATON_NOT_SUPPORTED' },
+      );
+    });
+
     it('spreads sessions over all three masters and scans every one', async () => {
       const store = getStore() as RedisStore;
       const keys = Array.from({ length: 30 }, () => newKey());

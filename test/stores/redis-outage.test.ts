@@ -78,6 +78,26 @@ describe('RedisStore when Redis goes down and comes back', { skip, timeout: 60_0
     ],
   ];
 
+  it('a store made from a URL while Redis is down answers 503, then connects once Redis is up', async () => {
+    const port = await freePort();
+    const later = new RedisServer(port);
+    const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 });
+    try {
+      const started = Date.now();
+      await assert.rejects(store.get(newKey()), { code: 'BATON_STORE_UNAVAILABLE' });
+      assert.ok(Date.now() - started < 1_000, `failed within connectTimeoutMs (${Date.now() - started} ms)`);
+      await assert.rejects(store.get(newKey()), { code: 'BATON_STORE_UNAVAILABLE' });
+      await later.start();
+      assert.equal(await eventually('get', () => store.get(newKey())), null);
+      const key = newKey();
+      await store.create(key, record());
+      assert.ok(await store.get(key));
+    } finally {
+      await store.close();
+      await later.stop();
+    }
+  });
+
   for (const [name, make] of kinds) {
     it(`with ${name}: 503-type errors while down, sessions gone but no errors once back`, async () => {
       const { store, done } = await make();

@@ -4,7 +4,8 @@ import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { RedisStore } from '../../src/stores/redis/index.js';
-import type { Store } from '../../src/stores/store.js';
+import { dataSize } from '../../src/stores/shared.js';
+import type { Patch, Store } from '../../src/stores/store.js';
 import { newKey, record, storeConformance } from '../conformance/suite.js';
 import { needService } from '../helpers/services.js';
 
@@ -47,6 +48,65 @@ after(async () => {
 });
 
 const additionalTests = (getStore: () => Store) => {
+  it('keeps the size that listings show equal to the data, through sets, unsets, overwrites and replace', async () => {
+    const store = getStore() as RedisStore;
+    const key = newKey();
+    const user = `u-${randomBytes(4).toString('hex')}`;
+    await store.create(key, record({ userId: user, data: { a: '"é"', b: '[1,2]' } }));
+    const expiresAt = Date.now() + 60_000;
+    const steps: Patch[] = [
+      { set: { a: '"ééé"', c: '{"x":"日本"}' }, unset: ['b'], expiresAt },
+      { set: { b: '1' }, unset: ['b', 'zz'], expiresAt },
+      { set: {}, unset: ['a', 'a'], expiresAt },
+      { set: { only: 'true', '🦜': '"🦜"' }, unset: [], expiresAt, replace: true },
+    ];
+    for (const step of steps) {
+      await store.patch(key, step);
+      const data = (await store.get(key))?.data ?? {};
+      const [summary] = await store.listByUser(user);
+      assert.equal(summary?.size, dataSize(data), `size after ${JSON.stringify(step)}`);
+    }
+  });
+
+  it('gc leaves no user-index entry behind for sessions that expired idle (no orphan keys)', async () => {
+    const store = getStore() as RedisStore;
+    const user = `u-${randomBytes(4).toString('hex')}`;
+    const now = Date.now();
+    const live = newKey();
+    await store.create(newKey(), record({ userId: user, expiresAt: now + 300 }));
+    await store.create(newKey(), record({ userId: user, expiresAt: now + 300 }));
+    await store.create(live, record({ userId: user }));
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    const dry = await store.gc({ dryRun: true });
+    assert.ok(dry.deleted >= 2, `dry run counts the stale entries (${dry.deleted})`);
+    assert.ok((await store.gc()).deleted >= 2);
+    const keys = await keysOf(store.userKey(user));
+    assert.equal(keys.size, 1, 'the user index is still there for the live session');
+    const admin = createClient({ url });
+    await admin.connect();
+    try {
+      assert.deepEqual(await admin.zRange(store.userKey(user), 0, -1), [live]);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('takes fractional times (Redis wants whole milliseconds)', async () => {
+    const store = getStore();
+    const key = newKey();
+    const now = Date.now() + 0.25;
+    await store.create(
+      key,
+      record({ createdAt: now, expiresAt: now + 60_000.5, absoluteExpiresAt: now + 600_000.5 }),
+    );
+    assert.ok(await store.patch(key, { set: { a: '1' }, unset: [], expiresAt: now + 70_000.7 }));
+    assert.equal(await store.touch(key, now + 80_000.1), true);
+    const lock = await store.lock?.(key, 1_000.5);
+    assert.ok(lock?.session);
+    await lock.release();
+    assert.ok(Math.abs((await store.get(key))!.expiresAt - (now + 80_000.1)) <= 1);
+  });
+
   it('gives every key it writes a TTL and keeps the session key as given', async () => {
     const store = getStore() as RedisStore;
     const key = newKey();
@@ -107,6 +167,14 @@ describe('RedisStore from a URL', { skip }, () => {
     assert.throws(() => new RedisStore({ url, prefix: 'a{b}' }), code('prefix'));
     assert.throws(() => new RedisStore({ url, maxSize: 0 }), code('maxSize'));
     assert.throws(() => new RedisStore({ url, commandTimeoutMs: -1 }), code('commandTimeoutMs'));
+  });
+
+  it('checks input before any I/O: bad input is INVALID_INPUT even while Redis is unreachable', async () => {
+    const store = new RedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 });
+    await assert.rejects(store.get(''), { code: 'BATON_INVALID_INPUT' });
+    await assert.rejects(store.listByUser(''), { code: 'BATON_INVALID_INPUT' });
+    await assert.rejects(store.touch(newKey(), -1), { code: 'BATON_INVALID_INPUT' });
+    await store.close();
   });
 
   it('answers StoreUnavailableError fast when nothing listens', async () => {

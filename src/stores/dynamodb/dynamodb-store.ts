@@ -67,6 +67,7 @@ import {
   SdkV3Transport,
   type Transport,
 } from './transport.js';
+import { optionsFromUrl } from './url.js';
 
 export interface DynamoDBStoreOptions {
   /** The table's name. Required. Create it with `ensureTable()` or `baton create-table`. */
@@ -140,7 +141,11 @@ export interface DynamoDBStoreOptions {
 
 /** A conditional write found the item not as required; `item` is what is there (when known). */
 class ConditionFailed extends Error {
-  constructor(readonly item: Item | undefined) {
+  constructor(
+    readonly item: Item | undefined,
+    /** Whether the error carried its consumed capacity (already reported). */
+    readonly charged: boolean,
+  ) {
     super('condition failed');
   }
 }
@@ -159,6 +164,7 @@ const BATCH_LIMIT = 25;
 // Room kept in the 400 KB item for `id`, the times, the version, `uid`, the lock and per-entry overhead.
 const ITEM_RESERVE_BYTES = 1024;
 const REWRITE_ATTEMPTS = 8;
+const LIST_READS_IN_FLIGHT = 16;
 
 type Names = Record<string, string>;
 type Values = Record<string, AttributeValue>;
@@ -256,6 +262,16 @@ export class DynamoDBStore implements Store {
     this.#transport = makeTransport(options);
   }
 
+  /**
+   * A store from a `dynamodb://TABLE?region=...` URL (see `optionsFromUrl` for the parameters);
+   * `overrides` win over the URL, e.g. `{ client }` to use your own client instead of building one.
+   */
+  static fromUrl(url: string | URL, overrides: Partial<DynamoDBStoreOptions> = {}): DynamoDBStore {
+    const options: DynamoDBStoreOptions = { ...optionsFromUrl(url), ...overrides };
+    if (overrides.client !== undefined) delete options.clientConfig;
+    return new DynamoDBStore(options);
+  }
+
   /** `aws-sdk-v3` or `aws-lite`: which client carries the calls. */
   get transport(): string {
     return this.#transport.kind;
@@ -281,7 +297,9 @@ export class DynamoDBStore implements Store {
       const units = (err as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity
         ?.CapacityUnits;
       if (typeof units === 'number') report(units);
-      if (failure.name === 'ConditionalCheckFailedException') throw new ConditionFailed(failure.item);
+      if (failure.name === 'ConditionalCheckFailedException') {
+        throw new ConditionFailed(failure.item, typeof units === 'number');
+      }
       if (failure.name === 'ValidationException') {
         if (/item size/i.test(failure.message)) {
           throw new SessionTooLargeError(MAX_ITEM_BYTES + 1, MAX_ITEM_BYTES, {
@@ -329,7 +347,11 @@ export class DynamoDBStore implements Store {
 
   async #conditionItem(key: string, failed: ConditionFailed, report: (units: number) => void) {
     // DynamoDB returns the item with the failure (ALL_OLD); engines that do not, get one more read.
-    return failed.item ?? (await this.#read(key, report));
+    const item = failed.item ?? (await this.#read(key, report));
+    // A refused write still costs write units: about the item's size in 1 KB units (1 when
+    // missing). Reported as an estimate when the error did not say, so lock contention shows.
+    if (!failed.charged) report(item ? Math.ceil(itemSize(item) / 1024) : 1);
+    return item;
   }
 
   #isLive(item: Item | undefined, now: number): item is Item {
@@ -477,7 +499,10 @@ export class DynamoDBStore implements Store {
           return { version: num(out.Attributes ?? {}, ATTR.version) ?? 0 };
         } catch (err) {
           // No `data` map (an item made by another tool) or not a map: write the whole map.
-          if (err instanceof ValidationFailed) return this.#rewrite(key, patch, token, report);
+          if (err instanceof ValidationFailed && /document path/i.test(err.message)) {
+            return this.#rewrite(key, patch, token, report);
+          }
+          if (err instanceof ValidationFailed) throw this.#unavailable('UpdateItem', err.cause);
           if (!(err instanceof ConditionFailed)) throw err;
           const current = await this.#conditionItem(key, err, report);
           const decided = this.#whyRefused(current, patch, token);
@@ -561,7 +586,9 @@ export class DynamoDBStore implements Store {
     if (patch.expectVersion !== undefined) {
       names['#v'] = ATTR.version;
       values[':expect'] = n(patch.expectVersion);
-      condition += ' AND #v = :expect';
+      // Items written by other tools have no version: they read as version 0.
+      condition +=
+        patch.expectVersion === 0 ? ' AND (attribute_not_exists(#v) OR #v = :expect)' : ' AND #v = :expect';
     }
     if (patch.lockToken !== undefined) {
       names['#lk'] = ATTR.lock;
@@ -619,10 +646,13 @@ export class DynamoDBStore implements Store {
       };
       const values: Values = { ':map': map, ':version': n(version), ':wt': s(token) };
       let condition = this.#writeCondition(names, values, patch, expiresAt);
-      if (before === undefined) condition += ' AND attribute_not_exists(#v)';
-      else if (patch.expectVersion === undefined) {
-        values[':before'] = n(before);
-        condition += ' AND #v = :before';
+      // Guarded by the version read (the strict mode's expected version is that already).
+      if (patch.expectVersion === undefined) {
+        if (before === undefined) condition += ' AND attribute_not_exists(#v)';
+        else {
+          values[':before'] = n(before);
+          condition += ' AND #v = :before';
+        }
       }
       const sets = ['#data = :map', '#v = :version', '#xms = :x', '#exp = :xs', '#wt = :wt'];
       const removes: string[] = [];
@@ -704,7 +734,7 @@ export class DynamoDBStore implements Store {
     return this.#ops.measure('lock', async (report) => {
       assertKey(this.name, key);
       if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-        throw new ConfigError('lockTtl', `must be a positive number of ms, got ${String(ttlMs)}`, {
+        throw new InvalidInputError(`a lock's ttlMs must be a positive number of ms, got ${String(ttlMs)}`, {
           scope: this.name,
         });
       }
@@ -797,22 +827,26 @@ export class DynamoDBStore implements Store {
           if (err instanceof ValidationFailed) throw this.#unavailable('Query', err.cause);
           throw err;
         }
-        const now = Date.now();
         for (const item of (out.Items ?? []) as Item[]) {
           const key = str(item, this.#hashKey);
-          if (key !== undefined && this.#isLive(item, now)) keys.push(key);
+          if (key !== undefined) keys.push(key);
         }
         start = out.LastEvaluatedKey as Item | undefined;
       } while (start);
-      // The index lags the table a little: confirm each entry with a consistent read (and get its size).
-      const summaries = await Promise.all(
-        keys.map(async (key) => {
-          const item = await this.#read(key, report);
-          if (!this.#isLive(item, Date.now()) || str(item, ATTR.user) !== userId) return undefined;
-          return summarize(key, this.#decode(item));
-        }),
-      );
-      return summaries.filter((x): x is SessionSummary => x !== undefined);
+      // The index holds keys only, and lags the table a little: read each session consistently
+      // to drop expired, destroyed and re-assigned ones (and to know its size). Users have few sessions.
+      const summaries: SessionSummary[] = [];
+      for (let i = 0; i < keys.length; i += LIST_READS_IN_FLIGHT) {
+        const items = await Promise.all(
+          keys.slice(i, i + LIST_READS_IN_FLIGHT).map((key) => this.#read(key, report)),
+        );
+        items.forEach((item, j) => {
+          if (this.#isLive(item, Date.now()) && str(item, ATTR.user) === userId) {
+            summaries.push(summarize(keys[i + j] as string, this.#decode(item)));
+          }
+        });
+      }
+      return summaries;
     });
   }
 
@@ -901,6 +935,8 @@ export class DynamoDBStore implements Store {
       const names: Names = { '#id': this.#hashKey, '#xms': ATTR.expiresMs, '#exp': this.#ttl };
       const values: Values = { ':now': n(now), ':nowS': n(Math.floor(now / 1000)) };
       const filter = {
+        // Eventually consistent: half the read units, and an item missed now is caught next time.
+        ConsistentRead: false,
         FilterExpression: '#xms <= :now OR (attribute_not_exists(#xms) AND #exp <= :nowS)',
         ProjectionExpression: '#id',
         ExpressionAttributeNames: names,

@@ -5,3 +5,4 @@ export type { LocalDynamo, LocalDynamoOptions } from './local.js';
 export { startLocalDynamo } from './local.js';
 export type { BillingOptions, TableDescription } from './table.js';
 export type { AwsLiteClient, DynamoDBClientConfig, SdkV3Client } from './transport.js';
+export { optionsFromUrl } from './url.js';

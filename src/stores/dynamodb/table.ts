@@ -48,11 +48,10 @@ export interface TableDescription {
   userIndex?: { name: string; present: boolean; status?: string; keyMatches?: boolean };
 }
 
-// Index entries carry what a summary needs to decide liveness, never the session data.
-const INDEX_PROJECTION = {
-  ProjectionType: 'INCLUDE',
-  NonKeyAttributes: [ATTR.expiresMs, ATTR.absolute, ATTR.created, ATTR.version],
-};
+// Keys only: DynamoDB writes an index entry again only when the user changes, not on every
+// patch or touch (projected attributes would cost one more write unit per write of a
+// logged-in session). `listByUser` reads each session it finds anyway.
+const INDEX_PROJECTION = { ProjectionType: 'KEYS_ONLY' };
 
 const WAIT_LIMIT_MS = 10 * 60_000;
 
@@ -92,8 +91,9 @@ export async function ensureTable(ctx: TableContext): Promise<TableDescription> 
       );
     }
   }
-  await enableTtl(ctx);
-  return describeTable(ctx);
+  const out = summarizeTable(ctx, table);
+  out.ttl = await enableTtl(ctx);
+  return out;
 }
 
 async function describeRaw(ctx: TableContext): Promise<Payload | undefined> {
@@ -260,28 +260,38 @@ async function describeTtl(ctx: TableContext): Promise<NonNullable<TableDescript
   }
 }
 
-async function enableTtl(ctx: TableContext): Promise<void> {
+/** Turns TTL on unless it is on (or turning on) already: a second request within the hour would fail. */
+async function enableTtl(ctx: TableContext): Promise<NonNullable<TableDescription['ttl']>> {
   const ttl = await describeTtl(ctx);
   const noTtl = `this DynamoDB engine has no TTL deleter (dynalite, old DynamoDB Local): expired sessions of \`${ctx.tableName}\` stay until \`store.gc()\` or \`baton gc\` deletes them (they are never served)`;
-  if (!ttl.supported) return ctx.warn(noTtl);
-  if (ttl.matches) return;
+  if (!ttl.supported) {
+    ctx.warn(noTtl);
+    return ttl;
+  }
+  if (ttl.matches) return ttl;
   if (ttl.status === 'ENABLED' || ttl.status === 'ENABLING') {
-    return ctx.warn(
+    ctx.warn(
       `table \`${ctx.tableName}\` has TTL on \`${ttl.attribute}\`, not on \`${ctx.ttlAttribute}\`: DynamoDB deletes by one attribute only; set \`ttlAttribute: '${ttl.attribute}'\` or change the table's TTL`,
     );
+    return ttl;
   }
   try {
     await ctx.call('UpdateTimeToLive', {
       TableName: ctx.tableName,
       TimeToLiveSpecification: { Enabled: true, AttributeName: ctx.ttlAttribute },
     });
+    return { supported: true, status: 'ENABLING', attribute: ctx.ttlAttribute, matches: true };
   } catch (err) {
-    if (isUnknownOperation(err)) return ctx.warn(noTtl);
+    if (isUnknownOperation(err)) {
+      ctx.warn(noTtl);
+      return { ...ttl, supported: false };
+    }
     // A TTL change made less than an hour ago (by another instance) blocks this one; it is on its way.
     if (describeFailure(err).name === 'ValidationException') {
-      return ctx.warn(
+      ctx.warn(
         `could not enable TTL on \`${ctx.tableName}\`: ${describeFailure(err).message}; try again in an hour or enable it in the AWS console`,
       );
+      return ttl;
     }
     throw err;
   }

@@ -8,12 +8,11 @@
 import {
   num,
   Params,
-  readData,
+  readRow,
   type SqlDialect,
   type SqlErrorKind,
   type SqlRow,
   type SqlRunner,
-  text,
 } from '../sql/dialect.js';
 import type { Patch, StoredSession } from '../store.js';
 
@@ -265,19 +264,4 @@ export class PostgresDialect implements SqlDialect {
     if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return 'connection';
     return 'other';
   }
-}
-
-function readRow(raw: Record<string, unknown>): SqlRow {
-  const row: SqlRow = {
-    key: text(raw.key) ?? '',
-    createdAt: num(raw.created),
-    expiresAt: num(raw.expires),
-    absoluteExpiresAt: num(raw.absolute_expires),
-    version: num(raw.version),
-    userId: text(raw.uid),
-  };
-  if ('data' in raw) row.data = readData(raw.data);
-  if ('lock_token' in raw) row.lockToken = text(raw.lock_token);
-  if ('size' in raw) row.size = num(raw.size);
-  return row;
 }

@@ -16,6 +16,17 @@ export interface RedisCommands {
   ready(): Promise<void>;
   /** Closes a client the store made; a client the user passed stays open. */
   close(): Promise<void>;
+  /**
+   * Subscribes a new connection (a duplicate of the client) to `channels`; resolves with the
+   * function that unsubscribes and closes it. Undefined on Cluster, where keyspace events are
+   * per node.
+   */
+  subscribe?: (
+    channels: string[],
+    onMessage: (channel: string, message: string) => void,
+  ) => Promise<() => Promise<void>>;
+  /** The logical database the client uses (for keyspace event channels). */
+  database(): number;
 }
 
 interface NodeRedisClient {
@@ -27,6 +38,11 @@ interface NodeRedisClient {
   quit?: () => Promise<unknown>;
   destroy?: () => void;
   disconnect?: () => Promise<void>;
+  duplicate(): NodeRedisClient & {
+    on(event: 'error', listener: (err: unknown) => void): unknown;
+    subscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
+  };
+  readonly options?: { database?: number };
 }
 
 interface NodeRedisCluster {
@@ -41,6 +57,13 @@ interface IORedisClient {
   readonly status: string;
   readonly isCluster?: boolean;
   nodes?: (role?: 'master' | 'slave' | 'all') => IORedisClient[];
+  readonly options?: { db?: number };
+  duplicate(): IORedisClient & {
+    on(event: string, listener: (...args: unknown[]) => void): unknown;
+    subscribe(...channels: string[]): Promise<unknown>;
+    quit(): Promise<unknown>;
+    disconnect(): void;
+  };
 }
 
 function hasFunction(value: unknown, name: string): boolean {
@@ -74,6 +97,17 @@ function nodeRedis(client: NodeRedisClient, owned: boolean, connectTimeoutMs = 0
       connecting ??= client.connect().catch(() => undefined);
       await raceTimeout(connecting, connectTimeoutMs);
     },
+    database: () => client.options?.database ?? 0,
+    async subscribe(channels, onMessage) {
+      const subscriber = client.duplicate();
+      subscriber.on('error', () => undefined);
+      await subscriber.connect();
+      await subscriber.subscribe(channels, (message, channel) => onMessage(String(channel), String(message)));
+      return async () => {
+        if (subscriber.close) await subscriber.close().catch(() => undefined);
+        else await subscriber.quit?.().catch(() => undefined);
+      };
+    },
     async close() {
       if (!owned) return;
       if (client.isReady && client.close) await client.close().catch(() => undefined);
@@ -97,6 +131,7 @@ function nodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
     },
     async ready() {},
     async close() {},
+    database: () => 0,
   };
 }
 
@@ -110,6 +145,18 @@ function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
       return nodes.map((n) => (args: string[]) => n.call(args[0] as string, ...args.slice(1)));
     },
     async ready() {},
+    database: () => client.options?.db ?? 0,
+    subscribe: cluster
+      ? undefined
+      : async (channels, onMessage) => {
+          const subscriber = client.duplicate();
+          subscriber.on('error', () => undefined);
+          subscriber.on('message', (channel, message) => onMessage(String(channel), String(message)));
+          await subscriber.subscribe(...channels);
+          return async () => {
+            await subscriber.quit().catch(() => subscriber.disconnect());
+          };
+        },
     async close() {
       if (!owned) return;
       const c = client as IORedisClient & { quit(): Promise<unknown>; disconnect(): void };

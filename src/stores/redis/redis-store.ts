@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import {
   ConfigError,
   ConflictError,
+  InvalidInputError,
   isBatonError,
+  NotSupportedError,
   SessionExistsError,
   SessionTooLargeError,
   StoreUnavailableError,
@@ -95,6 +97,7 @@ export class RedisStore implements Store {
   #opening: Promise<RedisCommands> | undefined;
   #lastConnectionError: unknown;
   #closed = false;
+  readonly #subscriptions = new Set<() => Promise<void>>();
 
   constructor(options: RedisStoreOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -152,158 +155,197 @@ export class RedisStore implements Store {
   }
 
   get(key: string): Promise<StoredSession | null> {
-    return this.#run('get', async (redis) => {
-      assertKey(NAME, key);
-      const reply = await this.#send(redis, ['HGETALL', this.hashKey(key)]);
-      return liveSession(toFields(reply), Date.now());
-    });
+    return this.#run(
+      'get',
+      () => {
+        assertKey(NAME, key);
+      },
+      async (redis) => {
+        const reply = await this.#send(redis, ['HGETALL', this.hashKey(key)]);
+        return liveSession(toFields(reply), Date.now());
+      },
+    );
   }
 
   create(key: string, session: StoredSession): Promise<void> {
-    return this.#run('create', async (redis) => {
-      assertKey(NAME, key);
-      assertStoredSession(NAME, session);
-      const size = dataSize(session.data);
-      if (size > this.limits.maxSessionBytes) {
-        throw new SessionTooLargeError(size, this.limits.maxSessionBytes, { scope: NAME });
-      }
-      const args = [
-        String(Date.now()),
-        String(session.expiresAt),
-        String(session.version),
-        String(session.createdAt),
-        String(session.absoluteExpiresAt),
-        session.userId ?? '',
-        String(size),
-      ];
-      for (const [k, v] of Object.entries(session.data)) args.push(`d:${k}`, v);
-      const created = await this.#eval(redis, CREATE, key, args);
-      if (created !== 1) throw new SessionExistsError({ scope: NAME });
-      if (session.userId !== undefined) {
-        await this.#addToUser(redis, session.userId, String(session.absoluteExpiresAt), key);
-      }
-    });
+    return this.#run(
+      'create',
+      () => {
+        assertKey(NAME, key);
+        assertStoredSession(NAME, session);
+      },
+      async (redis) => {
+        const size = dataSize(session.data);
+        if (size > this.limits.maxSessionBytes) {
+          throw new SessionTooLargeError(size, this.limits.maxSessionBytes, { scope: NAME });
+        }
+        const args = [
+          String(Date.now()),
+          ms(session.expiresAt),
+          String(session.version),
+          ms(session.createdAt),
+          ms(session.absoluteExpiresAt),
+          session.userId ?? '',
+          String(size),
+        ];
+        for (const [k, v] of Object.entries(session.data)) args.push(`d:${k}`, v);
+        const created = await this.#eval(redis, CREATE, key, args);
+        if (created !== 1) throw new SessionExistsError({ scope: NAME });
+        if (session.userId !== undefined) {
+          await this.#addToUser(redis, session.userId, ms(session.absoluteExpiresAt), key);
+        }
+      },
+    );
   }
 
   patch(key: string, patch: Patch): Promise<{ version: number } | null> {
-    return this.#run('patch', async (redis) => {
-      assertKey(NAME, key);
-      assertPatch(NAME, patch);
-      const set = Object.entries(patch.set);
-      const userMode = patch.userId === undefined ? 'k' : patch.userId === null ? 'd' : 's';
-      const args = [
-        String(Date.now()),
-        String(patch.expiresAt),
-        patch.expectVersion === undefined ? '' : String(patch.expectVersion),
-        patch.lockToken ?? '',
-        patch.releaseLock ? '1' : '0',
-        patch.replace ? '1' : '0',
-        String(this.limits.maxSessionBytes),
-        userMode,
-        typeof patch.userId === 'string' ? patch.userId : '',
-        String(set.length),
-      ];
-      for (const [k, v] of set) args.push(k, v);
-      args.push(...patch.unset);
-      const reply = (await this.#eval(redis, PATCH, key, args)) as unknown[];
-      const status = Number(reply[0]);
-      if (status === 0) return null;
-      if (status === 2) throw new ConflictError(undefined, { scope: NAME });
-      if (status === 3) {
-        throw new ConflictError(
-          'the lock on this session was lost (it expired and another request took it)',
-          {
-            scope: NAME,
-          },
-        );
-      }
-      if (status === 4) {
-        throw new SessionTooLargeError(Number(reply[1]), this.limits.maxSessionBytes, { scope: NAME });
-      }
-      const version = Number(reply[1]);
-      const previousUser = String(reply[2] ?? '');
-      const absoluteExpiresAt = String(reply[3]);
-      // The user index lives in its own slot on Cluster, so it follows the session in a second
-      // call; a missed update is repaired on read (listByUser checks each entry against its hash).
-      const index: Promise<unknown>[] = [];
-      if (typeof patch.userId === 'string' && patch.userId !== previousUser) {
-        const user = patch.userId;
-        index.push(this.#addToUser(redis, user, absoluteExpiresAt, key));
-      }
-      if (patch.userId !== undefined && previousUser !== '' && previousUser !== patch.userId) {
-        index.push(this.#send(redis, ['ZREM', this.userKey(previousUser), key]));
-      }
-      await Promise.all(index);
-      return { version };
-    });
+    return this.#run(
+      'patch',
+      () => {
+        assertKey(NAME, key);
+        assertPatch(NAME, patch);
+      },
+      async (redis) => {
+        const set = Object.entries(patch.set);
+        const userMode = patch.userId === undefined ? 'k' : patch.userId === null ? 'd' : 's';
+        const args = [
+          String(Date.now()),
+          ms(patch.expiresAt),
+          patch.expectVersion === undefined ? '' : String(patch.expectVersion),
+          patch.lockToken ?? '',
+          patch.releaseLock ? '1' : '0',
+          patch.replace ? '1' : '0',
+          String(this.limits.maxSessionBytes),
+          userMode,
+          typeof patch.userId === 'string' ? patch.userId : '',
+          String(set.length),
+        ];
+        for (const [k, v] of set) args.push(k, v);
+        args.push(...patch.unset);
+        const reply = (await this.#eval(redis, PATCH, key, args)) as unknown[];
+        const status = Number(reply[0]);
+        if (status === 0) return null;
+        if (status === 2) throw new ConflictError(undefined, { scope: NAME });
+        if (status === 3) {
+          throw new ConflictError(
+            'the lock on this session was lost (it expired and another request took it)',
+            {
+              scope: NAME,
+            },
+          );
+        }
+        if (status === 4) {
+          throw new SessionTooLargeError(Number(reply[1]), this.limits.maxSessionBytes, { scope: NAME });
+        }
+        const version = Number(reply[1]);
+        const previousUser = String(reply[2] ?? '');
+        const absoluteExpiresAt = String(reply[3]);
+        // The user index lives in its own slot on Cluster, so it follows the session in a second
+        // call; a missed update is repaired on read (listByUser checks each entry against its hash).
+        const index: Promise<unknown>[] = [];
+        if (typeof patch.userId === 'string' && patch.userId !== previousUser) {
+          const user = patch.userId;
+          index.push(this.#addToUser(redis, user, absoluteExpiresAt, key));
+        }
+        if (patch.userId !== undefined && previousUser !== '' && previousUser !== patch.userId) {
+          index.push(this.#send(redis, ['ZREM', this.userKey(previousUser), key]));
+        }
+        await Promise.all(index);
+        return { version };
+      },
+    );
   }
 
   touch(key: string, expiresAt: number): Promise<boolean> {
-    return this.#run('touch', async (redis) => {
-      assertKey(NAME, key);
-      assertExpiry(NAME, expiresAt);
-      return (await this.#eval(redis, TOUCH, key, [String(Date.now()), String(expiresAt)])) === 1;
-    });
+    return this.#run(
+      'touch',
+      () => {
+        assertKey(NAME, key);
+        assertExpiry(NAME, expiresAt);
+      },
+      async (redis) => {
+        return (await this.#eval(redis, TOUCH, key, [String(Date.now()), ms(expiresAt)])) === 1;
+      },
+    );
   }
 
   destroy(key: string): Promise<boolean> {
-    return this.#run('destroy', async (redis) => {
-      assertKey(NAME, key);
-      const reply = (await this.#eval(redis, DESTROY, key, [String(Date.now())])) as unknown[];
-      const user = String(reply[1] ?? '');
-      if (user !== '') await this.#send(redis, ['ZREM', this.userKey(user), key]);
-      return Number(reply[0]) === 1;
-    });
+    return this.#run(
+      'destroy',
+      () => {
+        assertKey(NAME, key);
+      },
+      async (redis) => {
+        const reply = (await this.#eval(redis, DESTROY, key, [String(Date.now())])) as unknown[];
+        const user = String(reply[1] ?? '');
+        if (user !== '') await this.#send(redis, ['ZREM', this.userKey(user), key]);
+        return Number(reply[0]) === 1;
+      },
+    );
   }
 
   lock(key: string, ttlMs: number): Promise<LockHandle | null> {
-    return this.#run('lock', async (redis) => {
-      assertKey(NAME, key);
-      const token = randomUUID();
-      const now = Date.now();
-      const reply = (await this.#eval(redis, LOCK, key, [
-        String(now),
-        token,
-        String(now + ttlMs),
-      ])) as unknown[];
-      const status = Number(reply[0]);
-      if (status === -1) return null;
-      if (status === 0) return { token, session: null, release: async () => {} };
-      const session = liveSession(toFields(reply[1]), now);
-      let released = false;
-      const release = async () => {
-        if (released) return;
-        await this.#run('unlock', (r) => this.#eval(r, UNLOCK, key, [token]));
-        released = true;
-      };
-      return { token, session, release };
-    });
+    return this.#run(
+      'lock',
+      () => {
+        assertKey(NAME, key);
+      },
+      async (redis) => {
+        const token = randomUUID();
+        const now = Date.now();
+        const reply = (await this.#eval(redis, LOCK, key, [
+          String(now),
+          token,
+          ms(now + ttlMs),
+        ])) as unknown[];
+        const status = Number(reply[0]);
+        if (status === -1) return null;
+        if (status === 0) return { token, session: null, release: async () => {} };
+        const session = liveSession(toFields(reply[1]), now);
+        let released = false;
+        const release = async () => {
+          if (released) return;
+          await this.#run('unlock', noCheck, (r) => this.#eval(r, UNLOCK, key, [token]));
+          released = true;
+        };
+        return { token, session, release };
+      },
+    );
   }
 
   listByUser(userId: string): Promise<SessionSummary[]> {
-    return this.#run('listByUser', async (redis) => {
-      assertKey(NAME, userId);
-      const userKey = this.userKey(userId);
-      const now = String(Date.now());
-      const [members] = await Promise.all([
-        this.#send(redis, ['ZRANGEBYSCORE', userKey, `(${now}`, '+inf']),
-        this.#send(redis, ['ZREMRANGEBYSCORE', userKey, '-inf', now]),
-      ]);
-      const keys = (members as unknown[]).map(String);
-      const summaries = await Promise.all(keys.map((k) => this.#summary(redis, k)));
-      const out: SessionSummary[] = [];
-      const stale: string[] = [];
-      summaries.forEach((s, i) => {
-        if (s && s.userId === userId) out.push(s);
-        else stale.push(keys[i] as string);
-      });
-      if (stale.length > 0) await this.#send(redis, ['ZREM', userKey, ...stale]);
-      return out;
-    });
+    return this.#run(
+      'listByUser',
+      () => {
+        assertUserId(userId);
+      },
+      async (redis) => {
+        const userKey = this.userKey(userId);
+        const now = String(Date.now());
+        const [members] = await Promise.all([
+          this.#send(redis, ['ZRANGEBYSCORE', userKey, `(${now}`, '+inf']),
+          this.#send(redis, ['ZREMRANGEBYSCORE', userKey, '-inf', now]),
+        ]);
+        const keys = (members as unknown[]).map(String);
+        const summaries = await Promise.all(keys.map((k) => this.#summary(redis, k)));
+        const out: SessionSummary[] = [];
+        const stale: string[] = [];
+        summaries.forEach((s, i) => {
+          if (s && s.userId === userId) out.push(s);
+          else stale.push(keys[i] as string);
+        });
+        if (stale.length > 0) await this.#send(redis, ['ZREM', userKey, ...stale]);
+        return out;
+      },
+    );
   }
 
   async *scan(options: ScanOptions = {}): AsyncIterable<SessionSummary> {
-    const redis = await this.#open();
+    const redis = await this.#guard(async () => {
+      const opened = await this.#open();
+      await opened.ready();
+      return opened;
+    });
     let n = 0;
     const pattern = `${globEscape(this.#prefix)}{*`;
     for await (const batch of this.#scanKeys(redis, pattern)) {
@@ -324,7 +366,7 @@ export class RedisStore implements Store {
    * (expired, destroyed, or moved to another user).
    */
   gc(options: GcOptions = {}): Promise<{ deleted: number; scanned: number }> {
-    return this.#run('gc', async (redis) => {
+    return this.#run('gc', noCheck, async (redis) => {
       let scanned = 0;
       let deleted = 0;
       const rate = options.rate;
@@ -354,6 +396,60 @@ export class RedisStore implements Store {
     });
   }
 
+  /**
+   * Calls `listener` with the key of each session Redis deletes on expiry, or evicts under
+   * `maxmemory` (an evicted session is a logged-out user), from keyspace notifications on a
+   * second connection. Redis must send them: `notify-keyspace-events` with `E` and `x`, plus `e`
+   * for evictions (e.g. `CONFIG SET notify-keyspace-events Exe`); when `CONFIG GET` shows they
+   * are off this fails with ConfigError. Standalone Redis only (on Cluster they are per node).
+   *
+   * For metrics and cleanup hints only, never for correctness: Redis sends the event when it
+   * deletes the key, which can be well after its expiry, and events sent while the subscriber is
+   * disconnected are lost. Resolves with the unsubscribe function; `close()` also unsubscribes.
+   */
+  async onExpired(
+    listener: (key: string, reason: 'expired' | 'evicted') => void,
+  ): Promise<() => Promise<void>> {
+    return this.#guard(async () => {
+      const redis = await this.#open();
+      await redis.ready();
+      if (!redis.subscribe) {
+        throw new NotSupportedError(
+          'expiry events need standalone Redis: on Cluster keyspace notifications are per node',
+          { scope: NAME },
+        );
+      }
+      const setting = await this.#timeout(
+        redis.send(undefined, ['CONFIG', 'GET', 'notify-keyspace-events']),
+      ).then(
+        (reply) => toFields(reply).get('notify-keyspace-events'),
+        () => undefined, // CONFIG is disabled on some managed services: subscribe and hope.
+      );
+      if (
+        setting !== undefined &&
+        !(setting.includes('E') && (setting.includes('x') || setting.includes('A')))
+      ) {
+        throw new ConfigError(
+          'notify-keyspace-events',
+          `Redis sends no expiry events (it is ${JSON.stringify(setting)}); set it to include \`Ex\` on the server`,
+          { scope: NAME },
+        );
+      }
+      const start = `${this.#prefix}{`;
+      const channel = (event: string) => `__keyevent@${redis.database()}__:${event}`;
+      const unsubscribe = await this.#timeout(
+        redis.subscribe([channel('expired'), channel('evicted')], (from, redisKey) => {
+          if (!redisKey.startsWith(start) || !redisKey.endsWith('}')) return;
+          listener(this.#sessionKey(redisKey), from.endsWith(':evicted') ? 'evicted' : 'expired');
+        }),
+      );
+      this.#subscriptions.add(unsubscribe);
+      return async () => {
+        if (this.#subscriptions.delete(unsubscribe)) await unsubscribe();
+      };
+    });
+  }
+
   onOperation(listener: OperationListener): () => void {
     return this.#ops.subscribe(listener);
   }
@@ -361,6 +457,9 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const subscriptions = [...this.#subscriptions];
+    this.#subscriptions.clear();
+    await Promise.all(subscriptions.map((unsubscribe) => unsubscribe()));
     const commands = this.#commands ?? (await this.#opening?.catch(() => undefined));
     await commands?.close();
   }
@@ -475,9 +574,11 @@ export class RedisStore implements Store {
     return this.#opening;
   }
 
-  #run<T>(op: string, fn: (redis: RedisCommands) => Promise<T>): Promise<T> {
+  /** Checks the input (before any I/O), then runs `fn` on a ready client, mapping its errors. */
+  #run<T>(op: string, check: () => void, fn: (redis: RedisCommands) => Promise<T>): Promise<T> {
     return this.#ops.measure(op, () =>
       this.#guard(async () => {
+        check();
         const redis = await this.#open();
         await redis.ready();
         return fn(redis);
@@ -495,6 +596,21 @@ export class RedisStore implements Store {
       const message = err instanceof Error ? err.message : String(err);
       throw new StoreUnavailableError(`Redis call failed: ${message}`, { scope: NAME, cause });
     }
+  }
+}
+
+function noCheck(): void {}
+
+/** A time for Redis, which takes whole milliseconds (PEXPIREAT refuses fractions). */
+function ms(time: number): string {
+  return String(Math.ceil(time));
+}
+
+function assertUserId(userId: unknown): void {
+  if (typeof userId !== 'string' || userId.length === 0) {
+    throw new InvalidInputError(`a user id must be a non-empty string, got ${typeof userId}`, {
+      scope: NAME,
+    });
   }
 }
 

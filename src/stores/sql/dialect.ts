@@ -142,7 +142,9 @@ export function readData(raw: unknown): Record<string, string> {
   if (typeof parsed !== 'object' || parsed === null) return out;
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     // Our writes keep strings; a value written by hand as plain JSON still reads as its text.
-    out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+    const value = typeof v === 'string' ? v : JSON.stringify(v);
+    // `out.__proto__ = …` would not make a member; define it like any other key.
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -156,4 +158,20 @@ export function text(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   return String(value);
+}
+
+/** Reads a row of the shared column layout; `data`, `lock_token` and `size` when selected. */
+export function readRow(raw: Record<string, unknown>): SqlRow {
+  const row: SqlRow = {
+    key: text(raw.key) ?? '',
+    createdAt: num(raw.created),
+    expiresAt: num(raw.expires),
+    absoluteExpiresAt: num(raw.absolute_expires),
+    version: num(raw.version),
+    userId: text(raw.uid),
+  };
+  if ('data' in raw) row.data = readData(raw.data);
+  if ('lock_token' in raw) row.lockToken = text(raw.lock_token);
+  if ('size' in raw) row.size = num(raw.size);
+  return row;
 }

@@ -27,7 +27,6 @@ import {
   assertStoredSession,
   dataSize,
   OperationReporter,
-  sleep,
 } from '../shared.js';
 import type {
   GcOptions,
@@ -258,7 +257,7 @@ export class SqlStore implements Store {
         if (rate !== undefined) {
           // Hold the pace: `deleted` rows may take no less than deleted / rate seconds.
           const ahead = (deleted / rate) * 1000 - (performance.now() - started);
-          if (ahead > 0) await sleep(ahead);
+          if (ahead > 0) await pause(ahead);
         }
       }
       return { deleted, scanned: deleted };
@@ -387,4 +386,12 @@ export function positive(option: string, value: unknown): number {
     throw new ConfigError(option, `must be a whole number > 0, got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/**
+ * A wait the caller awaits: unlike `sleep()` from shared.ts its timer is not unref()'d, or a
+ * script whose only work is this wait would exit with the promise pending. Bounded by callers.
+ */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,0 +1,2 @@
+export type { MySQLStoreOptions } from './mysql-store.js';
+export { MySQLStore } from './mysql-store.js';

@@ -1,0 +1,132 @@
+import mysql from 'mysql2/promise';
+import { ConfigError } from '../../core/errors.js';
+import {
+  checkSqlOptions,
+  isSqlIdentifier,
+  positive,
+  type SqlBackend,
+  SqlStore,
+  type SqlStoreOptions,
+} from '../sql/sql-store.js';
+import { MySQLDialect } from './mysql-dialect.js';
+
+export interface MySQLStoreOptions extends SqlStoreOptions {
+  /**
+   * `mysql://user:pass@host:3306/db`: the store makes its own `mysql2` pool and ends it on
+   * `close()`. Give this or `pool`.
+   */
+  uri?: string;
+  /**
+   * A `mysql2/promise` pool you manage: the store never ends it. Its connections should use
+   * the utf8mb4 charset (mysql2's default). On MySQL 8 set `innodb_lock_wait_timeout` on its
+   * connections yourself (MariaDB gets it per statement).
+   */
+  pool?: mysql.Pool;
+  /**
+   * Table name (letters, digits, `_`).
+   * @default 'sessions'
+   */
+  tableName?: string;
+  /**
+   * Longest wait for a row lock held by another transaction (`innodb_lock_wait_timeout`,
+   * rounded up to whole seconds). Keep it at or below the session manager's `lockWait`; the
+   * InnoDB default of 50 s is never used for the store's statements on MariaDB nor on pools
+   * the store makes.
+   * @default 2000
+   */
+  rowLockTimeoutMs?: number;
+  /**
+   * Longest wait for a new connection, for pools the store makes.
+   * @default 2000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Most connections in a pool the store makes.
+   * @default 10
+   */
+  poolSize?: number;
+}
+
+/**
+ * Sessions in a MySQL 8 or MariaDB 10.11 table: one row per session, data in a JSON column with
+ * one entry per top-level key, per-key patches in one UPDATE (JSON_MERGE_PATCH), a lock in
+ * the row, an index on `uid` for "log out everywhere" and one on `expires` for `gc()`. Call
+ * `ensureTable()` once (or `baton create-table`): the constructor creates nothing.
+ */
+export class MySQLStore extends SqlStore {
+  constructor(options: MySQLStoreOptions) {
+    const tableName = options.tableName ?? 'sessions';
+    if (!isSqlIdentifier(tableName)) {
+      throw new ConfigError(
+        'tableName',
+        `must be letters, digits and _ (at most 63), got ${JSON.stringify(tableName)}`,
+      );
+    }
+    const sql = checkSqlOptions(options);
+    const rowLockTimeoutMs = positive('rowLockTimeoutMs', options.rowLockTimeoutMs ?? 2000);
+    const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs ?? 2000);
+    const poolSize = positive('poolSize', options.poolSize ?? 10);
+    super(
+      new MySQLDialect(tableName, rowLockTimeoutMs),
+      backend(options, { rowLockTimeoutMs, connectTimeoutMs, poolSize }),
+      sql,
+    );
+  }
+}
+
+interface OkPacket {
+  affectedRows: number;
+  insertId: number;
+  info?: string;
+}
+
+function backend(
+  options: MySQLStoreOptions,
+  settings: { rowLockTimeoutMs: number; connectTimeoutMs: number; poolSize: number },
+): SqlBackend {
+  const hasPool = options.pool !== undefined;
+  const hasUri = options.uri !== undefined;
+  if (hasPool === hasUri) throw new ConfigError('uri', 'give either `uri` or `pool` (one of them)');
+  let pool: mysql.Pool;
+  let owned = false;
+  if (options.pool) {
+    if (typeof options.pool.query !== 'function') {
+      throw new ConfigError('pool', 'must be a mysql2/promise pool (or anything with its `query()`)');
+    }
+    pool = options.pool;
+  } else {
+    if (typeof options.uri !== 'string' || options.uri.length === 0) {
+      throw new ConfigError('uri', 'must be a non-empty mysql:// URL');
+    }
+    pool = mysql.createPool({
+      uri: options.uri,
+      connectionLimit: settings.poolSize,
+      connectTimeout: settings.connectTimeoutMs,
+      supportBigNumbers: true,
+    });
+    const seconds = Math.max(1, Math.ceil(settings.rowLockTimeoutMs / 1000));
+    // MySQL 8 cannot scope innodb_lock_wait_timeout to one statement: set it on each new
+    // connection, before it serves any query. (A failure here leaves the server default.)
+    pool.pool.on('connection', (connection) => {
+      connection.query(`SET SESSION innodb_lock_wait_timeout = ${seconds}`, () => {});
+    });
+    owned = true;
+  }
+  return {
+    async query({ text, values }) {
+      const [result] = await pool.query(text, values);
+      if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], affected: 0 };
+      const ok = result as unknown as OkPacket;
+      // "Rows matched: 1  Changed: 0": count matched rows whatever the FOUND_ROWS flag says.
+      const matched = /Rows matched:\s*(\d+)/.exec(ok.info ?? '');
+      return {
+        rows: [],
+        affected: matched ? Number(matched[1]) : ok.affectedRows,
+        insertId: Number(ok.insertId),
+      };
+    },
+    async end() {
+      if (owned) await pool.end();
+    },
+  };
+}
