@@ -19,7 +19,7 @@ import { makeApp } from '../helpers/express-app.js';
 import { close, Jar, listen } from '../helpers/http.js';
 import { freePort, hasBinary, RedisServer } from '../helpers/redis-servers.js';
 import { needService } from '../helpers/services.js';
-import { postgresUrl, randomTableName } from '../helpers/services-sql-file.js';
+import { mysqlUrl, postgresUrl, randomTableName } from '../helpers/services-sql-file.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { outageScenario } from './outage-scenario.js';
 
@@ -235,6 +235,35 @@ describe('FLT-01 Redis down when the app starts', { skip: redisSkip, timeout: 60
       await close(http);
       await store.close();
       await server.stop();
+    }
+  });
+});
+
+const mysqlSkip = await needService('MariaDB', 3306);
+
+describe('FLT-02 MariaDB connections cut mid-load (loopback proxy; the server stays up)', { skip: mysqlSkip, timeout: 120_000 }, () => {
+  it('only 503s while cut, cookies untouched, every acknowledged append intact after', async (t) => {
+    const { MySQLStore } = await import('../../src/stores/mysql/index.js');
+    const mysql = (await import('mysql2/promise')).default;
+    const proxy = new TcpProxy({ targetPort: 3306 });
+    await proxy.start();
+    const table = randomTableName('baton_flt');
+    const url = new URL(mysqlUrl);
+    url.port = String(proxy.port);
+    const store = new MySQLStore({ uri: url.toString(), tableName: table });
+    await store.ensureTable();
+    try {
+      await outageScenario(t, {
+        store,
+        down: async () => proxy.cut(),
+        up: async () => proxy.heal(),
+      });
+    } finally {
+      await store.close();
+      await proxy.close();
+      const admin = await mysql.createConnection({ uri: mysqlUrl });
+      await admin.query(`DROP TABLE IF EXISTS \`${table}\``);
+      await admin.end();
     }
   });
 });
