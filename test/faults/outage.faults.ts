@@ -241,7 +241,10 @@ describe('FLT-01 Redis down when the app starts', { skip: redisSkip, timeout: 60
 
 const mysqlSkip = await needService('MariaDB', 3306);
 
-describe('FLT-02 MariaDB connections cut mid-load (loopback proxy; the server stays up)', { skip: mysqlSkip, timeout: 120_000 }, () => {
+describe('FLT-02 MariaDB connections cut mid-load (loopback proxy; the server stays up)', {
+  skip: mysqlSkip,
+  timeout: 120_000,
+}, () => {
   it('only 503s while cut, cookies untouched, every acknowledged append intact after', async (t) => {
     const { MySQLStore } = await import('../../src/stores/mysql/index.js');
     const mysql = (await import('mysql2/promise')).default;
