@@ -25,7 +25,14 @@ export {
   shouldTouch,
 } from './core/manager.js';
 export type { ConcurrencyMode, CookieOptions, SessionOptions } from './core/options.js';
-export { Session, type SessionData } from './core/session.js';
+export { Session } from './core/session.js';
+
+/**
+ * The data an application keeps in its sessions. Declare your keys for typed access in every adapter:
+ * `declare module 'baton-session' { interface SessionData { userId: string; basket: string[] } }`.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: applications augment it
+export interface SessionData {}
 export type {
   GcOptions,
   GcProgress,
@@ -38,3 +45,11 @@ export type {
   StoredSession,
   StoreLimits,
 } from './stores/store.js';
+export {
+  type CreateStoreOptions,
+  createStore,
+  parseStoreUrl,
+  STORE_SCHEMES,
+  type StoreKind,
+  type StoreUrl,
+} from './stores/url.js';

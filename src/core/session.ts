@@ -38,9 +38,8 @@ export interface SessionController {
   reload(session: Session): Promise<void>;
 }
 
-/** Session data as an app declares it (augment `SessionData` for typed keys). */
-// biome-ignore lint/suspicious/noEmptyInterface: augmented by applications
-export interface SessionData {}
+// Declared in the package entry so that `declare module 'baton-session' { interface SessionData {...} }` merges.
+export type { SessionData } from '../index.js';
 
 const METHODS = new Set([
   'id',

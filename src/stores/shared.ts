@@ -173,7 +173,10 @@ export class OperationReporter {
 
 function noop(): void {}
 
-/** Resolves after `ms`, with a timer that does not keep the process alive. */
+/**
+ * Resolves after `ms`. The timer keeps the process alive: whoever awaits it (a retry, gc pacing)
+ * is work in progress that must not be cut short by the event loop running dry.
+ */
 export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FileStore } from '../../src/stores/file/index.js';
 import { newKey, record, storeConformance } from '../conformance/suite.js';
+import { expressClusterTests } from './express-cluster.js';
 
 const root = mkdtempSync(join(tmpdir(), 'baton-file-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -74,7 +75,26 @@ describe('FileStore specifics', () => {
     const key = newKey();
     await store.create(key, record({ data: {} }));
     const writers = await Promise.all([startWriter(dir, key, 'a', 25), startWriter(dir, key, 'b', 25)]);
-    const [a, b] = await Promise.all(writers.map((w) => w.go()));
+    const writing = Promise.all(writers.map((w) => w.go()));
+    // Meanwhile this process reads: every read sees a whole session (old or new), never a torn
+    // file, and versions only go up.
+    let finished = false;
+    const stop = () => {
+      finished = true;
+    };
+    void writing.then(stop, stop);
+    let reads = 0;
+    let lastVersion = 0;
+    while (!finished) {
+      const seen = await store.get(key);
+      assert.ok(seen, 'the session is always there');
+      assert.ok(seen.version >= lastVersion, 'versions never go back');
+      assert.equal(Object.keys(seen.data).length, seen.version - 1, 'data and version from the same write');
+      lastVersion = seen.version;
+      reads++;
+    }
+    const [a, b] = await writing;
+    assert.ok(reads > 0);
     const got = await store.get(key);
     assert.equal(Object.keys(got?.data ?? {}).length, 50);
     for (let i = 0; i < 25; i++) {
@@ -144,7 +164,7 @@ describe('FileStore specifics', () => {
     assert.equal((await store.get(key))?.data.b, undefined);
   });
 
-  it('gc removes expired files, their user index entries and old temporary files', async () => {
+  it('gc removes expired files, their user index entries and old temporary and lock files', async () => {
     const dir = freshDir();
     const store = new FileStore({ dir, fsync: false });
     const now = Date.now();
@@ -153,6 +173,16 @@ describe('FileStore specifics', () => {
     const live = newKey();
     await store.create(live, record({ userId: 'live-user' }));
     await new Promise((resolve) => setTimeout(resolve, 300));
+    // Leftovers of a crashed writer next to the live session: two hours old.
+    const liveFile = filesUnder(dir).find((f) => f.startsWith('sessions') && f.endsWith('.json'));
+    const old = new Date(Date.now() - 7_200_000);
+    const leftovers = ['x.json.abc.tmp', 'y.json.lock', 'z.json.lock.def.stale'].map((name) =>
+      join(dir, dirname(liveFile ?? ''), name),
+    );
+    for (const f of leftovers) {
+      writeFileSync(f, '');
+      utimesSync(f, old, old);
+    }
     const progress: number[] = [];
     const result = await store.gc({ onProgress: (p) => progress.push(p.deleted) });
     assert.deepEqual(result, { deleted: 3, scanned: 4 });
@@ -179,3 +209,5 @@ describe('FileStore specifics', () => {
     }
   });
 });
+
+expressClusterTests('FileStore', async () => new FileStore({ dir: freshDir() }));

@@ -4,13 +4,34 @@
  * mapping and pool ownership. Each test file passes what differs per engine.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { SqlStore } from '../../src/stores/sql/sql-store.js';
 import { newKey, record } from '../conformance/suite.js';
 
+export const postgresUrl = process.env.BATON_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const mysqlUrl = process.env.BATON_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+/** Host and port of a server URL, for `needService`. */
+export function endpoint(url: string, defaultPort: number): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname || '127.0.0.1', port: Number(u.port || defaultPort) };
+}
+
+/** A table name no other test file uses. */
+export function randomTableName(prefix = 'baton_test'): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
+
 export interface SqlQuirkOptions {
   /** A store on the same table, with these options on top of the file's defaults. */
   makeStore: (extra?: Record<string, unknown>) => SqlStore;
+  /** The same, over a pool the test made and passes in (the store must not end it). */
+  makeStoreOnPool: (extra?: Record<string, unknown>) => SqlStore;
+  /** Whether the engine refuses U+0000 in text (PostgreSQL). */
+  forbidsNul: boolean;
+  /** Whether row-lock waits are bounded on pools passed in too (not on MySQL 8). */
+  boundsPassedPools: boolean;
   /** Opens a transaction that row-locks the session; the returned function rolls it back. */
   holdRowLock: (key: string) => Promise<() => Promise<void>>;
   /** The stored `data` column of a session as the engine returns it, parsed. */
@@ -93,32 +114,39 @@ export function sqlQuirks(o: SqlQuirkOptions): void {
       await store.close();
     });
 
-    it('a row locked by another transaction blocks a write no longer than rowLockTimeoutMs', async () => {
-      const store = o.makeStore({ rowLockTimeoutMs: 1_000 });
-      const key = newKey();
-      await store.create(key, record());
-      const rollback = await o.holdRowLock(key);
-      try {
-        let started = Date.now();
-        await assert.rejects(
-          store.patch(key, { set: { a: '1' }, unset: [], expiresAt: Date.now() + 60_000 }),
-          (err: { code?: string }) => err.code === 'BATON_LOCK_TIMEOUT',
-        );
-        const waited = Date.now() - started;
-        assert.ok(waited >= 900, `waited ${waited} ms for the row lock`);
-        assert.ok(waited < 5_000, `waited ${waited} ms: the engine default, not rowLockTimeoutMs`);
-        started = Date.now();
-        assert.equal(await store.lock(key, 5_000), null, 'a row held elsewhere counts as locked');
-        assert.ok(Date.now() - started < 5_000);
-      } finally {
-        await rollback();
-      }
-      assert.deepEqual((await store.get(key))?.data, record().data, 'nothing written');
-      const handle = await store.lock(key, 5_000);
-      assert.ok(handle, 'lockable once the transaction ended');
-      await handle.release();
-      await store.close();
-    });
+    const pools = o.boundsPassedPools ? (['own', 'passed'] as const) : (['own'] as const);
+    for (const which of pools) {
+      // The timeout turns a regression (a wait with no bound) into a failure instead of a hang.
+      it(`a row locked by another transaction blocks a write no longer than rowLockTimeoutMs (${which} pool)`, {
+        timeout: 20_000,
+      }, async () => {
+        const make = which === 'own' ? o.makeStore : o.makeStoreOnPool;
+        const store = make({ rowLockTimeoutMs: 1_000 });
+        const key = newKey();
+        await store.create(key, record());
+        const rollback = await o.holdRowLock(key);
+        try {
+          let started = Date.now();
+          await assert.rejects(
+            store.patch(key, { set: { a: '1' }, unset: [], expiresAt: Date.now() + 60_000 }),
+            (err: { code?: string }) => err.code === 'BATON_LOCK_TIMEOUT',
+          );
+          const waited = Date.now() - started;
+          assert.ok(waited >= 900, `waited ${waited} ms for the row lock`);
+          assert.ok(waited < 5_000, `waited ${waited} ms: the engine default, not rowLockTimeoutMs`);
+          started = Date.now();
+          assert.equal(await store.lock(key, 5_000), null, 'a row held elsewhere counts as locked');
+          assert.ok(Date.now() - started < 5_000);
+        } finally {
+          await rollback();
+        }
+        assert.deepEqual((await store.get(key))?.data, record().data, 'nothing written');
+        const handle = await store.lock(key, 5_000);
+        assert.ok(handle, 'lockable once the transaction ended');
+        await handle.release();
+        await store.close();
+      });
+    }
 
     it('scan pages by key and sees every session exactly once', async () => {
       const store = o.makeStore({ batchSize: 3 });
@@ -181,6 +209,35 @@ export function sqlQuirks(o: SqlQuirkOptions): void {
         assert.match(err.message, /ensureTable/);
         return true;
       });
+      await store.close();
+    });
+
+    it('stores U+0000 in names and values, or refuses it up front by name where the engine cannot', async () => {
+      const store = o.makeStore();
+      const key = newKey();
+      const data = { 'a\u0000b': '"x"', v: '"\u0000"' };
+      if (o.forbidsNul) {
+        for (const attempt of [
+          store.create(key, record({ data })),
+          store.create(key, record({ userId: 'u\u0000' })),
+          store.get('k\u0000'),
+          store.listByUser('u\u0000'),
+        ]) {
+          await assert.rejects(attempt, (err: { code?: string; message: string }) => {
+            assert.equal(err.code, 'BATON_INVALID_INPUT');
+            assert.match(err.message, /U\+0000/);
+            return true;
+          });
+        }
+        await store.create(key, record());
+        await assert.rejects(store.patch(key, { set: data, unset: [], expiresAt: Date.now() + 60_000 }), {
+          code: 'BATON_INVALID_INPUT',
+        });
+      } else {
+        await store.create(key, record({ data, userId: 'u\u0000' }));
+        assert.deepEqual((await store.get(key))?.data, data);
+        assert.equal((await store.listByUser('u\u0000'))[0]?.key, key);
+      }
       await store.close();
     });
 

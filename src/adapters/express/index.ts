@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type CommitResult, SessionManager } from '../../core/manager.js';
 import type { SessionOptions } from '../../core/options.js';
 import type { Session, SessionData } from '../../core/session.js';
+import { applyHeaders, headerValue } from '../node-http/headers.js';
 import { holdResponse } from '../node-http/hold.js';
 
 /** `req.session`: data as plain properties plus the session methods. */
@@ -72,19 +73,6 @@ export function session(options: SessionOptions | SessionManager): ExpressSessio
   return middleware;
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Adds the commit's Set-Cookie and headers to a Node response whose headers are not sent yet. */
-export function applyHeaders(res: ServerResponse, result: CommitResult): void {
-  if (result.setCookie.length > 0) {
-    const existing = res.getHeader('set-cookie');
-    const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
-    res.setHeader('set-cookie', [...list, ...result.setCookie]);
-  }
-  for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value);
-}
-
 export type { SessionOptions };
-export { SessionManager };
+/** Adds the commit's Set-Cookie and headers to a Node response whose headers are not sent yet. */
+export { applyHeaders, SessionManager };

@@ -11,13 +11,21 @@ export interface HoldHooks<T> {
 
 type Call = { method: 'writeHead' | 'write' | 'end'; args: unknown[] };
 
+/** What `holdResponse` tells its caller. */
+export interface Held {
+  /** True once output began and the commit started: from then on the commit decides the response. */
+  readonly started: boolean;
+  /** True once `end()` was called: the held response is complete and goes out after the commit. */
+  readonly ended: boolean;
+}
+
 /**
  * Holds a Node response's output until the session is committed, so the cookie is set and the
  * write is durable before the client (or the next request on another instance) can see anything.
  * The first `writeHead`, `write`, `end` or `flushHeaders` starts the commit; calls made meanwhile
  * are queued and replayed in order once it succeeds.
  */
-export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): void {
+export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): Held {
   const original = {
     writeHead: res.writeHead,
     write: res.write,
@@ -26,6 +34,7 @@ export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): void 
   };
   const queue: Call[] = [];
   let started = false;
+  let ended = false;
 
   const restore = () => {
     res.writeHead = original.writeHead;
@@ -58,6 +67,7 @@ export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): void 
     (method: Call['method']) =>
     (...args: unknown[]) => {
       queue.push({ method, args });
+      if (method === 'end') ended = true;
       start();
       // write() reports "keep writing": the held chunks are small and flushed as soon as the commit lands.
       return method === 'write' ? true : res;
@@ -67,4 +77,12 @@ export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): void 
   res.write = hold('write') as ServerResponse['write'];
   res.end = hold('end') as ServerResponse['end'];
   res.flushHeaders = () => start();
+  return {
+    get started() {
+      return started;
+    },
+    get ended() {
+      return ended;
+    },
+  };
 }

@@ -31,6 +31,7 @@ import {
   clampExpiry,
   dataSize,
   OperationReporter,
+  sleep,
   summarize,
 } from '../shared.js';
 import type {
@@ -86,7 +87,7 @@ interface FileRecord {
   lock?: { token: string; until: number };
 }
 
-/** Temporary files older than this are leftovers of a crashed writer; gc removes them. */
+/** Temporary and lock files older than this are leftovers of a crashed process; gc removes them. */
 const TMP_MAX_AGE_MS = 3_600_000;
 
 export class FileStore implements Store {
@@ -316,6 +317,7 @@ export class FileStore implements Store {
 
   /** Every session, reading the directories entry by entry (`opendir`), in hash order. */
   async *scan(options: ScanOptions = {}): AsyncIterable<SessionSummary> {
+    if (this.#closed) throw new StoreUnavailableError('the store is closed', { scope: this.name });
     let left = options.limit ?? Number.POSITIVE_INFINITY;
     for await (const { record } of this.#walk()) {
       if (left <= 0) return;
@@ -355,7 +357,7 @@ export class FileStore implements Store {
               if (!gone) continue;
               if (rate !== undefined) {
                 const ahead = ((deleted + 1) / rate) * 1000 - (performance.now() - started);
-                if (ahead > 0) await pause(ahead);
+                if (ahead > 0) await sleep(ahead);
               }
             }
             deleted++;
@@ -493,9 +495,12 @@ export class FileStore implements Store {
         if (entry.name.endsWith('.json')) {
           const record = await this.#readPath(path);
           if (record) yield { record };
-        } else if (cleanTmp && (entry.name.endsWith('.tmp') || entry.name.endsWith('.stale'))) {
+        } else if (cleanTmp && /\.(tmp|stale|lock)$/.test(entry.name)) {
+          // Leftovers of crashed processes. A lock file this old is stale by any setting; a
+          // live one is never more than lockStaleMs old.
           const info = await stat(path).catch(() => null);
-          if (info && info.mtimeMs + TMP_MAX_AGE_MS < Date.now()) await unlinkQuietly(path);
+          const maxAge = Math.max(TMP_MAX_AGE_MS, 2 * this.#lockStaleMs);
+          if (info && info.mtimeMs + maxAge < Date.now()) await unlinkQuietly(path);
         }
       }
     }
@@ -591,12 +596,4 @@ function positive(option: string, value: unknown): number {
     throw new ConfigError(option, `must be a whole number > 0, got ${JSON.stringify(value)}`);
   }
   return value;
-}
-
-/**
- * A wait the caller awaits: unlike `sleep()` from shared.ts its timer is not unref()'d, or a
- * script whose only work is this wait would exit with the promise pending. Bounded by callers.
- */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

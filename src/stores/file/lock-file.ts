@@ -10,6 +10,7 @@ import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promi
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { LockTimeoutError } from '../../core/errors.js';
+import { sleep } from '../shared.js';
 
 export interface LockFileOptions {
   /** A lock older than this is stale and may be broken (its holder is taken for dead). */
@@ -38,7 +39,7 @@ export async function withLockFile<T>(
     const waited = Date.now() - started;
     if (waited >= options.waitMs) throw new LockTimeoutError(waited, { scope: options.scope });
     // Short critical sections: retry soon, with jitter so contenders do not move in step.
-    await pause(Math.min(5 + attempt * 2, 25) + Math.random() * 10);
+    await sleep(Math.min(5 + attempt * 2, 25) + Math.random() * 10);
   }
   try {
     return await fn();
@@ -141,12 +142,4 @@ async function release(path: string, token: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-}
-
-/**
- * A wait the caller awaits: unlike `sleep()` from shared.ts its timer is not unref()'d, or a
- * script whose only work is this wait would exit with the promise pending. Bounded by callers.
- */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -74,6 +74,7 @@ export class MySQLDialect implements SqlDialect {
   /** The key column is VARBINARY(255). */
   readonly maxKeyBytes = 255;
   /** The uid column is VARBINARY(255). */
+  readonly forbidsNul = false;
   readonly maxUserIdBytes = 255;
   readonly #table: string;
   readonly #tableName: string;

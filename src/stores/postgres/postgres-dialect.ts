@@ -49,13 +49,26 @@ export class PostgresDialect implements SqlDialect {
   readonly engine = 'PostgreSQL';
   /** Keys are short (base64url of a hash, or a prefix + id); a btree entry must stay under ~2.7 KB. */
   readonly maxKeyBytes = 1024;
+  readonly forbidsNul = true;
   readonly maxUserIdBytes = 1024;
   readonly #table: string;
   readonly #indexPrefix: string;
+  readonly #rowLockTimeoutMs: string;
 
-  constructor(tableName: string, schema: string | undefined) {
+  constructor(tableName: string, schema: string | undefined, rowLockTimeoutMs: number) {
+    this.#rowLockTimeoutMs = String(rowLockTimeoutMs);
     this.#table = schema === undefined ? quote(tableName) : `${quote(schema)}.${quote(tableName)}`;
     this.#indexPrefix = tableName;
+  }
+
+  /**
+   * A guard that bounds the statement's row-lock waits on any connection, pools passed in
+   * included: `set_config(…, true)` sets `lock_timeout` for the statement's own (implicit)
+   * transaction only, and as a filter on the row it runs before the row is locked for the
+   * write. PostgreSQL's default `lock_timeout` is 0, which waits forever.
+   */
+  #boundWait(p: Params): string {
+    return `set_config('lock_timeout', ${p.add(this.#rowLockTimeoutMs)}::text, true) IS NOT NULL`;
   }
 
   /** The DDL `ensureTable()` runs, also printed in docs/postgres.md. */
@@ -108,9 +121,10 @@ export class PostgresDialect implements SqlDialect {
     const { affected } = await run({
       text: `INSERT INTO ${this.#table} AS t
         ("key", "data", "created", "expires", "absolute_expires", "version", "uid")
-        VALUES (${p.add(key)}, ${p.add(JSON.stringify(s.data))}::jsonb, ${toTime(p.add(s.createdAt))},
-          ${toTime(p.add(expires))}, ${toTime(p.add(s.absoluteExpiresAt))}, ${p.add(s.version)},
-          ${p.add(s.userId ?? null)}::text)
+        SELECT ${p.add(key)}::text, ${p.add(JSON.stringify(s.data))}::jsonb, ${toTime(p.add(s.createdAt))},
+          ${toTime(p.add(expires))}, ${toTime(p.add(s.absoluteExpiresAt))}, ${p.add(s.version)}::bigint,
+          ${p.add(s.userId ?? null)}::text
+        WHERE ${this.#boundWait(p)}
         ON CONFLICT ("key") DO UPDATE SET "data" = EXCLUDED."data", "created" = EXCLUDED."created",
           "expires" = EXCLUDED."expires", "absolute_expires" = EXCLUDED."absolute_expires",
           "version" = EXCLUDED."version", "uid" = EXCLUDED."uid", "lock_token" = NULL, "lock_expires" = NULL
@@ -130,7 +144,7 @@ export class PostgresDialect implements SqlDialect {
     const p = new Params(placeholder);
     const set = () => `${p.add(JSON.stringify(patch.set))}::jsonb`;
     const assignments = [`"expires" = LEAST(${toTime(p.add(patch.expiresAt))}, "absolute_expires")`];
-    const guards = [`"key" = ${p.add(key)}`, `"expires" > ${toTime(p.add(now))}`];
+    const guards = [`"key" = ${p.add(key)}`, `"expires" > ${toTime(p.add(now))}`, this.#boundWait(p)];
     const setKeys = Object.keys(patch.set);
     if (patch.replace) {
       assignments.push(`"data" = ${set()}`);
@@ -161,7 +175,7 @@ export class PostgresDialect implements SqlDialect {
     const p = new Params(placeholder);
     const { affected } = await run({
       text: `UPDATE ${this.#table} SET "expires" = LEAST(${toTime(p.add(expiresAt))}, "absolute_expires")
-        WHERE "key" = ${p.add(key)} AND "expires" > ${toTime(p.add(now))}`,
+        WHERE "key" = ${p.add(key)} AND "expires" > ${toTime(p.add(now))} AND ${this.#boundWait(p)}`,
       values: p.values,
     });
     return affected > 0;
@@ -170,7 +184,7 @@ export class PostgresDialect implements SqlDialect {
   async destroy(run: SqlRunner, key: string, now: number): Promise<boolean> {
     const p = new Params(placeholder);
     const { rows } = await run({
-      text: `DELETE FROM ${this.#table} WHERE "key" = ${p.add(key)}
+      text: `DELETE FROM ${this.#table} WHERE "key" = ${p.add(key)} AND ${this.#boundWait(p)}
         RETURNING "expires" > ${toTime(p.add(now))} AS live`,
       values: p.values,
     });
@@ -189,7 +203,7 @@ export class PostgresDialect implements SqlDialect {
     const { rows } = await run({
       text: `UPDATE ${this.#table} SET "lock_token" = ${p.add(token)}, "lock_expires" = ${toTime(p.add(until))}
         WHERE "key" = ${p.add(key)} AND "expires" > ${nowAt}
-          AND ("lock_token" IS NULL OR "lock_expires" <= ${nowAt})
+          AND ("lock_token" IS NULL OR "lock_expires" <= ${nowAt}) AND ${this.#boundWait(p)}
         RETURNING ${SUMMARY}, "data", "lock_token"`,
       values: p.values,
     });
@@ -198,10 +212,11 @@ export class PostgresDialect implements SqlDialect {
   }
 
   async unlock(run: SqlRunner, key: string, token: string): Promise<void> {
+    const p = new Params(placeholder);
     await run({
       text: `UPDATE ${this.#table} SET "lock_token" = NULL, "lock_expires" = NULL
-        WHERE "key" = $1 AND "lock_token" = $2`,
-      values: [key, token],
+        WHERE "key" = ${p.add(key)} AND "lock_token" = ${p.add(token)} AND ${this.#boundWait(p)}`,
+      values: p.values,
     });
   }
 

@@ -16,11 +16,7 @@ export interface PostgresStoreOptions extends SqlStoreOptions {
    * `close()`. Give this or `pool`.
    */
   connectionString?: string;
-  /**
-   * A `pg.Pool` you manage: the store never ends it. Set `lock_timeout` on it (e.g.
-   * `new Pool({ lock_timeout: 2000 })`) so a row held by a stray transaction cannot stall a
-   * request; pools the store makes get `rowLockTimeoutMs`.
-   */
+  /** A `pg.Pool` you manage: the store never ends it. */
   pool?: pg.Pool;
   /**
    * Table name (letters, digits, `_`).
@@ -30,8 +26,9 @@ export interface PostgresStoreOptions extends SqlStoreOptions {
   /** Schema holding the table; the connection's `search_path` when absent. */
   schema?: string;
   /**
-   * Longest wait for a row lock held by another transaction (PostgreSQL `lock_timeout`), for
-   * pools the store makes. Keep it at or below the session manager's `lockWait`.
+   * Longest wait for a row lock held by another transaction (PostgreSQL `lock_timeout`, set
+   * for each of the store's write statements alone, on any pool). Keep it at or below the
+   * session manager's `lockWait`; PostgreSQL's own default waits forever.
    * @default 2000
    */
   rowLockTimeoutMs?: number;
@@ -73,8 +70,8 @@ export class PostgresStore extends SqlStore {
     const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs ?? 2000);
     const poolSize = positive('poolSize', options.poolSize ?? 10);
     super(
-      new PostgresDialect(tableName, options.schema),
-      backend(options, { rowLockTimeoutMs, connectTimeoutMs, poolSize }),
+      new PostgresDialect(tableName, options.schema, rowLockTimeoutMs),
+      backend(options, { connectTimeoutMs, poolSize }),
       sql,
     );
   }
@@ -82,7 +79,7 @@ export class PostgresStore extends SqlStore {
 
 function backend(
   options: PostgresStoreOptions,
-  settings: { rowLockTimeoutMs: number; connectTimeoutMs: number; poolSize: number },
+  settings: { connectTimeoutMs: number; poolSize: number },
 ): SqlBackend {
   const hasPool = options.pool !== undefined;
   const hasUrl = options.connectionString !== undefined;
@@ -104,7 +101,6 @@ function backend(
       connectionString: options.connectionString,
       max: settings.poolSize,
       connectionTimeoutMillis: settings.connectTimeoutMs,
-      lock_timeout: settings.rowLockTimeoutMs,
       allowExitOnIdle: true,
     });
     // An idle client whose server went away raises 'error' on the pool; without a listener

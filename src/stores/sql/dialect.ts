@@ -64,6 +64,8 @@ export interface SqlDialect {
   readonly maxKeyBytes: number;
   /** Longest user id (bytes) the uid column holds. */
   readonly maxUserIdBytes: number;
+  /** The engine cannot store U+0000 in text or JSON strings (PostgreSQL). */
+  readonly forbidsNul: boolean;
 
   /** CREATE TABLE / CREATE INDEX statements, each idempotent. */
   ensureTable(run: SqlRunner): Promise<void>;

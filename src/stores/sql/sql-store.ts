@@ -27,6 +27,7 @@ import {
   assertStoredSession,
   dataSize,
   OperationReporter,
+  sleep,
 } from '../shared.js';
 import type {
   GcOptions,
@@ -105,6 +106,7 @@ export class SqlStore implements Store {
       this.#assertKey(key);
       assertStoredSession(this.name, session);
       this.#assertUserId(session.userId);
+      this.#assertNoNul('a data key or value', Object.entries(session.data).flat());
       this.#checkSize(dataSize(session.data));
       const created = await this.#guard(() => this.#dialect.create(this.#run, key, session, Date.now()));
       if (!created) throw new SessionExistsError({ scope: this.name });
@@ -116,6 +118,7 @@ export class SqlStore implements Store {
       this.#assertKey(key);
       assertPatch(this.name, patch);
       this.#assertUserId(patch.userId);
+      this.#assertNoNul('a data key or value', [...Object.entries(patch.set).flat(), ...patch.unset]);
       const setBytes = dataSize(patch.set);
       this.#checkSize(setBytes);
       const limit = { maxBytes: this.limits.maxSessionBytes, setBytes };
@@ -201,6 +204,7 @@ export class SqlStore implements Store {
       if (typeof userId !== 'string' || userId.length === 0) {
         throw new InvalidInputError('a user id must be a non-empty string', { scope: this.name });
       }
+      this.#assertUserId(userId);
       const rows = await this.#guard(() => this.#dialect.listByUser(this.#run, userId, Date.now()));
       return rows.map(toSummary);
     });
@@ -257,7 +261,7 @@ export class SqlStore implements Store {
         if (rate !== undefined) {
           // Hold the pace: `deleted` rows may take no less than deleted / rate seconds.
           const ahead = (deleted / rate) * 1000 - (performance.now() - started);
-          if (ahead > 0) await pause(ahead);
+          if (ahead > 0) await sleep(ahead);
         }
       }
       return { deleted, scanned: deleted };
@@ -312,6 +316,7 @@ export class SqlStore implements Store {
 
   #assertKey(key: string): void {
     assertKey(this.name, key);
+    this.#assertNoNul('a session key', [key]);
     if (Buffer.byteLength(key) > this.#dialect.maxKeyBytes) {
       throw new InvalidInputError(
         `a session key may be at most ${this.#dialect.maxKeyBytes} bytes, got ${Buffer.byteLength(key)}`,
@@ -320,7 +325,20 @@ export class SqlStore implements Store {
     }
   }
 
+  /** PostgreSQL text and jsonb cannot hold U+0000: say so before the engine does, by name. */
+  #assertNoNul(what: string, strings: string[]): void {
+    if (!this.#dialect.forbidsNul) return;
+    const bad = strings.find((s) => s.includes('\u0000'));
+    if (bad !== undefined) {
+      throw new InvalidInputError(
+        `${what} contains the character U+0000, which ${this.#dialect.engine} cannot store: ${JSON.stringify(bad.slice(0, 40))}`,
+        { scope: this.name },
+      );
+    }
+  }
+
   #assertUserId(userId: string | null | undefined): void {
+    if (typeof userId === 'string') this.#assertNoNul('a user id', [userId]);
     if (typeof userId === 'string' && Buffer.byteLength(userId) > this.#dialect.maxUserIdBytes) {
       throw new InvalidInputError(
         `a user id may be at most ${this.#dialect.maxUserIdBytes} bytes, got ${Buffer.byteLength(userId)}`,
@@ -386,12 +404,4 @@ export function positive(option: string, value: unknown): number {
     throw new ConfigError(option, `must be a whole number > 0, got ${JSON.stringify(value)}`);
   }
   return value;
-}
-
-/**
- * A wait the caller awaits: unlike `sleep()` from shared.ts its timer is not unref()'d, or a
- * script whose only work is this wait would exit with the promise pending. Bounded by callers.
- */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,0 +1,402 @@
+/**
+ * `ExpressSessionStore`: a store for express-session (`session({ store: new ExpressSessionStore(store) })`)
+ * over any baton store, for apps that keep express-session.
+ *
+ * express-session is an optional peer dependency: this module extends its `Store` class at runtime,
+ * so importing it needs `npm install express-session`. It deliberately imports none of
+ * `@types/express-session`: that package declares `req.session` globally with express-session's type,
+ * which would clash with `baton-session/express` in a program that uses both. The class is
+ * structurally a `session.Store`, so it type-checks where express-session's types are in use.
+ *
+ * What it cannot give (express-session decides when and what to write):
+ * - express-session saves whole sessions. Changes are diffed per key against what this request
+ *   loaded, so concurrent requests that change different keys are merged; two that change the
+ *   same key: the last writer wins. `concurrency: 'lock'` and `'strict'` need the native middleware.
+ * - It writes on every modified request (and on every request with `resave: true`), not only when
+ *   the expiry moved by more than `touchAfter`; use `resave: false`.
+ * - The cookie is express-session's (unsigned id space, its own signing): hashed keys and expiry on
+ *   read come from here, cookie policy does not.
+ */
+import type { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import { withCallback } from '../../core/callback.js';
+import {
+  type BatonError,
+  ConfigError,
+  isBatonError,
+  NotSupportedError,
+  SessionDataError,
+  SessionTooLargeError,
+  StoreUnavailableError,
+} from '../../core/errors.js';
+import { hashId } from '../../core/ids.js';
+import type { Patch, Store, StoredSession } from '../../stores/store.js';
+
+/**
+ * A session as express-session hands it to a store: JSON-able data plus its `cookie` (a `Cookie`, or
+ * its JSON), whose `expires` sets the expiry. Typed loosely, here and in the callbacks below, so
+ * this module needs none of express-session's types and accepts an app's own `SessionData`.
+ */
+export interface ExpressSessionData {
+  cookie: any;
+  [key: string]: any;
+}
+
+/** A node-style callback as express-session passes it; the value is typed by the app's `SessionData`. */
+export type StoreCallback<T = any> = (err: any, value?: T) => void;
+
+type Data = Record<string, unknown>;
+
+export interface ExpressSessionStoreOptions {
+  /**
+   * Store keys are `base64url(sha256(sid))`, so a leaked table holds no usable session ids. With it
+   * on, `ids()` and `all()` cannot give the session ids back. @default true
+   */
+  hashIds?: boolean;
+  /** Prepended to every store key; give express-session sessions their own prefix when the store is shared. @default '' */
+  keyPrefix?: string;
+  /**
+   * Seconds a session lives. A number applies when the cookie has no expiry (a browser-session
+   * cookie); otherwise the cookie's `expires` (from `maxAge`) sets the expiry. A function of the
+   * session overrides both. @default 86400
+   */
+  ttl?: number | ((session: any) => number);
+  /**
+   * Seconds from a session's creation after which it ends however active it is. express-session
+   * has no such limit, so none is set unless you ask (baton's own middleware defaults to 7 days).
+   * @default null (no absolute limit)
+   */
+  absoluteLifetime?: number | null;
+  /**
+   * A session key whose string value indexes the session by user, for `listByUser` and
+   * "log out everywhere" (`baton` CLI, `SessionManager.destroyUser`). Unset: no index.
+   */
+  userKey?: string;
+}
+
+/** What express-session's `Store` class gives a subclass. */
+interface ExpressStoreBase extends EventEmitter {
+  regenerate(req: any, callback: (err?: any) => any): void;
+  load(sid: string, callback: (err: any, session?: any) => any): void;
+  createSession(req: any, session: any): any;
+}
+
+const require = createRequire(import.meta.url);
+
+function expressSessionStore(): new () => ExpressStoreBase {
+  try {
+    return (require('express-session') as { Store: new () => ExpressStoreBase }).Store;
+  } catch (err) {
+    throw new ConfigError(
+      'express-session',
+      'the express-session package is not installed; `npm install express-session` to use baton-session/express-session',
+      { cause: err },
+    );
+  }
+}
+
+/** What this request loaded: the per-key base of its next write. Hidden from express-session. */
+const LOADED = Symbol('baton-session.loaded');
+
+interface Loaded {
+  data: Record<string, string>;
+  absoluteExpiresAt: number;
+  userId: string | undefined;
+}
+
+type WithLoaded = Data & { [LOADED]?: Loaded };
+
+/** No absolute limit still needs a date every store can keep: a hundred years. */
+const NO_ABSOLUTE_LIMIT_MS = 100 * 365 * 86_400_000;
+/** Deletes run in batches of this many during `clear()`. */
+const CLEAR_BATCH = 25;
+
+export class ExpressSessionStore extends expressSessionStore() {
+  readonly store: Store;
+  readonly #hashIds: boolean;
+  readonly #keyPrefix: string;
+  readonly #ttl: number | ((session: any) => number);
+  readonly #absoluteLifetimeMs: number;
+  readonly #userKey: string | undefined;
+
+  constructor(store: Store, options: ExpressSessionStoreOptions = {}) {
+    super();
+    if (typeof store !== 'object' || store === null || typeof store.get !== 'function') {
+      throw new ConfigError(
+        'store',
+        'pass a baton store, e.g. `new ExpressSessionStore(new DynamoDBStore({...}))`',
+      );
+    }
+    this.store = store;
+    this.#hashIds = options.hashIds ?? true;
+    if (typeof this.#hashIds !== 'boolean') throw new ConfigError('hashIds', 'must be true or false');
+    this.#keyPrefix = options.keyPrefix ?? '';
+    if (typeof this.#keyPrefix !== 'string') throw new ConfigError('keyPrefix', 'must be a string');
+    this.#ttl = options.ttl ?? 86_400;
+    if (
+      typeof this.#ttl !== 'function' &&
+      (typeof this.#ttl !== 'number' || !Number.isFinite(this.#ttl) || this.#ttl <= 0)
+    ) {
+      throw new ConfigError(
+        'ttl',
+        `must be seconds > 0 or a function of the session, got ${String(options.ttl)}`,
+      );
+    }
+    const absolute = options.absoluteLifetime ?? null;
+    if (absolute !== null && (typeof absolute !== 'number' || !Number.isFinite(absolute) || absolute <= 0)) {
+      throw new ConfigError('absoluteLifetime', `must be seconds > 0 or null, got ${String(absolute)}`);
+    }
+    this.#absoluteLifetimeMs = absolute === null ? NO_ABSOLUTE_LIMIT_MS : absolute * 1000;
+    this.#userKey = options.userKey;
+    if (this.#userKey !== undefined && (typeof this.#userKey !== 'string' || this.#userKey.length === 0)) {
+      throw new ConfigError('userKey', 'must be a non-empty string');
+    }
+  }
+
+  /** The key the store sees for a session id. */
+  keyFor(sid: string): string {
+    return this.#keyPrefix + (this.#hashIds ? hashId(sid) : sid);
+  }
+
+  /** The session under `sid`, or null when missing or expired. */
+  get(sid: string, callback?: StoreCallback): Promise<any> {
+    return withCallback(this.#get(sid), callback);
+  }
+
+  /** Stores the session: a new one is created, a loaded one gets only its changed keys written. */
+  set(sid: string, session: ExpressSessionData, callback?: StoreCallback<void>): Promise<void> {
+    return withCallback(this.#set(sid, session as unknown as WithLoaded), callback);
+  }
+
+  /** Moves the session's expiry (from its cookie or `ttl`) without writing its data. */
+  touch(sid: string, session: ExpressSessionData, callback?: StoreCallback<void>): Promise<void> {
+    return withCallback(this.#touch(sid, session as unknown as Data), callback);
+  }
+
+  destroy(sid: string, callback?: StoreCallback<void>): Promise<void> {
+    return withCallback(
+      this.#call(() => this.store.destroy(this.keyFor(sid))).then(() => {}),
+      callback,
+    );
+  }
+
+  /** Every live session under `keyPrefix`, as an array; each has `id` only when `hashIds` is off. Needs a store with `scan`. */
+  all(callback?: StoreCallback<any[]>): Promise<any[]> {
+    return withCallback(this.#all(), callback);
+  }
+
+  /** The number of live sessions under `keyPrefix`. Needs a store with `scan`. */
+  length(callback?: StoreCallback<number>): Promise<number> {
+    return withCallback(
+      this.#keys().then((keys) => keys.length),
+      callback,
+    );
+  }
+
+  /** The ids of live sessions under `keyPrefix`; with `hashIds` on these are the hashed keys, not usable ids. */
+  ids(callback?: StoreCallback<string[]>): Promise<string[]> {
+    return withCallback(
+      this.#keys().then((keys) => keys.map((k) => k.slice(this.#keyPrefix.length))),
+      callback,
+    );
+  }
+
+  /** Deletes every session under `keyPrefix`. Needs a store with `scan`. */
+  clear(callback?: StoreCallback<void>): Promise<void> {
+    return withCallback(this.#clear(), callback);
+  }
+
+  /** Keeps what this request loaded on express-session's session object, out of its data and hash. */
+  override createSession(req: any, session: any): any {
+    const loaded = (session as WithLoaded)[LOADED];
+    const created = super.createSession(req, session);
+    if (loaded) remember(created, loaded);
+    return created;
+  }
+
+  // Internals
+
+  async #get(sid: string): Promise<Data | null> {
+    const stored = await this.#call(() => this.store.get(this.keyFor(sid)));
+    const now = Date.now();
+    // Expiry is checked on every read, whatever the engine has deleted yet.
+    if (!stored || stored.expiresAt <= now || stored.absoluteExpiresAt <= now) return null;
+    // express-session cannot load a record without its cookie (one written by other code under the
+    // same prefix): it gets a new session instead of a 500.
+    if (stored.data.cookie === undefined) return null;
+    return this.#decode(stored);
+  }
+
+  #decode(stored: StoredSession): WithLoaded {
+    const session = {} as WithLoaded;
+    for (const [k, text] of Object.entries(stored.data)) session[k] = JSON.parse(text);
+    remember(session, {
+      data: stored.data,
+      absoluteExpiresAt: stored.absoluteExpiresAt,
+      userId: stored.userId,
+    });
+    return session;
+  }
+
+  async #set(sid: string, session: WithLoaded): Promise<void> {
+    const key = this.keyFor(sid);
+    const data = encode(session);
+    this.#checkSize(data);
+    const userId = this.#userOf(session);
+    const now = Date.now();
+    const loaded = session[LOADED];
+
+    if (!loaded) {
+      const absoluteExpiresAt = now + this.#absoluteLifetimeMs;
+      const expiresAt = Math.min(this.#expiryOf(session, now), absoluteExpiresAt);
+      if (expiresAt <= now) {
+        await this.#call(() => this.store.destroy(key));
+        return;
+      }
+      const record: StoredSession = { data, createdAt: now, expiresAt, absoluteExpiresAt, version: 1 };
+      if (userId !== undefined) record.userId = userId;
+      try {
+        await this.#call(() => this.store.create(key, record));
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'BATON_SESSION_EXISTS') throw err;
+        // express-session's set is an upsert: a session we did not load is replaced whole.
+        const replaced = await this.#call(() =>
+          this.store.patch(key, { set: data, unset: [], expiresAt, replace: true, userId: userId ?? null }),
+        );
+        if (!replaced) await this.#call(() => this.store.create(key, record));
+      }
+      remember(session, { data, absoluteExpiresAt, userId });
+      return;
+    }
+
+    const expiresAt = Math.min(this.#expiryOf(session, now), loaded.absoluteExpiresAt);
+    if (expiresAt <= now) {
+      await this.#call(() => this.store.destroy(key));
+      return;
+    }
+    const set: Record<string, string> = {};
+    for (const [k, text] of Object.entries(data)) if (loaded.data[k] !== text) set[k] = text;
+    const unset = Object.keys(loaded.data).filter((k) => !(k in data));
+    const userChanged = this.#userKey !== undefined && userId !== loaded.userId;
+    if (Object.keys(set).length === 0 && unset.length === 0 && !userChanged) {
+      // Nothing changed (express-session with resave: true): only the expiry moves.
+      await this.#call(() => this.store.touch(key, expiresAt));
+      return;
+    }
+    const patch: Patch = { set, unset, expiresAt };
+    if (userChanged) patch.userId = userId ?? null;
+    // Null: the session was destroyed meanwhile (logout in another tab). Nothing is written back.
+    const result = await this.#call(() => this.store.patch(key, patch));
+    if (result) remember(session, { data, absoluteExpiresAt: loaded.absoluteExpiresAt, userId });
+  }
+
+  async #touch(sid: string, session: Data): Promise<void> {
+    const now = Date.now();
+    const expiresAt = this.#expiryOf(session, now);
+    const key = this.keyFor(sid);
+    // The store never moves an expiry past the session's absolute expiry.
+    if (expiresAt <= now) await this.#call(() => this.store.destroy(key));
+    else await this.#call(() => this.store.touch(key, expiresAt));
+  }
+
+  async #keys(): Promise<string[]> {
+    const scan = this.store.scan;
+    if (!scan) {
+      throw new NotSupportedError(
+        `the ${this.store.name} store cannot list sessions (no scan); all(), length(), ids() and clear() need one`,
+      );
+    }
+    const keys: string[] = [];
+    await this.#call(async () => {
+      for await (const summary of scan.call(this.store)) {
+        if (summary.key.startsWith(this.#keyPrefix)) keys.push(summary.key);
+      }
+    });
+    return keys;
+  }
+
+  async #all(): Promise<Data[]> {
+    const sessions: Data[] = [];
+    for (const key of await this.#keys()) {
+      const stored = await this.#call(() => this.store.get(key));
+      if (!stored || stored.expiresAt <= Date.now()) continue;
+      const session = this.#decode(stored);
+      if (!this.#hashIds) session.id = key.slice(this.#keyPrefix.length);
+      sessions.push(session);
+    }
+    return sessions;
+  }
+
+  async #clear(): Promise<void> {
+    const keys = await this.#keys();
+    for (let i = 0; i < keys.length; i += CLEAR_BATCH) {
+      await Promise.all(
+        keys.slice(i, i + CLEAR_BATCH).map((key) => this.#call(() => this.store.destroy(key))),
+      );
+    }
+  }
+
+  /** Expiry in ms: `ttl` function, else the cookie's `expires`, else `ttl` seconds. */
+  #expiryOf(session: Data, now: number): number {
+    if (typeof this.#ttl === 'function') return now + this.#ttl(session) * 1000;
+    const expires = (session.cookie as { expires?: unknown } | undefined)?.expires;
+    if (expires !== undefined && expires !== null) {
+      const at = new Date(expires as string | Date).getTime();
+      if (Number.isFinite(at)) return at;
+    }
+    return now + this.#ttl * 1000;
+  }
+
+  #userOf(session: Data): string | undefined {
+    if (this.#userKey === undefined) return undefined;
+    const user = session[this.#userKey];
+    return typeof user === 'string' && user.length > 0 ? user : undefined;
+  }
+
+  #checkSize(data: Record<string, string>): void {
+    let size = 0;
+    for (const [k, v] of Object.entries(data)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
+    if (size > this.store.limits.maxSessionBytes) {
+      throw new SessionTooLargeError(size, this.store.limits.maxSessionBytes, { scope: 'express-session' });
+    }
+  }
+
+  /** Store failures become `StoreUnavailableError` (status 503), as in the session manager. */
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const error: BatonError = isBatonError(err)
+        ? err
+        : new StoreUnavailableError(
+            `the ${this.store.name} store failed: ${(err as Error)?.message ?? String(err)}`,
+            { cause: err, scope: 'express-session' },
+          );
+      throw error;
+    }
+  }
+}
+
+/** Each top-level value's JSON text, as express-session's own stores serialize (`toJSON` honoured). */
+function encode(session: Data): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (const key of Object.keys(session)) {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(session[key]);
+    } catch (err) {
+      throw new SessionDataError(key, `cannot be written as JSON: ${(err as Error).message}`, { cause: err });
+    }
+    if (text !== undefined) data[key] = text;
+  }
+  return data;
+}
+
+function remember(target: object, loaded: Loaded): void {
+  Object.defineProperty(target, LOADED, {
+    value: loaded,
+    configurable: true,
+    enumerable: false,
+    writable: true,
+  });
+}

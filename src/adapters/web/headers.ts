@@ -1,0 +1,23 @@
+import type { CommitResult, RequestInfo } from '../../core/manager.js';
+import { forwardedHttps } from '../node-http/headers.js';
+
+/** The request came over https: its URL says so, or (with `trustProxy`) the proxy in front does. */
+export function fetchSecure(request: Request, trustProxy: boolean): boolean {
+  if (request.url.startsWith('https:')) return true;
+  return trustProxy && forwardedHttps(request.headers.get('x-forwarded-proto'));
+}
+
+/** What the manager needs from a Fetch-API request. */
+export function fetchRequestInfo(request: Request, trustProxy: boolean): RequestInfo {
+  return {
+    cookie: request.headers.get('cookie'),
+    header: (name) => request.headers.get(name),
+    secure: fetchSecure(request, trustProxy),
+  };
+}
+
+/** Appends the commit's Set-Cookie values and sets its other headers. */
+export function appendHeaders(headers: Headers, result: CommitResult): void {
+  for (const cookie of result.setCookie) headers.append('set-cookie', cookie);
+  for (const [name, value] of Object.entries(result.headers)) headers.set(name, value);
+}
