@@ -19,8 +19,8 @@ import { makeApp } from '../helpers/express-app.js';
 import { close, Jar, listen } from '../helpers/http.js';
 import { freePort, hasBinary, RedisServer } from '../helpers/redis-servers.js';
 import { needService } from '../helpers/services.js';
-import { mysqlUrl, postgresUrl, randomTableName } from '../helpers/services-sql-file.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { mysqlUrl, postgresUrl, randomTableName } from '../stores/sql-quirks.js';
 import { outageScenario } from './outage-scenario.js';
 
 const hasRedis = await hasBinary('redis-server');
