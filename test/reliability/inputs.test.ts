@@ -367,3 +367,20 @@ describe('cookie option injection (INP-10)', () => {
     }
   });
 });
+
+describe('MAC spelling (INP-03)', () => {
+  it('every other spelling of a valid MAC is refused, including those that decode to the same bytes', () => {
+    const id = 'A'.repeat(43);
+    const good = sign(id, SECRET);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    let refused = 0;
+    for (const c of alphabet) {
+      const variant = good.slice(0, -1) + c;
+      if (variant === good) continue;
+      assert.equal(unsign(variant, [SECRET]), null, `last character ${c}`);
+      refused++;
+    }
+    assert.equal(refused, 63);
+    assert.deepEqual(unsign(good, [SECRET]), { id, stale: false });
+  });
+});
