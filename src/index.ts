@@ -1,5 +1,6 @@
 export type { Callback } from './core/callback.js';
 export { decodeValue, encodeValue, MAX_DEPTH, MAX_KEY_BYTES } from './core/codec.js';
+export type { EncryptionKey, EncryptionOptions } from './core/encryption.js';
 export {
   BatonError,
   type BatonErrorCode,

@@ -16,8 +16,18 @@ export interface SessionEvents {
   storeError: [error: BatonError];
   /** One store call, with its duration and capacity units (metrics). */
   operation: [info: OperationInfo];
-  /** A cookie or token that failed verification: no store read was made. */
-  suspicious: [info: { reason: 'malformed' | 'signature' }];
+  /** A cookie or token that failed verification: no store read was made. `client` when the adapter knows it. */
+  suspicious: [info: { reason: 'malformed' | 'signature'; client?: string | undefined }];
+  /**
+   * Guessing detection: more than `threshold` failed verifications within `windowMs` (option
+   * `bruteForce`). Fires at most once per window; alert or block upstream.
+   */
+  bruteForce: [info: { failures: number; windowMs: number; threshold: number }];
+  /**
+   * A stored session that could not be read: a value failed decryption (tampered, or its key is no
+   * longer configured) or is not JSON. The session is treated as absent.
+   */
+  unreadable: [info: { key: string; reason: 'decrypt' | 'json' }];
   /** A correctly signed id the store does not know (expired, logged out, or from another deployment). */
   unknown: [info: { key: string }];
   /** `destroyUser` logged a user out everywhere. */

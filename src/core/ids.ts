@@ -41,9 +41,11 @@ export function unsign(value: string, secrets: readonly string[]): Verified | nu
   const id = value.slice(0, dot);
   const given = value.slice(dot + 1);
   if (!isWellFormedId(id) || !MAC_PATTERN.test(given)) return null;
-  const givenBytes = Buffer.from(given, 'base64url');
+  // Compare the base64url text, not the decoded bytes: the last of 43 characters carries 2 unused
+  // bits, so decoding would accept 4 spellings of one MAC (a malleable cookie).
+  const givenBytes = Buffer.from(given, 'latin1');
   for (let i = 0; i < secrets.length; i++) {
-    const expected = mac(id, secrets[i] as string);
+    const expected = Buffer.from(mac(id, secrets[i] as string).toString('base64url'), 'latin1');
     if (givenBytes.length === expected.length && timingSafeEqual(givenBytes, expected)) {
       return { id, stale: i > 0 };
     }

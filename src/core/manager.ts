@@ -23,6 +23,8 @@ export interface RequestInfo {
   header?: (name: string) => string | null | undefined;
   /** The request came over https, directly or through a trusted proxy. */
   secure?: boolean;
+  /** The client's address, reported with `suspicious` events (guessing detection). */
+  client?: string | undefined;
 }
 
 /** What an adapter adds to the response after `commit`. */
@@ -53,6 +55,15 @@ interface Changes {
   userId: string | undefined;
 }
 
+/** The store's data decoded for a request: values, and the JSON text dirty tracking compares against. */
+interface Opened {
+  data: Record<string, unknown>;
+  snapshot: Map<string, string>;
+}
+
+/** Snapshot entry for a value stored under an old encryption key: never equal to any JSON text, so it is rewritten. */
+const REWRITE = '';
+
 const LOCK_RETRY_FIRST_MS = 5;
 /** Keeps a `LockTimeoutError` within one short interval of `lockWait`. */
 const LOCK_RETRY_MAX_MS = 50;
@@ -65,6 +76,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   readonly options: ResolvedOptions;
   readonly store: Store;
   readonly #unsubscribe: () => void;
+  /** Times of the most recent failed verifications (a ring of `threshold + 1`), for guessing detection. */
+  readonly #failures: number[] = [];
+  #failureAt = 0;
+  #lastBruteForce = Number.NEGATIVE_INFINITY;
 
   constructor(options: SessionOptions) {
     super();
@@ -94,7 +109,11 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const verified = unsign(raw, this.options.secrets);
     if (!verified) {
       // No store read for anything that fails verification.
-      this.emit('suspicious', { reason: raw.includes('.') && raw.length === 87 ? 'signature' : 'malformed' });
+      this.emit('suspicious', {
+        reason: raw.includes('.') && raw.length === 87 ? 'signature' : 'malformed',
+        client: request.client,
+      });
+      this.#countFailure();
       return this.#fresh(secure, true);
     }
 
@@ -113,19 +132,15 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       this.emit('expired', { key });
       stored = null;
     }
-    if (!stored) {
+    const opened = stored ? this.#open(key, verified.id, stored) : null;
+    if (!stored || !opened) {
       await lock?.release().catch(() => {});
-      this.emit('unknown', { key });
+      if (!stored) this.emit('unknown', { key });
       // Never adopt an id the store does not know: a new one is issued.
       return this.#fresh(secure, true);
     }
 
-    const data: Record<string, unknown> = {};
-    const snapshot = new Map<string, string>();
-    for (const [k, text] of Object.entries(stored.data)) {
-      snapshot.set(k, text);
-      data[k] = decodeValue(text);
-    }
+    const { data, snapshot } = opened;
     const state: SessionState = {
       controller: this,
       id: verified.id,
@@ -240,12 +255,13 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const state = session[STATE];
     const stored = state.isNew || state.destroyed ? null : await this.#call(() => this.store.get(state.key));
     for (const k of Object.keys(session)) delete session[k];
-    if (!stored) {
+    const opened = stored ? this.#open(state.key, state.id, stored) : null;
+    if (!stored || !opened) {
       if (!state.isNew && !state.destroyed) await this.regenerate(session);
       return;
     }
-    state.snapshot = new Map(Object.entries(stored.data));
-    for (const [k, text] of state.snapshot) session[k] = decodeValue(text);
+    state.snapshot = opened.snapshot;
+    Object.assign(session, opened.data);
     state.version = stored.version;
     state.userId = stored.userId;
     state.expiresAt = stored.expiresAt;
@@ -279,11 +295,78 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     return new Session(state, {});
   }
 
+  /** Additional data binding an encrypted value to its session (the store key without prefix) and data key. */
+  #aad(id: string, dataKey: string): string {
+    return `baton-session\u0000${this.options.hashIds ? hashId(id) : id}\u0000${dataKey}`;
+  }
+
+  /**
+   * Decodes (and decrypts) a stored session's values. Null when any value does not decrypt or is
+   * not JSON: the session is then absent, never half-read and never read as plaintext.
+   */
+  #open(key: string, id: string, stored: StoredSession): Opened | null {
+    const enc = this.options.encryption;
+    const data: Record<string, unknown> = {};
+    const snapshot = new Map<string, string>();
+    for (const [k, raw] of Object.entries(stored.data)) {
+      let text = raw;
+      let stale = false;
+      if (enc) {
+        const opened = enc.open(this.#aad(id, k), raw);
+        if (!opened) {
+          this.emit('unreadable', { key, reason: 'decrypt' });
+          return null;
+        }
+        text = opened.text;
+        stale = opened.stale;
+      }
+      try {
+        data[k] = decodeValue(text);
+      } catch {
+        this.emit('unreadable', { key, reason: 'json' });
+        return null;
+      }
+      snapshot.set(k, stale ? REWRITE : text);
+    }
+    return { data, snapshot };
+  }
+
+  /** The values as the store receives them: encrypted under the current key when encryption is on. */
+  #seal(id: string, values: Record<string, string>): Record<string, string> {
+    const enc = this.options.encryption;
+    if (!enc) return values;
+    const out: Record<string, string> = {};
+    for (const [k, text] of Object.entries(values)) out[k] = enc.seal(this.#aad(id, k), text);
+    return out;
+  }
+
+  /** Guessing detection: `bruteForce` fires when more than `threshold` verifications fail within the window. */
+  #countFailure(): void {
+    const policy = this.options.bruteForce;
+    if (!policy) return;
+    const now = Date.now();
+    const size = policy.threshold + 1;
+    const ring = this.#failures;
+    ring[this.#failureAt] = now;
+    this.#failureAt = (this.#failureAt + 1) % size;
+    if (ring.length < size) return;
+    // The ring holds the last threshold+1 failures; the next slot is the oldest of them.
+    const oldest = ring[this.#failureAt] as number;
+    if (now - oldest > policy.windowMs || now - this.#lastBruteForce < policy.windowMs) return;
+    this.#lastBruteForce = now;
+    this.emit('bruteForce', { failures: size, windowMs: policy.windowMs, threshold: policy.threshold });
+  }
+
   async #acquire(key: string): Promise<LockHandle> {
     const started = Date.now();
     let delay = LOCK_RETRY_FIRST_MS;
     for (;;) {
-      const handle = await this.#call(() => this.store.lock!(key, this.options.lockTtlMs));
+      const handle = await this.#call(
+        () => this.store.lock!(key, this.options.lockTtlMs),
+        key,
+        // A lock granted after the timeout gave up on it is released at once, not left to lockTtl.
+        (late) => void late?.release().catch(() => {}),
+      );
       if (handle) return handle;
       const waited = Date.now() - started;
       if (waited >= this.options.lockWaitMs) {
@@ -297,10 +380,13 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     }
   }
 
-  /** Every store call goes through here: unknown failures become `StoreUnavailableError` (503). */
-  async #call<T>(fn: () => Promise<T>, key = ''): Promise<T> {
+  /**
+   * Every store call goes through here: unknown failures, and calls that do not answer within
+   * `timeoutMs`, become `StoreUnavailableError` (503). `late` receives a result that arrives after the timeout.
+   */
+  async #call<T>(fn: () => Promise<T>, key = '', late?: (value: T) => void): Promise<T> {
     try {
-      return await fn();
+      return await this.#bounded(fn, late);
     } catch (err) {
       const error: BatonError = isBatonError(err)
         ? err
@@ -314,6 +400,40 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       if (error.code === 'BATON_CONFLICT') this.emit('conflict', { key });
       throw error;
     }
+  }
+
+  #bounded<T>(fn: () => Promise<T>, late?: (value: T) => void): Promise<T> {
+    let call: Promise<T>;
+    try {
+      call = fn();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const ms = this.options.timeoutMs;
+    if (ms === 0) return call;
+    return new Promise<T>((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(
+          new StoreUnavailableError(
+            `the ${this.store.name} store did not answer within ${ms} ms (timeoutMs); the request was given up`,
+          ),
+        );
+      }, ms);
+      timer.unref();
+      call.then(
+        (value) => {
+          clearTimeout(timer);
+          if (timedOut) late?.(value);
+          else resolve(value);
+        },
+        (err) => {
+          clearTimeout(timer);
+          if (!timedOut) reject(err);
+        },
+      );
+    });
   }
 
   /** The changes since load (or the last save). Raises `SessionDataError` before anything is written. */
@@ -334,8 +454,12 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   }
 
   #checkSize(next: Map<string, string>): void {
+    const enc = this.options.encryption;
     let size = 0;
-    for (const [k, v] of next) size += Buffer.byteLength(k) + Buffer.byteLength(v);
+    for (const [k, v] of next) {
+      const bytes = Buffer.byteLength(v);
+      size += Buffer.byteLength(k) + (enc ? enc.sealedBytes(bytes) : bytes);
+    }
     if (size > this.options.maxSize) throw new SessionTooLargeError(size, this.options.maxSize);
   }
 
@@ -350,7 +474,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     if (state.isNew) {
       if (!shouldCreate(changes.next.size, this.options.saveUninitialized)) return;
       const record: StoredSession = {
-        data: Object.fromEntries(changes.next),
+        data: this.#seal(state.id, Object.fromEntries(changes.next)),
         createdAt: state.createdAt,
         expiresAt,
         absoluteExpiresAt: state.absoluteExpiresAt,
@@ -385,8 +509,13 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       }
       const patch: Patch =
         concurrency === 'overwrite'
-          ? { set: Object.fromEntries(changes.next), unset: [], expiresAt, replace: true }
-          : { set: changes.set, unset: changes.unset, expiresAt };
+          ? {
+              set: this.#seal(state.id, Object.fromEntries(changes.next)),
+              unset: [],
+              expiresAt,
+              replace: true,
+            }
+          : { set: this.#seal(state.id, changes.set), unset: changes.unset, expiresAt };
       if (userChanged) patch.userId = changes.userId ?? null;
       if (concurrency === 'strict') patch.expectVersion = state.version;
       if (lock) {

@@ -1,4 +1,5 @@
 import type { Store } from '../stores/store.js';
+import { Encryption, type EncryptionOptions } from './encryption.js';
 import { ConfigError } from './errors.js';
 
 export type ConcurrencyMode = 'merge' | 'lock' | 'strict' | 'overwrite';
@@ -62,6 +63,24 @@ export interface SessionOptions {
   onStoreError?: 'fail';
   /** The data key whose string value indexes the session by user (`listByUser`, log out everywhere). @default 'userId' */
   userKey?: string;
+  /**
+   * Encrypt every stored value with AES-256-GCM: `{ keys: [{ id: '2', key }, { id: '1', key: old }] }`.
+   * The first key encrypts, all decrypt; values under an old key are rewritten under the current one
+   * by the next request that loads the session. A value that does not decrypt makes the session absent.
+   * @default undefined (values stored as JSON text)
+   */
+  encryption?: EncryptionOptions;
+  /**
+   * Milliseconds a single store call may take before the request fails with `StoreUnavailableError`
+   * (503). A safety net over the store's own client timeouts; `0` turns it off. @default 5000
+   */
+  timeoutMs?: number;
+  /**
+   * Guessing detection: a `bruteForce` event fires when more than `threshold` cookies or tokens fail
+   * verification within `window` seconds (counted per manager, with no store reads). `false` turns it off.
+   * @default { threshold: 100, window: 60 }
+   */
+  bruteForce?: { threshold?: number; window?: number } | false;
 }
 
 export interface ResolvedCookieOptions {
@@ -90,6 +109,9 @@ export interface ResolvedOptions {
   keyPrefix: string;
   maxSize: number;
   userKey: string;
+  encryption: Encryption | undefined;
+  timeoutMs: number;
+  bruteForce: { threshold: number; windowMs: number } | false;
 }
 
 export const MIN_SECRET_LENGTH = 32;
@@ -183,6 +205,28 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     );
   }
 
+  const timeoutMs = options.timeoutMs ?? 5000;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
+    throw new ConfigError(
+      'timeoutMs',
+      `must be milliseconds >= 0 (0 turns the timeout off), got ${String(options.timeoutMs)}`,
+    );
+  }
+  let bruteForce: ResolvedOptions['bruteForce'] = false;
+  if (options.bruteForce !== false) {
+    const b = options.bruteForce ?? {};
+    if (typeof b !== 'object' || b === null)
+      throw new ConfigError('bruteForce', 'must be { threshold, window } or false');
+    const threshold = b.threshold ?? 100;
+    if (!Number.isInteger(threshold) || threshold < 1) {
+      throw new ConfigError(
+        'bruteForce.threshold',
+        `must be a whole number >= 1, got ${String(b.threshold)}`,
+      );
+    }
+    bruteForce = { threshold, windowMs: seconds('bruteForce.window', b.window, 60, 1) * 1000 };
+  }
+
   return {
     store,
     secrets: [...secrets],
@@ -199,6 +243,9 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     keyPrefix,
     maxSize,
     userKey,
+    encryption: options.encryption === undefined ? undefined : new Encryption(options.encryption),
+    timeoutMs,
+    bruteForce,
   };
 }
 
@@ -211,10 +258,15 @@ function resolveCookie(c: CookieOptions): ResolvedCookieOptions {
     );
   }
   const path = c.path ?? '/';
-  if (typeof path !== 'string' || !path.startsWith('/') || UNSAFE_ATTRIBUTE.test(path)) {
+  if (
+    typeof path !== 'string' ||
+    !path.startsWith('/') ||
+    UNSAFE_ATTRIBUTE.test(path) ||
+    path.includes('=')
+  ) {
     throw new ConfigError(
       'cookie.path',
-      `must start with '/' and hold no ';', spaces or control characters, got ${JSON.stringify(path)}`,
+      `must start with '/' and hold no ';', '=', spaces or control characters, got ${JSON.stringify(path)}`,
     );
   }
   const domain = c.domain;

@@ -24,6 +24,7 @@ interface ExpressRequest extends IncomingMessage {
   session?: Session;
   sessionID?: string;
   secure?: boolean;
+  ip?: string;
 }
 
 export interface ExpressSessionMiddleware {
@@ -50,6 +51,8 @@ export function session(options: SessionOptions | SessionManager): ExpressSessio
         header: (name) => headerValue(req.headers[name]),
         // Express's req.secure honours `trust proxy`; plain node requests fall back to the socket.
         secure: req.secure ?? Boolean((req.socket as { encrypted?: boolean }).encrypted),
+        // Express's req.ip honours `trust proxy` too.
+        client: req.ip ?? req.socket.remoteAddress,
       })
       .then((loaded) => {
         req.session = loaded;
