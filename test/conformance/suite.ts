@@ -214,6 +214,13 @@ export function storeConformance(
         assert.equal(await store.get(key), null);
       });
 
+      it('of two concurrent destroys, exactly one reports that there was a session', async () => {
+        const key = newKey();
+        await store.create(key, record());
+        const results = await Promise.all([store.destroy(key), store.destroy(key)]);
+        assert.deepEqual(results.sort(), [false, true]);
+      });
+
       it('a patch or touch after destroy writes nothing', async () => {
         const key = newKey();
         await store.create(key, record());

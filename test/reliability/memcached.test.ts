@@ -26,10 +26,6 @@ describe('Memcached', { skip }, () => {
       repeat: 5,
       logoutRuns: 50,
       sessions: 200,
-      knownIssues: {
-        'CONC-05':
-          'MemcachedStore.destroy() reads then deletes, so two concurrent destroys both report true and both regenerates keep the data; it should return true only when the delete itself answered DELETED',
-      },
       // Memcached cannot list keys: read back every item the suite created, raw.
       dump: async (_store, keys) => {
         const out: string[] = [];

@@ -263,8 +263,10 @@ export class MemcachedStore implements Store {
       async (client) => {
         const itemKey = this.#itemKey(key);
         const current = await client.get(itemKey);
-        await outcome(client.delete(itemKey));
-        return current !== undefined && live(current.value, Date.now()) !== null;
+        // Only the delete that found the item counts: of two concurrent destroys (two regenerates of
+        // one session) exactly one sees DELETED, so exactly one carries the data to a new id.
+        const deleted = await outcome(client.delete(itemKey));
+        return deleted && current !== undefined && live(current.value, Date.now()) !== null;
       },
       key,
     );
