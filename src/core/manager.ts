@@ -467,7 +467,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const state = session[STATE];
     if (state.destroyed) return;
     const changes = this.#changes(session);
-    this.#checkSize(changes.next);
+    // Only a write can make a session too large: an unchanged read of one stays served.
+    if (state.isNew || Object.keys(changes.set).length > 0) this.#checkSize(changes.next);
     const now = Date.now();
     const expiresAt = Math.min(now + this.options.lifetimeMs, state.absoluteExpiresAt);
 

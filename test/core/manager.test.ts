@@ -199,6 +199,22 @@ describe('SessionManager', () => {
     assert.equal(calls.total(), 0);
   });
 
+  it('a stored session over a lowered maxSize is still served while unchanged', async () => {
+    const store = new MemoryStore();
+    const first = await visit(manager(store), undefined, (s) => {
+      s.big = 'x'.repeat(200);
+    });
+    const strict = manager(store, { maxSize: 100 });
+    const read = await visit(strict, first.cookie);
+    assert.equal((read.session.big as string).length, 200);
+    await assert.rejects(
+      visit(strict, first.cookie, (s) => {
+        s.more = 1;
+      }),
+      { code: 'BATON_SESSION_TOO_LARGE' },
+    );
+  });
+
   it('emits operation events for every store call', async () => {
     const store = new MemoryStore();
     const m = manager(store);
