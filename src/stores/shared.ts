@@ -78,6 +78,15 @@ export function assertPatch(store: string, p: Patch): void {
   }
 }
 
+/** `listByUser` takes a non-empty user id. */
+export function assertUserId(store: string, userId: unknown): asserts userId is string {
+  if (typeof userId !== 'string' || userId.length === 0) {
+    throw new InvalidInputError(`a user id must be a non-empty string, got ${describe(userId)}`, {
+      scope: store,
+    });
+  }
+}
+
 export function assertExpiry(store: string, expiresAt: unknown): void {
   assertTime(store, 'expiresAt', expiresAt);
 }

@@ -16,6 +16,7 @@ import {
   assertKey,
   assertPatch,
   assertStoredSession,
+  assertUserId,
   dataSize,
   OperationReporter,
   sleep,
@@ -800,9 +801,7 @@ export class DynamoDBStore implements Store {
 
   listByUser(userId: string): Promise<SessionSummary[]> {
     return this.#ops.measure('listByUser', async (report) => {
-      if (typeof userId !== 'string' || userId.length === 0) {
-        throw new InvalidInputError('a user id must be a non-empty string', { scope: this.name });
-      }
+      assertUserId(this.name, userId);
       if (!this.#userIndex) throw this.#noIndex();
       const keys: string[] = [];
       let start: Item | undefined;

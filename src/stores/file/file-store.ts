@@ -28,6 +28,7 @@ import {
   assertKey,
   assertPatch,
   assertStoredSession,
+  assertUserId,
   clampExpiry,
   dataSize,
   OperationReporter,
@@ -289,9 +290,7 @@ export class FileStore implements Store {
    */
   listByUser(userId: string): Promise<SessionSummary[]> {
     return this.#ops.measure('listByUser', async () => {
-      if (typeof userId !== 'string' || userId.length === 0) {
-        throw new InvalidInputError('a user id must be a non-empty string', { scope: this.name });
-      }
+      assertUserId(this.name, userId);
       return this.#guard(async () => {
         const userDir = join(this.#users, hash(userId));
         let names: string[];

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import {
   ConfigError,
   ConflictError,
-  InvalidInputError,
   isBatonError,
   NotSupportedError,
   SessionExistsError,
@@ -14,6 +13,7 @@ import {
   assertKey,
   assertPatch,
   assertStoredSession,
+  assertUserId,
   dataSize,
   OperationReporter,
   sleep,
@@ -317,7 +317,7 @@ export class RedisStore implements Store {
     return this.#run(
       'listByUser',
       () => {
-        assertUserId(userId);
+        assertUserId(NAME, userId);
       },
       async (redis) => {
         const userKey = this.userKey(userId);
@@ -604,14 +604,6 @@ function noCheck(): void {}
 /** A time for Redis, which takes whole milliseconds (PEXPIREAT refuses fractions). */
 function ms(time: number): string {
   return String(Math.ceil(time));
-}
-
-function assertUserId(userId: unknown): void {
-  if (typeof userId !== 'string' || userId.length === 0) {
-    throw new InvalidInputError(`a user id must be a non-empty string, got ${typeof userId}`, {
-      scope: NAME,
-    });
-  }
 }
 
 function positive(option: string, value: number): number {

@@ -25,6 +25,7 @@ import {
   assertKey,
   assertPatch,
   assertStoredSession,
+  assertUserId,
   dataSize,
   OperationReporter,
   sleep,
@@ -201,9 +202,7 @@ export class SqlStore implements Store {
 
   listByUser(userId: string): Promise<SessionSummary[]> {
     return this.#ops.measure('listByUser', async () => {
-      if (typeof userId !== 'string' || userId.length === 0) {
-        throw new InvalidInputError('a user id must be a non-empty string', { scope: this.name });
-      }
+      assertUserId(this.name, userId);
       this.#assertUserId(userId);
       const rows = await this.#guard(() => this.#dialect.listByUser(this.#run, userId, Date.now()));
       return rows.map(toSummary);
