@@ -32,6 +32,8 @@ export interface SessionState {
 
 /** What a session asks of its manager. */
 export interface SessionController {
+  /** The data key that indexes a session by user (`login()` sets it). */
+  readonly userKey: string;
   regenerate(session: Session): Promise<void>;
   destroy(session: Session): Promise<void>;
   save(session: Session): Promise<void>;
@@ -112,7 +114,7 @@ export class Session {
    * `userKey` so `listByUser` and "log out everywhere" find the session.
    */
   async login(userId: string, callback?: Callback): Promise<void> {
-    const userKey = (this[STATE].controller as { userKey?: string }).userKey ?? 'userId';
+    const { userKey } = this[STATE].controller;
     return withCallback(
       this.regenerate().then(() => {
         this[userKey] = userId;
