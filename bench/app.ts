@@ -19,6 +19,12 @@ import { BENCH_SECRET, type Engine } from './scenarios.js';
 
 const require = createRequire(import.meta.url);
 
+/**
+ * baton-session as users run it: the compiled package in dist/ (`npm run bench` builds first), not
+ * the TypeScript sources through the loader this app itself runs under.
+ */
+const baton = (path: string): Promise<any> => import(new URL(`../dist/${path}`, import.meta.url).href);
+
 const name = process.env.BENCH_SCENARIO ?? '';
 const engine = (process.env.BENCH_ENGINE ?? '') as Engine;
 const endpoint = process.env.BENCH_ENDPOINT ?? '';
@@ -108,7 +114,16 @@ function seedCookie(res: Response, id: string): void {
 
 async function awsLiteClient(): Promise<any> {
   const awsLite = (await import('@aws-lite/client')).default as unknown as (c: object) => Promise<any>;
-  return awsLite({ region: REGION, endpoint, ...CREDENTIALS, keepAlive: true, plugins: [] });
+  // A DynamoDB-only client, made as docs/dynamodb.md recommends (baton and floor-lite alike):
+  // replies parsed as plain JSON, not also tried as a whole-reply unmarshall.
+  return awsLite({
+    region: REGION,
+    endpoint,
+    ...CREDENTIALS,
+    keepAlive: true,
+    plugins: [],
+    responseContentType: 'application/json',
+  });
 }
 
 async function sdkV3Client(): Promise<any> {
@@ -143,7 +158,7 @@ async function redisClient(): Promise<any> {
 }
 
 async function batonDynamoStore(client: any): Promise<any> {
-  const { DynamoDBStore } = await import('../src/stores/dynamodb/index.js');
+  const { DynamoDBStore } = await baton('stores/dynamodb/index.js');
   const store = new DynamoDBStore({ tableName: table, client, onWarning: () => {} });
   await store.ensureTable();
   return store;
@@ -151,7 +166,7 @@ async function batonDynamoStore(client: any): Promise<any> {
 
 async function batonStore(): Promise<any> {
   if (engine === 'redis') {
-    const { RedisStore } = await import('../src/stores/redis/index.js');
+    const { RedisStore } = await baton('stores/redis/index.js');
     return new RedisStore({ client: await redisClient(), prefix });
   }
   return batonDynamoStore(name === 'baton-sdk' ? await sdkV3Client() : await awsLiteClient());
@@ -167,7 +182,7 @@ async function build(app: express.Express): Promise<void> {
   switch (name) {
     case 'baton':
     case 'baton-sdk': {
-      const { session } = await import('../src/adapters/express/index.js');
+      const { session } = await baton('adapters/express/index.js');
       const store = await batonStore();
       listenToCapacity(store);
       app.use(session({ store, secret: SECRET }) as unknown as RequestHandler);
@@ -175,8 +190,7 @@ async function build(app: express.Express): Promise<void> {
       return;
     }
     case 'baton-express-session': {
-      const path = '../src/adapters/express-session/index.js';
-      const { ExpressSessionStore } = (await import(path)) as {
+      const { ExpressSessionStore } = (await baton('adapters/express-session/index.js')) as {
         ExpressSessionStore: new (s: unknown) => unknown;
       };
       const store = await batonStore();

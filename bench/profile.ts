@@ -33,9 +33,9 @@ export interface ProfileSummary {
 }
 
 const LAYERS: Array<[string, RegExp]> = [
-  ['baton core (src/core)', /\/src\/core\//],
-  ['baton Express adapter + response hold (src/adapters)', /\/src\/adapters\//],
-  ['baton DynamoDB store (src/stores)', /\/src\/stores\//],
+  ['baton core (core)', /\/(src|dist)\/core\//],
+  ['baton Express adapter + response hold (adapters)', /\/(src|dist)\/adapters\//],
+  ['baton DynamoDB store (stores)', /\/(src|dist)\/stores\//],
   ['@aws-lite/client (+ aws4 signing)', /node_modules\/(@aws-lite|aws4)\//],
   [
     'Express + router + body/cookie helpers',

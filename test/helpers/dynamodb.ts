@@ -25,11 +25,15 @@ export function sdkClient(endpoint: string, extra: Partial<DynamoDBClientConfig>
 
 const DYNAMODB_PLUGIN = '@aws-lite/dynamodb';
 
-export async function awsLiteClient(endpoint: string): Promise<AwsLiteClient> {
+export async function awsLiteClient(
+  endpoint: string,
+  extra: { responseContentType?: string } = {},
+): Promise<AwsLiteClient> {
   const client = await awsLite({
     endpoint,
     region: REGION,
     ...CREDENTIALS,
+    ...extra,
     autoloadPlugins: false,
     plugins: [import(DYNAMODB_PLUGIN)],
   });

@@ -10,10 +10,13 @@ describe('DynamoDBStore on dynalite', () => {
   let engine: LocalDynamo;
   let sdk: DynamoDBClient;
   let lite: AwsLiteClient;
+  let liteJson: AwsLiteClient;
   before(async () => {
     engine = await startEngine();
     sdk = sdkClient(engine.endpoint);
     lite = await awsLiteClient(engine.endpoint);
+    // As docs/dynamodb.md recommends for a DynamoDB-only client: replies parsed as plain JSON.
+    liteJson = await awsLiteClient(engine.endpoint, { responseContentType: 'application/json' });
   });
   after(async () => {
     sdk?.destroy();
@@ -28,6 +31,9 @@ describe('DynamoDBStore on dynalite', () => {
 
   storeConformance('DynamoDBStore (AWS SDK v3)', () => make(() => sdk));
   storeConformance('DynamoDBStore (aws-lite)', () => make(() => lite));
+  storeConformance("DynamoDBStore (aws-lite, responseContentType 'application/json')", () =>
+    make(() => liteJson),
+  );
   storeConformance('DynamoDBStore (own client from clientConfig)', async () => {
     const store = new DynamoDBStore({
       tableName: tableName(),

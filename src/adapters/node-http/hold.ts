@@ -9,14 +9,124 @@ export interface HoldHooks<T> {
   fail: (err: unknown) => void;
 }
 
-type Call = { method: 'writeHead' | 'write' | 'end'; args: unknown[] };
-
 /** What `holdResponse` tells its caller. */
 export interface Held {
   /** True once output began and the commit started: from then on the commit decides the response. */
   readonly started: boolean;
   /** True once `end()` was called: the held response is complete and goes out after the commit. */
   readonly ended: boolean;
+}
+
+type Method = 'writeHead' | 'write' | 'end';
+type Output = (this: ServerResponse, ...args: unknown[]) => unknown;
+const HOLD = Symbol('baton.hold');
+type HeldResponse = ServerResponse & { [HOLD]?: Hold<unknown> };
+
+/**
+ * One held response. It lives on the response under a symbol, and the replacement methods are
+ * shared functions that find it there: holding a response allocates this object and a queue,
+ * not a set of closures (this runs on every request).
+ */
+class Hold<T> implements Held {
+  started = false;
+  ended = false;
+  readonly #res: HeldResponse;
+  readonly #hooks: HoldHooks<T>;
+  readonly #writeHead: Output;
+  readonly #write: Output;
+  readonly #end: Output;
+  readonly #flushHeaders: Output;
+  /** Calls made while the commit runs, replayed in order: method, then its arguments. */
+  readonly #queue: Array<Method | unknown[]> = [];
+
+  constructor(res: HeldResponse, hooks: HoldHooks<T>) {
+    this.#res = res;
+    this.#hooks = hooks;
+    this.#writeHead = res.writeHead as Output;
+    this.#write = res.write as Output;
+    this.#end = res.end as Output;
+    this.#flushHeaders = res.flushHeaders as Output;
+    res[HOLD] = this as Hold<unknown>;
+    res.writeHead = heldWriteHead as ServerResponse['writeHead'];
+    res.write = heldWrite as ServerResponse['write'];
+    res.end = heldEnd as ServerResponse['end'];
+    res.flushHeaders = heldFlushHeaders;
+  }
+
+  push(method: Method, args: unknown[]): void {
+    this.#queue.push(method, args);
+    if (method === 'end') this.ended = true;
+    this.start();
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.#hooks.commit().then(
+      (result) => this.#replay(result),
+      (err: unknown) => this.#fail(err),
+    );
+  }
+
+  #restore(): void {
+    const res = this.#res;
+    res.writeHead = this.#writeHead as ServerResponse['writeHead'];
+    res.write = this.#write as ServerResponse['write'];
+    res.end = this.#end as ServerResponse['end'];
+    res.flushHeaders = this.#flushHeaders as ServerResponse['flushHeaders'];
+    res[HOLD] = undefined;
+  }
+
+  #replay(result: T): void {
+    this.#restore();
+    const res = this.#res;
+    if (res.destroyed) return;
+    this.#hooks.apply(result);
+    const queue = this.#queue;
+    for (let i = 0; i < queue.length; i += 2) {
+      const method = queue[i] as Method;
+      const output = method === 'end' ? this.#end : method === 'write' ? this.#write : this.#writeHead;
+      output.apply(res, queue[i + 1] as unknown[]);
+    }
+  }
+
+  #fail(err: unknown): void {
+    this.#restore();
+    this.#queue.length = 0;
+    if (this.#res.destroyed) return;
+    this.#hooks.fail(err);
+  }
+}
+
+// A replaced method called after the hold ended (a reference kept from before) goes straight to
+// the method now in place.
+
+function heldWriteHead(this: HeldResponse, ...args: unknown[]): ServerResponse {
+  const hold = this[HOLD];
+  if (!hold) return (this.writeHead as Output).apply(this, args) as ServerResponse;
+  hold.push('writeHead', args);
+  return this;
+}
+
+function heldWrite(this: HeldResponse, ...args: unknown[]): boolean {
+  const hold = this[HOLD];
+  if (!hold) return (this.write as Output).apply(this, args) as boolean;
+  hold.push('write', args);
+  // "Keep writing": the held chunks are small and flushed as soon as the commit lands.
+  return true;
+}
+
+function heldEnd(this: HeldResponse, ...args: unknown[]): ServerResponse {
+  const hold = this[HOLD];
+  if (!hold) return (this.end as Output).apply(this, args) as ServerResponse;
+  hold.push('end', args);
+  return this;
+}
+
+function heldFlushHeaders(this: HeldResponse): void {
+  const hold = this[HOLD];
+  if (!hold) this.flushHeaders();
+  else hold.start();
 }
 
 /**
@@ -26,63 +136,5 @@ export interface Held {
  * are queued and replayed in order once it succeeds.
  */
 export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): Held {
-  const original = {
-    writeHead: res.writeHead,
-    write: res.write,
-    end: res.end,
-    flushHeaders: res.flushHeaders,
-  };
-  const queue: Call[] = [];
-  let started = false;
-  let ended = false;
-
-  const restore = () => {
-    res.writeHead = original.writeHead;
-    res.write = original.write;
-    res.end = original.end;
-    res.flushHeaders = original.flushHeaders;
-  };
-
-  const start = () => {
-    if (started) return;
-    started = true;
-    hooks.commit().then(
-      (result) => {
-        restore();
-        if (res.destroyed) return;
-        hooks.apply(result);
-        for (const call of queue)
-          (original[call.method] as (...a: unknown[]) => unknown).apply(res, call.args);
-      },
-      (err) => {
-        restore();
-        queue.length = 0;
-        if (res.destroyed) return;
-        hooks.fail(err);
-      },
-    );
-  };
-
-  const hold =
-    (method: Call['method']) =>
-    (...args: unknown[]) => {
-      queue.push({ method, args });
-      if (method === 'end') ended = true;
-      start();
-      // write() reports "keep writing": the held chunks are small and flushed as soon as the commit lands.
-      return method === 'write' ? true : res;
-    };
-
-  res.writeHead = hold('writeHead') as ServerResponse['writeHead'];
-  res.write = hold('write') as ServerResponse['write'];
-  res.end = hold('end') as ServerResponse['end'];
-  res.flushHeaders = () => start();
-  return {
-    get started() {
-      return started;
-    },
-    get ended() {
-      return ended;
-    },
-  };
+  return new Hold(res as HeldResponse, hooks);
 }

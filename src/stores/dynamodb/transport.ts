@@ -228,25 +228,53 @@ export class AwsLiteTransport implements Transport {
   close(): void {}
 }
 
-/** Binary values: `Uint8Array` in the store, base64 text in the JSON body. */
+/**
+ * Binary values: `Uint8Array` in the store, base64 text in the JSON body. Most requests carry none
+ * (binary appears only with compression): those go out as they are, without a copy.
+ */
 function toWire(value: unknown): unknown {
+  return hasBinary(value) ? wireCopy(value) : value;
+}
+
+function hasBinary(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (value instanceof Uint8Array) return true;
+  if (Array.isArray(value)) {
+    for (const v of value) if (hasBinary(v)) return true;
+    return false;
+  }
+  for (const k in value) if (hasBinary((value as Record<string, unknown>)[k])) return true;
+  return false;
+}
+
+function wireCopy(value: unknown): unknown {
   if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  if (Array.isArray(value)) return value.map(toWire);
+  if (Array.isArray(value)) return value.map(wireCopy);
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toWire(v);
+    for (const [k, v] of Object.entries(value)) out[k] = wireCopy(v);
     return out;
   }
   return value;
 }
 
-function fromWire(value: unknown, parentKey?: string): unknown {
-  if (typeof value === 'string') return parentKey === 'B' ? Buffer.from(value, 'base64') : value;
-  if (Array.isArray(value)) return value.map((v) => fromWire(v, parentKey === 'BS' ? 'B' : undefined));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = fromWire(v, k);
-    return out;
+/**
+ * Decodes `B` / `BS` values (base64 text) to bytes, in place: the value is a freshly parsed reply
+ * that nothing else holds.
+ */
+function fromWire(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    for (const v of value) fromWire(v);
+    return value;
+  }
+  const record = value as Record<string, unknown>;
+  for (const k in record) {
+    const v = record[k];
+    if (k === 'B' && typeof v === 'string') record[k] = Buffer.from(v, 'base64');
+    else if (k === 'BS' && Array.isArray(v))
+      record[k] = v.map((b) => (typeof b === 'string' ? Buffer.from(b, 'base64') : b));
+    else fromWire(v);
   }
   return value;
 }
