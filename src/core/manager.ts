@@ -21,10 +21,16 @@ export interface RequestInfo {
   cookie?: string | null | undefined;
   /** Reads a request header by lower-case name (for the `header` option). */
   header?: (name: string) => string | null | undefined;
-  /** The request came over https, directly or through a trusted proxy. */
-  secure?: boolean;
-  /** The client's address, reported with `suspicious` events (guessing detection). */
-  client?: string | undefined;
+  /**
+   * The request came over https, directly or through a trusted proxy. A function is called only
+   * when a cookie is about to be set (for `secure: 'auto'`), so it may be costly to work out.
+   */
+  secure?: boolean | (() => boolean);
+  /**
+   * The client's address, reported with `suspicious` events (guessing detection). A function is
+   * called only when such an event fires.
+   */
+  client?: string | undefined | (() => string | undefined);
 }
 
 /** What an adapter adds to the response after `commit`. */
@@ -33,6 +39,12 @@ export interface CommitResult {
   setCookie: string[];
   /** Other headers: `cache-control: no-store` whenever a cookie is set, `x-session-token` in header mode. */
   headers: Record<string, string>;
+}
+
+/** Whether the request came over https, worked out on first use (only when a cookie is set). */
+function isSecure(state: SessionState): boolean {
+  if (typeof state.secure === 'function') state.secure = state.secure();
+  return state.secure;
 }
 
 // Pure save decisions, each testable alone.
@@ -111,7 +123,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       // No store read for anything that fails verification.
       this.emit('suspicious', {
         reason: raw.includes('.') && raw.length === 87 ? 'signature' : 'malformed',
-        client: request.client,
+        client: typeof request.client === 'function' ? request.client() : request.client,
       });
       this.#countFailure();
       return this.#fresh(secure, true);
@@ -269,7 +281,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
 
   // Internals
 
-  #fresh(secure: boolean, hadToken: boolean): Session {
+  #fresh(secure: boolean | (() => boolean), hadToken: boolean): Session {
     const now = Date.now();
     const id = generateId();
     const absoluteExpiresAt = now + this.options.absoluteLifetimeMs;
@@ -559,7 +571,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const { cookie, header } = this.options;
     if (state.destroyed || (state.isNew && state.hadToken)) {
       // Logged out, or the presented id was unknown and nothing new was stored: make the client forget it.
-      if (state.hadToken && cookie) result.setCookie.push(clearCookie(cookie, state.secure));
+      if (state.hadToken && cookie) result.setCookie.push(clearCookie(cookie, isSecure(state)));
     } else if (!state.isNew && state.cookieNeeded) {
       const token = sign(state.id, this.options.secrets[0] as string);
       if (cookie) {
@@ -568,7 +580,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
           cookie.maxAge === null
             ? null
             : Math.min(cookie.maxAge ?? this.options.lifetimeMs / 1000, remaining);
-        result.setCookie.push(serializeCookie(cookie, token, maxAge, state.secure));
+        result.setCookie.push(serializeCookie(cookie, token, maxAge, isSecure(state)));
       }
       if (header) result.headers['x-session-token'] = token;
     }

@@ -24,8 +24,8 @@ export interface SessionState {
   cookieNeeded: boolean;
   /** The request carried a session cookie or token. */
   hadToken: boolean;
-  /** The request came over https (for `secure: 'auto'`). */
-  secure: boolean;
+  /** The request came over https (for `secure: 'auto'`); a function until first needed. */
+  secure: boolean | (() => boolean);
   forceTouch: boolean;
   committed: boolean;
 }

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import express from 'express';
+import { session } from '../../src/adapters/express/index.js';
 import { hashId } from '../../src/core/ids.js';
 import { MemoryStore } from '../../src/stores/memory/index.js';
 import type { Store } from '../../src/stores/store.js';
 import { countCalls } from '../helpers/counting-store.js';
-import { makeApp } from '../helpers/express-app.js';
+import { makeApp, SECRET } from '../helpers/express-app.js';
 import { close, Jar, listen } from '../helpers/http.js';
 
 async function cluster(store: Store, options: Parameters<typeof makeApp>[0] = { store }) {
@@ -332,5 +334,87 @@ describe('Express middleware: store outage', () => {
     } finally {
       await c.close();
     }
+  });
+});
+
+describe('Express middleware: req.sessionID and held output', () => {
+  const store = new MemoryStore();
+  const middleware = session({ store, secret: SECRET });
+  const servers: Server[] = [];
+  after(() => Promise.all(servers.map(close)));
+
+  function routes(app: express.Express) {
+    app.get('/id', (req, res) => {
+      res.json({ sessionID: req.sessionID, id: req.session.id });
+    });
+    app.post('/login', async (req, res) => {
+      const before = req.sessionID;
+      await req.session.regenerate();
+      req.session.user = 'ada';
+      res.json({ before, after: req.sessionID, id: req.session.id });
+    });
+    app.get('/data', (req, res) => {
+      res.json({ ...req.session });
+    });
+    app.get('/stream', (req, res) => {
+      req.session.streamed = true;
+      res.flushHeaders();
+      res.write('one,');
+      setTimeout(() => res.end('two'), 20);
+    });
+  }
+
+  async function serve(app: express.Express): Promise<string> {
+    const server = createServer(app);
+    servers.push(server);
+    return listen(server);
+  }
+
+  it('req.sessionID is the session id and follows regenerate(), in the app and in a mounted app', async () => {
+    const app = express();
+    app.use(middleware);
+    routes(app);
+    const sub = express();
+    routes(sub);
+    app.use('/sub', sub);
+    const base = await serve(app);
+    for (const prefix of ['', '/sub']) {
+      const jar = new Jar();
+      const first = await jar.request(base, `${prefix}/id`);
+      assert.equal(typeof first.body.sessionID, 'string');
+      assert.equal(first.body.sessionID, first.body.id);
+      const login = await jar.request(base, `${prefix}/login`, { method: 'POST' });
+      assert.notEqual(login.body.before, login.body.after, 'regenerate() gives a new id');
+      assert.equal(login.body.after, login.body.id, 'sessionID follows the session');
+      const again = await jar.request(base, `${prefix}/id`);
+      assert.equal(again.body.sessionID, login.body.after);
+    }
+  });
+
+  it('req.sessionID on a plain node:http server (no Express prototype)', async () => {
+    const server = createServer((req, res) => {
+      middleware(req, res, (err?: unknown) => {
+        const r = req as unknown as { sessionID: string; session: { id: string } };
+        res.end(JSON.stringify({ err: err ? String(err) : null, sessionID: r.sessionID, id: r.session.id }));
+      });
+    });
+    servers.push(server);
+    const reply = await new Jar().request(await listen(server), '/');
+    assert.equal(reply.body.err, null);
+    assert.equal(reply.body.sessionID, reply.body.id);
+    assert.equal(Object.hasOwn(IncomingMessage.prototype, 'sessionID'), false, "Node's prototype untouched");
+  });
+
+  it('flushHeaders() then writes: the cookie is set, the body is whole, the change is stored', async () => {
+    const app = express();
+    app.use(middleware);
+    routes(app);
+    const jar = new Jar();
+    const base = await serve(app);
+    const reply = await jar.request(base, '/stream');
+    assert.equal(reply.status, 200);
+    assert.equal(reply.text, 'one,two');
+    assert.equal(reply.setCookie.length, 1, 'the session cookie was set before the first byte');
+    assert.equal((await jar.request(base, '/data')).body.streamed, true, 'the change was stored');
   });
 });

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import { type CommitResult, SessionManager } from '../../core/manager.js';
 import type { SessionOptions } from '../../core/options.js';
 import type { Session, SessionData } from '../../core/session.js';
@@ -49,18 +49,14 @@ export function session(options: SessionOptions | SessionManager): ExpressSessio
       .load({
         cookie: req.headers.cookie,
         header: (name) => headerValue(req.headers[name]),
-        // Express's req.secure honours `trust proxy`; plain node requests fall back to the socket.
-        secure: req.secure ?? Boolean((req.socket as { encrypted?: boolean }).encrypted),
-        // Express's req.ip honours `trust proxy` too.
-        client: req.ip ?? req.socket.remoteAddress,
+        // Express's req.secure and req.ip honour `trust proxy`; plain node requests fall back to the
+        // socket. Both are worked out only if needed (a cookie to set, a suspicious cookie to report).
+        secure: () => req.secure ?? Boolean((req.socket as { encrypted?: boolean }).encrypted),
+        client: () => req.ip ?? req.socket.remoteAddress,
       })
       .then((loaded) => {
         req.session = loaded;
-        Object.defineProperty(req, 'sessionID', {
-          configurable: true,
-          enumerable: true,
-          get: () => loaded.id,
-        });
+        exposeSessionId(req);
         holdResponse(res, {
           commit: () => manager.commit(loaded),
           apply: (result: CommitResult) => applyHeaders(res, result),
@@ -71,6 +67,31 @@ export function session(options: SessionOptions | SessionManager): ExpressSessio
   } as ExpressSessionMiddleware;
   Object.defineProperty(middleware, 'manager', { value: manager });
   return middleware;
+}
+
+/** Prototypes (Express's `app.request`) that carry the shared `sessionID` accessor. */
+const withSessionId = new WeakSet<object>();
+
+function readSessionId(this: ExpressRequest): string | undefined {
+  return this.session?.id;
+}
+
+/**
+ * `req.sessionID`, as express-session names it: read from `req.session`, so it follows
+ * `regenerate()`. On Express the accessor is defined once on the app's request prototype (the
+ * object Express offers for extending requests; mounted apps inherit it) rather than on every
+ * request, since adding a property to each request object is a measurable cost per request. A
+ * plain `node:http` request, or a prototype that already has its own `sessionID`, gets it per request.
+ */
+function exposeSessionId(req: ExpressRequest): void {
+  const proto = Object.getPrototypeOf(req) as object | null;
+  if (proto !== null && withSessionId.has(proto)) return;
+  if (proto !== null && proto !== IncomingMessage.prototype && !Object.hasOwn(proto, 'sessionID')) {
+    Object.defineProperty(proto, 'sessionID', { configurable: true, enumerable: true, get: readSessionId });
+    withSessionId.add(proto);
+    return;
+  }
+  Object.defineProperty(req, 'sessionID', { configurable: true, enumerable: true, get: readSessionId });
 }
 
 export type { SessionOptions };

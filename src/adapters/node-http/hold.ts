@@ -19,14 +19,17 @@ export interface Held {
 
 type Method = 'writeHead' | 'write' | 'end';
 type Output = (this: ServerResponse, ...args: unknown[]) => unknown;
-const HOLD = Symbol('baton.hold');
-type HeldResponse = ServerResponse & { [HOLD]?: Hold<unknown> };
+type HeldResponse = ServerResponse;
 
 /**
- * One held response. It lives on the response under a symbol, and the replacement methods are
- * shared functions that find it there: holding a response allocates this object and a queue,
- * not a set of closures (this runs on every request).
+ * Held responses. The replacement methods are shared functions that find their hold here: holding
+ * a response allocates one object and a queue, not a set of closures, and adds no property to the
+ * response beyond the methods it replaces (on Express, each property added to a response
+ * object costs microseconds, and this runs on every request).
  */
+const holds = new WeakMap<ServerResponse, Hold<unknown>>();
+
+/** One held response. */
 class Hold<T> implements Held {
   started = false;
   ended = false;
@@ -46,7 +49,7 @@ class Hold<T> implements Held {
     this.#write = res.write as Output;
     this.#end = res.end as Output;
     this.#flushHeaders = res.flushHeaders as Output;
-    res[HOLD] = this as Hold<unknown>;
+    holds.set(res, this as Hold<unknown>);
     res.writeHead = heldWriteHead as ServerResponse['writeHead'];
     res.write = heldWrite as ServerResponse['write'];
     res.end = heldEnd as ServerResponse['end'];
@@ -74,7 +77,7 @@ class Hold<T> implements Held {
     res.write = this.#write as ServerResponse['write'];
     res.end = this.#end as ServerResponse['end'];
     res.flushHeaders = this.#flushHeaders as ServerResponse['flushHeaders'];
-    res[HOLD] = undefined;
+    holds.delete(res);
   }
 
   #replay(result: T): void {
@@ -102,14 +105,14 @@ class Hold<T> implements Held {
 // the method now in place.
 
 function heldWriteHead(this: HeldResponse, ...args: unknown[]): ServerResponse {
-  const hold = this[HOLD];
+  const hold = holds.get(this);
   if (!hold) return (this.writeHead as Output).apply(this, args) as ServerResponse;
   hold.push('writeHead', args);
   return this;
 }
 
 function heldWrite(this: HeldResponse, ...args: unknown[]): boolean {
-  const hold = this[HOLD];
+  const hold = holds.get(this);
   if (!hold) return (this.write as Output).apply(this, args) as boolean;
   hold.push('write', args);
   // "Keep writing": the held chunks are small and flushed as soon as the commit lands.
@@ -117,14 +120,14 @@ function heldWrite(this: HeldResponse, ...args: unknown[]): boolean {
 }
 
 function heldEnd(this: HeldResponse, ...args: unknown[]): ServerResponse {
-  const hold = this[HOLD];
+  const hold = holds.get(this);
   if (!hold) return (this.end as Output).apply(this, args) as ServerResponse;
   hold.push('end', args);
   return this;
 }
 
 function heldFlushHeaders(this: HeldResponse): void {
-  const hold = this[HOLD];
+  const hold = holds.get(this);
   if (!hold) this.flushHeaders();
   else hold.start();
 }
