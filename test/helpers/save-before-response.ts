@@ -12,7 +12,7 @@
  *
  * Two instances run over one engine, each with a store client of its own, as two processes would.
  * Pairs per adapter under BATON_FULL_COUNTS=1: Redis 1,000, PostgreSQL 100, DynamoDB (dynalite)
- * 100; otherwise 100, 30 and 10.
+ * 100; otherwise 50, 20 and 10.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -57,7 +57,7 @@ function redisEngine(): Engine {
   const prefix = `baton-sbr-${randomBytes(5).toString('hex')}:`;
   return {
     name: 'Redis',
-    runs: FULL ? 1000 : 100,
+    runs: FULL ? 1000 : 50,
     skip: () => needService('Redis', 6379),
     setUp: async () => {},
     open: async () => new RedisStore({ url, prefix }),
@@ -77,7 +77,7 @@ function postgresEngine(): Engine {
   const { host, port } = endpoint(postgresUrl, 5432);
   return {
     name: 'PostgreSQL',
-    runs: FULL ? 100 : 30,
+    runs: FULL ? 100 : 20,
     skip: () => needService('PostgreSQL', port, host),
     setUp: async () => {
       const store = new PostgresStore({ connectionString: postgresUrl, tableName: table });
