@@ -161,11 +161,13 @@ export async function loginPairs(a: string, b: string, runs: number): Promise<Pa
       else missed.push(`${user}: ${JSON.stringify(data)}`);
     }
   };
-  await Promise.all(Array.from({ length: LANES }, lane));
+  // Every lane finishes before a failure is reported, so none is left talking to closed servers.
+  const lanes = await Promise.allSettled(Array.from({ length: LANES }, lane));
+  for (const l of lanes) if (l.status === 'rejected') throw l.reason;
   return { runs, seen, missed, ms: Date.now() - started };
 }
 
-/** The `name=value` pair the last Set-Cookie leaves in a browser ('' when cleared). */
+/** The `name=value` pair the last Set-Cookie leaves in a browser (none when cleared). */
 function pairOf(setCookie: string[]): string | undefined {
   let pair: string | undefined;
   for (const c of setCookie) {
