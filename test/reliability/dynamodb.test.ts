@@ -31,6 +31,8 @@ describe('DynamoDB (dynalite)', () => {
       logoutRuns: 30,
       sessions: 100,
       expiryGranularityMs: 1000,
+      expiryWriters: 4,
+      expirySamples: 200,
       dump: async () => {
         const out: string[] = [];
         let start: Record<string, unknown> | undefined;

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { hashId } from '../../src/core/ids.js';
 import { SessionManager } from '../../src/core/manager.js';
 import type { SessionOptions } from '../../src/core/options.js';
-import type { Session } from '../../src/core/session.js';
+import { type Session, STATE } from '../../src/core/session.js';
 import type { Store, StoredSession } from '../../src/stores/store.js';
 import { countCalls } from '../helpers/counting-store.js';
 import { idOf, request } from '../helpers/manager-flow.js';
@@ -36,6 +36,10 @@ export interface ReliabilityOptions {
   knownIssues?: Record<string, string>;
   /** Whole seconds of expiry resolution (DynamoDB, Memcached). @default 0 */
   expiryGranularityMs?: number;
+  /** RET-01 samples: sessions read as soon as they expire (the matrix asks 10,000). @default 300 */
+  expirySamples?: number;
+  /** RET-01 sessions being created at once (an engine in this process needs fewer). @default 16 */
+  expiryWriters?: number;
 }
 
 const secret = 'reliability-secret-reliability-secret';
@@ -284,7 +288,7 @@ export function reliabilitySuite(
       assert.equal(await store.get(key), null, 'nothing recreated');
     });
 
-    it('RET-01/02: lifetime 1 s — an idle session is absent after expiry, and a late write does not revive it', async (t) => {
+    it('RET-02 (and RET-01 once): lifetime 1 s — an idle session is absent after expiry, and a late write does not revive it', async (t) => {
       const [a] = instances({ lifetime: 1, touchAfter: 0.1 });
       const first = await request(a, undefined, (s) => {
         s.a = 1;
@@ -301,6 +305,89 @@ export function reliabilitySuite(
       const replay = await request(a, first.cookie);
       assert.equal(replay.session.isNew, true);
       t.diagnostic(`read ${late} ms after expiry: absent`);
+    });
+
+    const samples = FULL ? 10_000 : (options.expirySamples ?? 300);
+    it(`RET-01: ${samples} sessions with a 1 s lifetime, each read as soon as the clock passes its expiry: 0 served`, async (t) => {
+      const [a, b] = instances({ lifetime: 1 });
+      // Why each read found nothing: the store returned no record (the engine had dropped it or the
+      // store filtered it: 'unknown'), or it returned the record and the core refused it ('expired').
+      const why = { expired: 0, unknown: 0 };
+      for (const m of [a, b]) {
+        m.on('expired', () => why.expired++);
+        m.on('unknown', () => why.unknown++);
+      }
+      // Sessions waiting to be read, by expiry (the expiry the writing instance computed).
+      const pending: { i: number; cookie: string; expiresAt: number }[] = [];
+      const late: number[] = [];
+      const examples: string[] = [];
+      const failures: unknown[] = [];
+      const reads: Promise<void>[] = [];
+      let served = 0;
+      let writing = true;
+
+      // Writers create sessions back to back, so expiries are staggered, and stand aside while a
+      // read is due within 20 ms: reads come first, and the sessions come in waves.
+      let next = 0;
+      const writer = async () => {
+        for (let i = next++; i < samples; i = next++) {
+          while (pending[0] && pending[0].expiresAt - Date.now() < 20) await sleep(5);
+          const made = await request(i % 2 ? b : a, undefined, (s) => {
+            s.i = i;
+          });
+          const sample = { i, cookie: made.cookie!, expiresAt: made.session[STATE].expiresAt };
+          let at = pending.length;
+          while (at > 0 && pending[at - 1]!.expiresAt > sample.expiresAt) at--;
+          pending.splice(at, 0, sample);
+        }
+      };
+      // The other instance reads each session once Date.now() has passed its expiry.
+      const read = async (sample: (typeof pending)[number]) => {
+        const reader = sample.i % 2 ? a : b;
+        late.push(Date.now() - sample.expiresAt);
+        try {
+          const session = await reader.load({ cookie: sample.cookie });
+          if (!session.isNew || session.i !== undefined) {
+            served++;
+            examples.push(`sample ${sample.i} served ${Date.now() - sample.expiresAt} ms after expiry`);
+          }
+          await reader.commit(session);
+        } catch (err) {
+          failures.push(err);
+        }
+      };
+      const reader = async () => {
+        while (writing || pending.length > 0) {
+          const head = pending[0];
+          if (!head) {
+            await sleep(5);
+            continue;
+          }
+          if (head.expiresAt - Date.now() > 3) await sleep(head.expiresAt - Date.now() - 2);
+          while (Date.now() <= head.expiresAt) await new Promise((resolve) => setImmediate(resolve));
+          while (pending[0] && pending[0].expiresAt < Date.now()) reads.push(read(pending.shift()!));
+        }
+      };
+
+      const started = Date.now();
+      const reading = reader();
+      const writers = await Promise.allSettled(Array.from({ length: options.expiryWriters ?? 16 }, writer));
+      writing = false;
+      await reading;
+      await Promise.all(reads);
+      for (const w of writers) if (w.status === 'rejected') throw w.reason;
+      if (failures.length > 0) throw failures[0];
+      late.sort((x, y) => x - y);
+      const at = (q: number) => late[Math.min(late.length - 1, Math.floor(q * late.length))];
+      const prompt = late.filter((ms) => ms <= 5).length;
+      t.diagnostic(
+        `${samples} samples in ${Date.now() - started} ms: ${served} served; read ${late[0]}–${at(1)} ms ` +
+          `after expiry (p50 ${at(0.5)}, p99 ${at(0.99)}; ${prompt} within 5 ms); the store returned ` +
+          `no record ${why.unknown}, the record but the core refused it ${why.expired}`,
+      );
+      assert.deepEqual(examples.slice(0, 5), []);
+      assert.equal(served, 0);
+      assert.equal(late.length, samples);
     });
 
     it('INP-05: odd data keys round-trip exactly; an over-long key is a SessionDataError naming it', async () => {
