@@ -13,7 +13,8 @@ export interface RedisCommands {
   /** One sender per node holding data: every master on Cluster, the one client otherwise (for SCAN). */
   nodes(): Promise<Array<(args: string[]) => Promise<unknown>>>;
   /** Called before the first command of a client the store made (connects it); a no-op otherwise. */
-  ready(): Promise<void>;
+  /** Resolves once the client can take commands; nothing to wait for (undefined) when it already can. */
+  ready(): Promise<void> | undefined;
   /** Closes a client the store made; a client the user passed stays open. */
   close(): Promise<void>;
   /**
@@ -90,12 +91,12 @@ function nodeRedis(client: NodeRedisClient, owned: boolean, connectTimeoutMs = 0
     kind: 'node-redis',
     send: (_key, args) => client.sendCommand(args),
     nodes: async () => [(args) => client.sendCommand(args)],
-    async ready() {
-      if (!owned || client.isReady) return;
+    ready() {
+      if (!owned || client.isReady) return undefined;
       // connect() keeps retrying while the server is down; commands meanwhile fail at once
       // (disableOfflineQueue), so only the first call waits, and at most connectTimeoutMs.
       connecting ??= client.connect().catch(() => undefined);
-      await raceTimeout(connecting, connectTimeoutMs);
+      return raceTimeout(connecting, connectTimeoutMs).then(() => undefined);
     },
     database: () => client.options?.database ?? 0,
     async subscribe(channels, onMessage) {
@@ -129,7 +130,7 @@ function nodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
       const clients = await Promise.all(masters.map((m) => cluster.nodeClient(m)));
       return clients.map((c) => (args: string[]) => c.sendCommand(args));
     },
-    async ready() {},
+    ready: () => undefined,
     async close() {},
     database: () => 0,
   };
@@ -144,7 +145,7 @@ function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
       const nodes = cluster && client.nodes ? client.nodes('master') : [client];
       return nodes.map((n) => (args: string[]) => n.call(args[0] as string, ...args.slice(1)));
     },
-    async ready() {},
+    ready: () => undefined,
     database: () => client.options?.db ?? 0,
     subscribe: cluster
       ? undefined
@@ -204,9 +205,12 @@ export async function ownClient(options: OwnClientOptions): Promise<RedisCommand
     const commands = ioredis(client as unknown as IORedisClient, true);
     return {
       ...commands,
-      async ready() {
-        if (client.status === 'ready') return;
-        await raceTimeout(new Promise((resolve) => client.once('ready', resolve)), options.connectTimeoutMs);
+      ready() {
+        if (client.status === 'ready') return undefined;
+        return raceTimeout(
+          new Promise((resolve) => client.once('ready', resolve)),
+          options.connectTimeoutMs,
+        ).then(() => undefined);
       },
     };
   } catch (err) {

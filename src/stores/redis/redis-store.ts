@@ -533,9 +533,9 @@ export class RedisStore implements Store {
   }
 
   #timeout<T>(promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+    // One promise settled by whichever comes first (this runs on every command).
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
         () =>
           reject(
             new StoreUnavailableError(
@@ -548,8 +548,17 @@ export class RedisStore implements Store {
         this.#commandTimeoutMs,
       );
       timer.unref();
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
     });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
 
   async #open(): Promise<RedisCommands> {
@@ -579,8 +588,9 @@ export class RedisStore implements Store {
     return this.#ops.measure(op, () =>
       this.#guard(async () => {
         check();
-        const redis = await this.#open();
-        await redis.ready();
+        const redis = this.#commands && !this.#closed ? this.#commands : await this.#open();
+        const ready = redis.ready();
+        if (ready) await ready;
         return fn(redis);
       }),
     );
