@@ -276,6 +276,8 @@ export interface ReplicaSetOptions {
    * dies are dropped with the link. @default 0 (replicas connect directly)
    */
   replicationDelayMs?: number;
+  /** Replicas follow through the proxy even without a delay (to stall it in a test). */
+  replicationProxy?: boolean;
   /** Sentinel's `down-after-milliseconds`. @default 500 */
   downAfterMs?: number;
   /**
@@ -313,10 +315,10 @@ export class RedisReplicaSet {
     this.primary = new RedisServer(await freePort(), fast);
     await this.primary.start();
     let upstream = this.primary.port;
-    if (this.#options.replicationDelayMs) {
+    if (this.#options.replicationDelayMs || this.#options.replicationProxy) {
       this.#link = new TcpProxy({ targetPort: this.primary.port });
       upstream = await this.#link.start();
-      this.#link.latency(this.#options.replicationDelayMs);
+      this.#link.latency(this.#options.replicationDelayMs ?? 0);
     }
     for (let i = 0; i < (this.#options.replicas ?? 1); i++) {
       const replica = new RedisServer(await freePort(), [
