@@ -4,6 +4,7 @@
  * Sentinel on free loopback ports. The failover itself is FLT-07 in test/faults/failover.faults.ts.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { createClientPool, createSentinel } from 'redis';
@@ -104,6 +105,21 @@ describe('RedisStore over Sentinel with waitForReplicas', { skip, timeout: 120_0
         assert.equal(await rawCommand(replica, `EXISTS ${store.hashKey(key)}`), ':1\r\n');
         await store.destroy(key);
         assert.equal(await rawCommand(replica, `EXISTS ${store.hashKey(key)}`), ':0\r\n');
+      }
+    });
+
+    it('onExpired works through both Sentinel clients', async () => {
+      await rawCommand(set.primary.port, 'CONFIG SET notify-keyspace-events Ex');
+      for (const c of [client, await nodeRedisSentinel()]) {
+        const store = new RedisStore({ client: c, prefix: `exp-${randomUUID()}:` });
+        const seen: string[] = [];
+        const off = await store.onExpired((key) => seen.push(key));
+        const key = newKey();
+        await store.create(key, record({ expiresAt: Date.now() + 100 }));
+        const deadline = Date.now() + 5_000;
+        while (!seen.includes(key) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        await off();
+        assert.deepEqual(seen, [key]);
       }
     });
 

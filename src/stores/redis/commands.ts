@@ -81,7 +81,6 @@ interface NodeRedisSentinel {
     subscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
     close(): Promise<void>;
   };
-  readonly options?: { nodeClientOptions?: { database?: number } };
 }
 
 interface NodeRedisCluster {
@@ -99,6 +98,8 @@ interface IORedisClient {
   readonly options?: { db?: number };
   duplicate(): IORedisClient & {
     on(event: string, listener: (...args: unknown[]) => void): unknown;
+    once(event: string, listener: (...args: unknown[]) => void): unknown;
+    connect(): Promise<unknown>;
     subscribe(...channels: string[]): Promise<unknown>;
     quit(): Promise<unknown>;
     disconnect(): void;
@@ -167,7 +168,8 @@ function nodeRedisSentinel(sentinel: NodeRedisSentinel): RedisCommands {
       ),
     async ready() {},
     async close() {},
-    database: () => sentinel.options?.nodeClientOptions?.database ?? 0,
+    // The database set in `nodeClientOptions` is not exposed; keyspace events assume 0.
+    database: () => 0,
     async subscribe(channels, onMessage) {
       const subscriber = sentinel.duplicate();
       subscriber.on('error', () => undefined);
@@ -251,7 +253,21 @@ function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
           const subscriber = client.duplicate();
           subscriber.on('error', () => undefined);
           subscriber.on('message', (channel, message) => onMessage(String(channel), String(message)));
-          await subscriber.subscribe(...channels);
+          try {
+            // With `enableOfflineQueue: false` a command sent before the duplicate is connected
+            // fails at once, so wait for it (through Sentinel that takes a lookup first).
+            if (subscriber.status === 'wait') await subscriber.connect(); // lazyConnect
+            if (subscriber.status !== 'ready') {
+              await new Promise((resolve, reject) => {
+                subscriber.once('ready', resolve);
+                subscriber.once('end', () => reject(new Error('the subscriber connection ended')));
+              });
+            }
+            await subscriber.subscribe(...channels);
+          } catch (err) {
+            subscriber.disconnect();
+            throw err;
+          }
           return async () => {
             await subscriber.quit().catch(() => subscriber.disconnect());
           };
