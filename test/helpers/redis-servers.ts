@@ -3,11 +3,12 @@
  * cluster Redis (never the shared server on 6379). Each owns a temp directory, removed on stop.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { TcpProxy } from './tcp-proxy.js';
 
 const run = promisify(execFile);
 const running = new Set<ChildProcess>();
@@ -66,7 +67,8 @@ export function rawCommand(port: number, command: string, timeoutMs = 500): Prom
   });
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+/** Polls `check` every 50 ms until it holds; fails after `timeoutMs`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -177,5 +179,183 @@ export class RedisCluster {
 
   async stop(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.stop()));
+  }
+}
+
+export interface SentinelMonitor {
+  /** The master's name that clients ask Sentinel for. */
+  name: string;
+  /** Port of the primary on 127.0.0.1 at start. */
+  port: number;
+  /** How long the primary must be unreachable before Sentinel calls it down. @default 500 */
+  downAfterMs?: number;
+  /** @default 5000 */
+  failoverTimeoutMs?: number;
+}
+
+/**
+ * One Redis Sentinel (quorum 1) on a free loopback port, from a config file in its own temp
+ * directory (Sentinel rewrites that file as it learns the topology).
+ */
+export class SentinelServer {
+  readonly port: number;
+  readonly dir: string;
+  readonly #monitor: SentinelMonitor;
+  #child: ChildProcess | undefined;
+
+  constructor(port: number, monitor: SentinelMonitor) {
+    this.port = port;
+    this.dir = mkdtempSync(join(tmpdir(), 'baton-sentinel-'));
+    this.#monitor = monitor;
+  }
+
+  async start(): Promise<void> {
+    const m = this.#monitor;
+    const config = join(this.dir, 'sentinel.conf');
+    writeFileSync(
+      config,
+      [
+        `port ${this.port}`,
+        'bind 127.0.0.1',
+        'daemonize no',
+        `dir ${this.dir}`,
+        `sentinel monitor ${m.name} 127.0.0.1 ${m.port} 1`,
+        `sentinel down-after-milliseconds ${m.name} ${m.downAfterMs ?? 500}`,
+        `sentinel failover-timeout ${m.name} ${m.failoverTimeoutMs ?? 5000}`,
+        `sentinel parallel-syncs ${m.name} 2`,
+        '',
+      ].join('\n'),
+    );
+    const child = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    this.#child = child;
+    await until(
+      `redis-sentinel on ${this.port}`,
+      async () => (await rawCommand(this.port, 'PING')) === '+PONG\r\n',
+      10_000,
+    );
+  }
+
+  /** The port Sentinel currently names as the primary's (`SENTINEL get-master-addr-by-name`). */
+  async primaryPort(): Promise<number | undefined> {
+    const reply = await rawCommand(this.port, `SENTINEL get-master-addr-by-name ${this.#monitor.name}`);
+    const port = reply.split('\r\n')[4];
+    return port ? Number(port) : undefined;
+  }
+
+  /** How many replicas Sentinel knows that it considers up. */
+  async replicasUp(): Promise<number> {
+    const reply = await rawCommand(this.port, `SENTINEL replicas ${this.#monitor.name}`);
+    const lines = reply.split('\r\n');
+    let up = 0;
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i] === 'flags' && lines[i + 2] === 'slave') up++;
+    }
+    return up;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface ReplicaSetOptions {
+  /** @default 1 */
+  replicas?: number;
+  /**
+   * Replicas follow the primary through a loopback proxy that delays every chunk by this much
+   * (a replica a few ms behind, as across zones). Bytes still held in the delay when the primary
+   * dies are dropped with the link. @default 0 (replicas connect directly)
+   */
+  replicationDelayMs?: number;
+  /** Replicas follow through the proxy even without a delay (to stall it in a test). */
+  replicationProxy?: boolean;
+  /** Sentinel's `down-after-milliseconds`. @default 500 */
+  downAfterMs?: number;
+  /**
+   * Sentinel's `failover-timeout`. It is also how long Sentinel leaves a replica that follows
+   * another address than the primary's (here: the delaying proxy) before it points it back at
+   * the primary itself, so it must outlast the test. @default 60000
+   */
+  failoverTimeoutMs?: number;
+}
+
+/**
+ * A primary, its replicas and one Sentinel watching them as `mymaster`, on free loopback
+ * ports. `start()` returns once every replica is in sync and Sentinel knows them all.
+ */
+export class RedisReplicaSet {
+  readonly name = 'mymaster';
+  primary!: RedisServer;
+  readonly replicas: RedisServer[] = [];
+  sentinel!: SentinelServer;
+  readonly #options: ReplicaSetOptions;
+  #link: TcpProxy | undefined;
+
+  constructor(options: ReplicaSetOptions = {}) {
+    this.#options = options;
+  }
+
+  /** The replication link (when `replicationDelayMs` is set), to stall or cut in tests. */
+  get link(): TcpProxy | undefined {
+    return this.#link;
+  }
+
+  async start(): Promise<void> {
+    // Full syncs start at once instead of after the default 5 s diskless-sync delay.
+    const fast = ['--repl-diskless-sync-delay', '0'];
+    this.primary = new RedisServer(await freePort(), fast);
+    await this.primary.start();
+    let upstream = this.primary.port;
+    if (this.#options.replicationDelayMs || this.#options.replicationProxy) {
+      this.#link = new TcpProxy({ targetPort: this.primary.port });
+      upstream = await this.#link.start();
+      this.#link.latency(this.#options.replicationDelayMs ?? 0);
+    }
+    for (let i = 0; i < (this.#options.replicas ?? 1); i++) {
+      const replica = new RedisServer(await freePort(), [
+        ...fast,
+        '--replicaof',
+        '127.0.0.1',
+        String(upstream),
+      ]);
+      this.replicas.push(replica);
+      await replica.start();
+    }
+    const count = this.replicas.length;
+    await until(
+      `${count} replicas online`,
+      async () =>
+        (await rawCommand(this.primary.port, 'INFO replication')).split('state=online').length === count + 1,
+      15_000,
+    );
+    this.sentinel = new SentinelServer(await freePort(), {
+      name: this.name,
+      port: this.primary.port,
+      downAfterMs: this.#options.downAfterMs ?? 500,
+      failoverTimeoutMs: this.#options.failoverTimeoutMs ?? 60_000,
+    });
+    await this.sentinel.start();
+    await until(
+      'Sentinel knows every replica',
+      async () => (await this.sentinel.replicasUp()) === count,
+      15_000,
+    );
+  }
+
+  /** Kills every process and closes the link; safe to call on a half-started set. */
+  async stop(): Promise<void> {
+    await this.sentinel?.stop();
+    await this.#link?.close();
+    await Promise.all(this.replicas.map((r) => r.stop()));
+    await this.primary?.stop();
   }
 }

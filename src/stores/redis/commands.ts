@@ -1,6 +1,7 @@
 /**
  * The few raw commands the Redis store sends, over whichever client the user has: node-redis
- * (`redis` v4–v6) or ioredis, standalone or Cluster. Clients are recognised by their shape, so
+ * (`redis` v4–v6: a client, a client pool, a Sentinel-aware client or a Cluster) or ioredis
+ * (standalone, through Sentinel, or Cluster). Clients are recognised by their shape, so
  * neither package is imported unless the store has to make its own client from a URL.
  */
 
@@ -8,8 +9,21 @@
 export type SendCommand = (key: string | undefined, args: string[]) => Promise<unknown>;
 
 export interface RedisCommands {
-  readonly kind: 'node-redis' | 'node-redis-cluster' | 'ioredis' | 'ioredis-cluster';
+  readonly kind:
+    | 'node-redis'
+    | 'node-redis-pool'
+    | 'node-redis-sentinel'
+    | 'node-redis-cluster'
+    | 'ioredis'
+    | 'ioredis-cluster';
   send: SendCommand;
+  /**
+   * Runs `fn` with every command it sends on one connection to the primary, so that a `WAIT`
+   * sent last counts the writes sent before it (WAIT waits for the offset of the last write of
+   * its own connection). A pool or a Sentinel client leases one connection for the duration.
+   * Undefined on Cluster, where a session's writes and a WAIT cannot be pinned to one node here.
+   */
+  pinned?: <T>(fn: (redis: RedisCommands) => Promise<T>) => Promise<T>;
   /** One sender per node holding data: every master on Cluster, the one client otherwise (for SCAN). */
   nodes(): Promise<Array<(args: string[]) => Promise<unknown>>>;
   /** Called before the first command of a client the store made (connects it); a no-op otherwise. */
@@ -46,6 +60,30 @@ interface NodeRedisClient {
   readonly options?: { database?: number };
 }
 
+/** node-redis `createClientPool()` (v5+): commands go to whichever pooled connection is free. */
+interface NodeRedisPool {
+  sendCommand(args: string[]): Promise<unknown>;
+  execute<T>(fn: (client: NodeRedisClient) => Promise<T>): Promise<T>;
+  readonly totalClients: number;
+}
+
+/** node-redis `createSentinel()` (v5+): commands go to the current primary, found through Sentinel. */
+interface NodeRedisSentinel {
+  sendCommand(isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  use<T>(
+    fn: (lease: {
+      sendCommand(isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+    }) => Promise<T>,
+  ): Promise<T>;
+  getMasterNode(): unknown;
+  duplicate(): {
+    on(event: 'error', listener: (err: unknown) => void): unknown;
+    connect(): Promise<unknown>;
+    subscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
+    close(): Promise<void>;
+  };
+}
+
 interface NodeRedisCluster {
   sendCommand(key: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
   nodeClient(node: unknown): Promise<NodeRedisClient> | NodeRedisClient;
@@ -61,6 +99,8 @@ interface IORedisClient {
   readonly options?: { db?: number };
   duplicate(): IORedisClient & {
     on(event: string, listener: (...args: unknown[]) => void): unknown;
+    once(event: string, listener: (...args: unknown[]) => void): unknown;
+    connect(): Promise<unknown>;
     subscribe(...channels: string[]): Promise<unknown>;
     quit(): Promise<unknown>;
     disconnect(): void;
@@ -82,15 +122,73 @@ export function wrapClient(client: unknown): RedisCommands {
   if (hasFunction(client, 'call')) return ioredis(client as IORedisClient, false);
   const c = client as NodeRedisClient & Partial<NodeRedisCluster>;
   if (hasFunction(c, 'nodeClient')) return nodeRedisCluster(c as unknown as NodeRedisCluster);
+  if (hasFunction(c, 'getMasterNode') && hasFunction(c, 'use')) {
+    return nodeRedisSentinel(c as unknown as NodeRedisSentinel);
+  }
+  if (hasFunction(c, 'execute') && 'totalClients' in c) return nodeRedisPool(c as unknown as NodeRedisPool);
   return nodeRedis(c, false);
+}
+
+/** A view of one connection: everything sent through it goes there (for `pinned`). */
+function oneConnection(
+  kind: RedisCommands['kind'],
+  send: (args: string[]) => Promise<unknown>,
+): RedisCommands {
+  return {
+    kind,
+    send: (_key, args) => send(args),
+    nodes: async () => [send],
+    ready: () => undefined,
+    async close() {},
+    database: () => 0,
+  };
+}
+
+function nodeRedisPool(pool: NodeRedisPool): RedisCommands {
+  return {
+    kind: 'node-redis-pool',
+    send: (_key, args) => pool.sendCommand(args),
+    nodes: async () => [(args) => pool.sendCommand(args)],
+    pinned: (fn) =>
+      pool.execute((client) => fn(oneConnection('node-redis-pool', (args) => client.sendCommand(args)))),
+    ready: () => undefined,
+    async close() {},
+    database: () => 0,
+  };
+}
+
+function nodeRedisSentinel(sentinel: NodeRedisSentinel): RedisCommands {
+  return {
+    kind: 'node-redis-sentinel',
+    send: (_key, args) => sentinel.sendCommand(false, args),
+    nodes: async () => [(args) => sentinel.sendCommand(false, args)],
+    // use() leases one connection to the primary until fn settles.
+    pinned: (fn) =>
+      sentinel.use((lease) =>
+        fn(oneConnection('node-redis-sentinel', (args) => lease.sendCommand(false, args))),
+      ),
+    ready: () => undefined,
+    async close() {},
+    // The database set in `nodeClientOptions` is not exposed; keyspace events assume 0.
+    database: () => 0,
+    async subscribe(channels, onMessage) {
+      const subscriber = sentinel.duplicate();
+      subscriber.on('error', () => undefined);
+      await subscriber.connect();
+      await subscriber.subscribe(channels, (message, channel) => onMessage(String(channel), String(message)));
+      return () => subscriber.close().catch(() => undefined);
+    },
+  };
 }
 
 function nodeRedis(client: NodeRedisClient, owned: boolean, connectTimeoutMs = 0): RedisCommands {
   let connecting: Promise<unknown> | undefined;
-  return {
+  const commands: RedisCommands = {
     kind: 'node-redis',
     send: (_key, args) => client.sendCommand(args),
     nodes: async () => [(args) => client.sendCommand(args)],
+    // One connection: every command already goes to it, in order.
+    pinned: (fn) => fn(commands),
     ready() {
       if (!owned || client.isReady) return undefined;
       // connect() keeps retrying while the server is down; commands meanwhile fail at once
@@ -119,6 +217,7 @@ function nodeRedis(client: NodeRedisClient, owned: boolean, connectTimeoutMs = 0
       }
     },
   };
+  return commands;
 }
 
 function nodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
@@ -138,9 +237,11 @@ function nodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
 
 function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
   const cluster = client.isCluster === true;
-  return {
+  const commands: RedisCommands = {
     kind: cluster ? 'ioredis-cluster' : 'ioredis',
     send: (_key, [command, ...args]) => client.call(command as string, ...args),
+    // One connection (also through Sentinel: it follows the primary): commands go to it in order.
+    pinned: cluster ? undefined : (fn) => fn(commands),
     async nodes() {
       const nodes = cluster && client.nodes ? client.nodes('master') : [client];
       return nodes.map((n) => (args: string[]) => n.call(args[0] as string, ...args.slice(1)));
@@ -153,7 +254,21 @@ function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
           const subscriber = client.duplicate();
           subscriber.on('error', () => undefined);
           subscriber.on('message', (channel, message) => onMessage(String(channel), String(message)));
-          await subscriber.subscribe(...channels);
+          try {
+            // With `enableOfflineQueue: false` a command sent before the duplicate is connected
+            // fails at once, so wait for it (through Sentinel that takes a lookup first).
+            if (subscriber.status === 'wait') await subscriber.connect(); // lazyConnect
+            if (subscriber.status !== 'ready') {
+              await new Promise((resolve, reject) => {
+                subscriber.once('ready', resolve);
+                subscriber.once('end', () => reject(new Error('the subscriber connection ended')));
+              });
+            }
+            await subscriber.subscribe(...channels);
+          } catch (err) {
+            subscriber.disconnect();
+            throw err;
+          }
           return async () => {
             await subscriber.quit().catch(() => subscriber.disconnect());
           };
@@ -165,6 +280,7 @@ function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
       else c.disconnect();
     },
   };
+  return commands;
 }
 
 export interface OwnClientOptions {

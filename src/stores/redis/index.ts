@@ -1,2 +1,2 @@
-export type { RedisStoreOptions } from './redis-store.js';
+export type { RedisStoreOptions, WaitForReplicas } from './redis-store.js';
 export { RedisStore } from './redis-store.js';

@@ -40,8 +40,9 @@ export interface RedisStoreOptions {
    */
   url?: string;
   /**
-   * A client you made: node-redis (`createClient()` or `createCluster()`, v4–v6, connected) or
-   * ioredis (`new Redis()` or `new Cluster()`). It stays open on `close()`. Set it to fail fast
+   * A client you made: node-redis (`createClient()`, `createClientPool()`, `createSentinel()` or
+   * `createCluster()`, v4–v6, connected) or ioredis (`new Redis()`, also with `sentinels`, or
+   * `new Cluster()`). It stays open on `close()`. Set it to fail fast
    * while Redis is down (node-redis `disableOfflineQueue: true`; ioredis
    * `enableOfflineQueue: false`, `maxRetriesPerRequest: 1`); `commandTimeoutMs` bounds every call
    * either way.
@@ -74,6 +75,27 @@ export interface RedisStoreOptions {
    * @default 500
    */
   scanCount?: number;
+  /**
+   * Wait for replicas to acknowledge every session write (`create`, `patch`, `touch`, `destroy`
+   * and their user-index updates) before reporting it done: the store sends `WAIT replicas
+   * timeoutMs` on the connection that made the write. When fewer replicas acknowledge in time,
+   * the call fails with `StoreUnavailableError` (503): the write is on the primary but may be lost
+   * in a failover, so it is not reported as done. Standalone Redis or Sentinel only (a
+   * ConfigError on Cluster). Narrows, does not close, the window in which a failover loses an
+   * acknowledged write or logout: replication stays asynchronous. `timeoutMs` must be below
+   * `commandTimeoutMs` (`WAIT` with 0 would block for ever, so it is refused). Locks are not
+   * waited for.
+   * @default undefined (no wait: a write is done once the primary has it)
+   */
+  waitForReplicas?: WaitForReplicas;
+}
+
+/** `WAIT numreplicas timeout` after every session write (see `RedisStoreOptions.waitForReplicas`). */
+export interface WaitForReplicas {
+  /** How many replicas must acknowledge the write. An integer ≥ 1. */
+  replicas: number;
+  /** Longest wait for them, in ms. An integer ≥ 1, below `commandTimeoutMs`. */
+  timeoutMs: number;
 }
 
 const NAME = 'redis';
@@ -93,6 +115,7 @@ export class RedisStore implements Store {
   readonly #scanCount: number;
   readonly #url: string | undefined;
   readonly #ops = new OperationReporter(NAME);
+  readonly #waitForReplicas: WaitForReplicas | undefined;
   #commands: RedisCommands | undefined;
   #opening: Promise<RedisCommands> | undefined;
   #lastConnectionError: unknown;
@@ -126,7 +149,7 @@ export class RedisStore implements Store {
     } else if (!isRedisClient(client)) {
       throw new ConfigError(
         'client',
-        'expected a node-redis client or cluster (createClient/createCluster) or an ioredis Redis/Cluster',
+        'expected a node-redis client, pool, sentinel or cluster (createClient/createClientPool/createSentinel/createCluster) or an ioredis Redis/Cluster',
         { scope: NAME },
       );
     } else {
@@ -142,6 +165,14 @@ export class RedisStore implements Store {
     this.#commandTimeoutMs = positive('commandTimeoutMs', options.commandTimeoutMs ?? 2_000);
     this.#connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs ?? 1_000);
     this.#scanCount = positive('scanCount', options.scanCount ?? 500);
+    this.#waitForReplicas = waitOption(options.waitForReplicas, this.#commandTimeoutMs);
+    if (this.#waitForReplicas && this.#commands && !this.#commands.pinned) {
+      throw new ConfigError(
+        'waitForReplicas',
+        'is not supported on Redis Cluster: a WAIT must follow the write on the same connection to the same node',
+        { scope: NAME },
+      );
+    }
   }
 
   /** The Redis key of a session's hash. */
@@ -168,7 +199,7 @@ export class RedisStore implements Store {
   }
 
   create(key: string, session: StoredSession): Promise<void> {
-    return this.#run(
+    return this.#write(
       'create',
       () => {
         assertKey(NAME, key);
@@ -199,7 +230,7 @@ export class RedisStore implements Store {
   }
 
   patch(key: string, patch: Patch): Promise<{ version: number } | null> {
-    return this.#run(
+    return this.#write(
       'patch',
       () => {
         assertKey(NAME, key);
@@ -257,7 +288,7 @@ export class RedisStore implements Store {
   }
 
   touch(key: string, expiresAt: number): Promise<boolean> {
-    return this.#run(
+    return this.#write(
       'touch',
       () => {
         assertKey(NAME, key);
@@ -270,7 +301,7 @@ export class RedisStore implements Store {
   }
 
   destroy(key: string): Promise<boolean> {
-    return this.#run(
+    return this.#write(
       'destroy',
       () => {
         assertKey(NAME, key);
@@ -583,6 +614,44 @@ export class RedisStore implements Store {
     return this.#opening;
   }
 
+  /**
+   * `#run` for a session write: with `waitForReplicas`, `fn` runs on one connection and is
+   * followed there by `WAIT`, which counts the replicas that have every write of that connection
+   * so far, this one included.
+   */
+  #write<T>(op: string, check: () => void, fn: (redis: RedisCommands) => Promise<T>): Promise<T> {
+    const wait = this.#waitForReplicas;
+    if (!wait) return this.#run(op, check, fn);
+    return this.#run(op, check, (redis) => {
+      if (!redis.pinned) {
+        throw new ConfigError('waitForReplicas', 'is not supported on Redis Cluster', { scope: NAME });
+      }
+      // The whole call is bounded, waiting for a pooled connection included; a call that gets its
+      // connection after the caller gave up writes nothing.
+      let abandoned = false;
+      const call = redis.pinned(async (connection) => {
+        if (abandoned) throw new StoreUnavailableError('gave up waiting for a connection', { scope: NAME });
+        const result = await fn(connection);
+        const acked = Number(
+          await this.#timeout(
+            connection.send(undefined, ['WAIT', String(wait.replicas), String(wait.timeoutMs)]),
+          ),
+        );
+        if (!(acked >= wait.replicas)) {
+          throw new StoreUnavailableError(
+            `the ${op} reached the primary but only ${acked} of ${wait.replicas} replicas acknowledged it within ${wait.timeoutMs} ms (waitForReplicas); a failover now could lose it`,
+            { scope: NAME },
+          );
+        }
+        return result;
+      });
+      return this.#timeout(call).catch((err: unknown) => {
+        abandoned = true;
+        throw err;
+      });
+    });
+  }
+
   /** Checks the input (before any I/O), then runs `fn` on a ready client, mapping its errors. */
   #run<T>(op: string, check: () => void, fn: (redis: RedisCommands) => Promise<T>): Promise<T> {
     return this.#ops.measure(op, () =>
@@ -614,6 +683,34 @@ function noCheck(): void {}
 /** A time for Redis, which takes whole milliseconds (PEXPIREAT refuses fractions). */
 function ms(time: number): string {
   return String(Math.ceil(time));
+}
+
+function waitOption(
+  wait: WaitForReplicas | undefined,
+  commandTimeoutMs: number,
+): WaitForReplicas | undefined {
+  if (wait === undefined) return undefined;
+  const { replicas, timeoutMs } = (wait ?? {}) as Partial<WaitForReplicas>;
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1) {
+    throw new ConfigError('waitForReplicas', `\`replicas\` must be an integer ≥ 1, got ${String(replicas)}`, {
+      scope: NAME,
+    });
+  }
+  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1) {
+    throw new ConfigError(
+      'waitForReplicas',
+      `\`timeoutMs\` must be an integer ≥ 1 (WAIT with 0 blocks for ever), got ${String(timeoutMs)}`,
+      { scope: NAME },
+    );
+  }
+  if (timeoutMs >= commandTimeoutMs) {
+    throw new ConfigError(
+      'waitForReplicas',
+      `\`timeoutMs\` (${timeoutMs}) must be below commandTimeoutMs (${commandTimeoutMs}), or every shortfall would surface as a timeout`,
+      { scope: NAME },
+    );
+  }
+  return { replicas, timeoutMs };
 }
 
 function positive(option: string, value: number): number {
