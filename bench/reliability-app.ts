@@ -8,7 +8,8 @@
  * changes nothing), `POST /write` (changes one key). The floor serves `/seed` and `/read` only.
  * With `REL_GC_EVERY_S` the instance runs `store.gc()` on that period (its own unref'd timer).
  *
- * IPC: `ready` (port) · `stats` (RSS, heap, requests, failures, gc totals) · `gc` (one gc now).
+ * IPC: `ready` (port) · `stats` (RSS, heap, requests, failures and their error codes, gc totals) ·
+ * `gc` (one gc now).
  * On SIGTERM or a lost parent it closes the server, the manager and the store, then exits.
  */
 import { randomBytes } from 'node:crypto';
@@ -28,6 +29,9 @@ const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench' };
 
 let requests = 0;
 let failures = 0;
+/** Errors that reached the error handler, by `code` (or name), and the last message. */
+const errorCodes: Record<string, number> = {};
+let lastError = '';
 const gcTotals = { runs: 0, deleted: 0, errors: 0, lastError: '' };
 const closers: Array<() => Promise<unknown>> = [];
 
@@ -266,7 +270,10 @@ async function main(): Promise<void> {
   });
   if (mode === 'floor') await floor(app);
   else await baton(app);
-  app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: unknown) => {
+  app.use((err: Error & { status?: number; code?: string }, _req: Request, res: Response, _next: unknown) => {
+    const code = err.code ?? err.name;
+    errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+    lastError = err.message;
     res.status(err.status ?? 500).json({ error: err.message });
   });
   const server = app.listen(0, '127.0.0.1', () => {
@@ -292,6 +299,8 @@ process.on('message', (m: { type: string }) => {
     heapUsedBytes: mem.heapUsed,
     requests,
     failures,
+    errorCodes,
+    lastError,
     gc: { ...gcTotals },
   });
 });
