@@ -40,7 +40,7 @@ function sdk(dynamo: DynamoEngine): DynamoDBClient {
 }
 
 /** Writes `count` items made by `make(i)`, 25 per BatchWriteItem, 8 batches in flight; resends unprocessed items. */
-async function batchWrite(
+export async function batchWrite(
   client: DynamoDBClient,
   table: string,
   count: number,
@@ -65,7 +65,7 @@ async function batchWrite(
 }
 
 /** A stored baton session item to clone: made by the store itself, so the layout is the store's. */
-async function templateItem(
+export async function templateItem(
   store: DynamoDBStore,
   client: DynamoDBClient,
   table: string,
