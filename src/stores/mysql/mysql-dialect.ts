@@ -325,6 +325,7 @@ export class MySQLDialect implements SqlDialect {
   classifyError(err: unknown): SqlErrorKind {
     const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
     if (code === 'ER_LOCK_WAIT_TIMEOUT') return 'lockTimeout';
+    if (code === 'ER_LOCK_DEADLOCK') return 'deadlock';
     if (code === 'ER_NO_SUCH_TABLE') return 'missingTable';
     if (typeof code === 'string' && CONNECTION_CODES.has(code)) return 'connection';
     if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return 'connection';

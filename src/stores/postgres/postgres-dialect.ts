@@ -270,6 +270,7 @@ export class PostgresDialect implements SqlDialect {
   classifyError(err: unknown): SqlErrorKind {
     const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
     if (code === '55P03') return 'lockTimeout';
+    if (code === '40P01') return 'deadlock';
     if (code === '42P01') return 'missingTable';
     if (typeof code === 'string') {
       if (code.startsWith('08') || CONNECTION_STATES.has(code) || CONNECTION_CODES.has(code)) {

@@ -52,6 +52,11 @@ export type SqlErrorKind =
   | 'lockTimeout'
   /** The sessions table does not exist. */
   | 'missingTable'
+  /**
+   * The engine broke a deadlock by rolling this statement (its transaction) back: nothing of it
+   * was applied, and running it again is safe.
+   */
+  | 'deadlock'
   /** Anything else the engine answered with. */
   | 'other';
 

@@ -67,6 +67,8 @@ export interface SqlBackend {
 
 /** How often a patch that matched nothing, for no reason found, is tried again. */
 const PATCH_ATTEMPTS = 3;
+/** How often a statement the engine chose as a deadlock victim is run in all. */
+const DEADLOCK_ATTEMPTS = 4;
 
 export class SqlStore implements Store {
   readonly name: string;
@@ -285,31 +287,48 @@ export class SqlStore implements Store {
 
   /** Maps engine and client errors to ours, at the edge. */
   async #guard<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (isBatonError(err)) throw err;
-      const { engine, name } = this.#dialect;
-      const detail = describeError(err);
-      switch (this.#dialect.classifyError(err)) {
-        case 'lockTimeout':
-          throw new LockTimeoutError(0, { scope: name, cause: err });
-        case 'missingTable':
-          throw new StoreUnavailableError(
-            `the sessions table does not exist (${detail}); create it with \`await store.ensureTable()\` or \`baton create-table\``,
-            { scope: name, cause: err },
-          );
-        case 'connection':
-          throw new StoreUnavailableError(`${engine} is not reachable: ${detail}`, {
-            scope: name,
-            cause: err,
-          });
-        default:
-          throw new StoreUnavailableError(`${engine} answered with an error: ${detail}`, {
-            scope: name,
-            cause: err,
-          });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        // A deadlock victim (a session write racing gc() on another instance, say) was rolled
+        // back whole: it runs again, a few times, after a short random pause.
+        if (
+          attempt < DEADLOCK_ATTEMPTS &&
+          !isBatonError(err) &&
+          this.#dialect.classifyError(err) === 'deadlock'
+        ) {
+          await sleep(5 + Math.random() * 20 * attempt);
+          continue;
+        }
+        throw this.#storeError(err);
       }
+    }
+  }
+
+  /** The error a caller sees for an engine error. */
+  #storeError(err: unknown): Error {
+    if (isBatonError(err)) return err;
+    const { engine, name } = this.#dialect;
+    const detail = describeError(err);
+    switch (this.#dialect.classifyError(err)) {
+      case 'lockTimeout':
+        return new LockTimeoutError(0, { scope: name, cause: err });
+      case 'missingTable':
+        return new StoreUnavailableError(
+          `the sessions table does not exist (${detail}); create it with \`await store.ensureTable()\` or \`baton create-table\``,
+          { scope: name, cause: err },
+        );
+      case 'connection':
+        return new StoreUnavailableError(`${engine} is not reachable: ${detail}`, {
+          scope: name,
+          cause: err,
+        });
+      default:
+        return new StoreUnavailableError(`${engine} answered with an error: ${detail}`, {
+          scope: name,
+          cause: err,
+        });
     }
   }
 
