@@ -1,0 +1,189 @@
+/**
+ * The store clock: the engine's time, sampled now and then and kept as an offset to this
+ * machine's clock, so every instance decides expiry by the one clock they share (the store's)
+ * instead of its own. `now()` is `Date.now() + offset`: no I/O, so the request path stays as cheap
+ * as before. A sample is taken lazily, by the first `now()` after it is due (no timer is kept),
+ * in the background; only the very first one is awaited, through `ready()`, and only for a bounded time.
+ *
+ * The offset is measured NTP-style: local time t0, ask the engine, local time t1; the engine's
+ * answer is taken to be the time at the midpoint, so offset = server − (t0 + t1) / 2, with an
+ * error of at most half the round trip plus half the source's resolution.
+ */
+import { ConfigError } from '../core/errors.js';
+import type { StoreClock } from './store.js';
+
+/** How a store tells the time. */
+export interface ClockOptions {
+  /**
+   * Seconds between two samples of the engine's clock. A sample is one cheap call, taken by the
+   * first request after it is due, in the background.
+   * @default 60
+   */
+  syncInterval?: number;
+  /**
+   * Seconds of difference between this machine's clock and the engine's that are tolerated
+   * uncorrected (and never less than the engine's clock resolution: 1 s for DynamoDB and
+   * Memcached). A larger difference is corrected and reported once as a warning (code
+   * `BATON_CLOCK_SKEW`): it means NTP is not keeping this machine in time.
+   * @default 1
+   */
+  allowance?: number;
+}
+
+/**
+ * `'store'` (the default where the engine can tell its time): expiry decisions and the expiries
+ * written use the engine's clock. `'local'`: this machine's clock, as before; every instance must
+ * then be kept in time by NTP. An object sets the store clock's interval and allowance.
+ */
+export type ClockOption = 'store' | 'local' | ClockOptions;
+
+/** Reads the engine's clock: ms since the epoch. */
+export type TimeSource = () => Promise<number>;
+
+/** How long the first request waits for the first sample before going on with the local clock. */
+const FIRST_SAMPLE_WAIT_MS = 1000;
+/** After a failed sample, the next is due this soon (or at the interval, if that is sooner). */
+const RETRY_MS = 5000;
+
+export interface ResolvedClockOptions {
+  source: 'store' | 'local';
+  intervalMs: number;
+  allowanceMs: number;
+}
+
+/** Checks a `clock` option; `scope` names the store in messages. */
+export function resolveClockOptions(option: ClockOption | undefined, scope: string): ResolvedClockOptions {
+  const o = option ?? 'store';
+  if (o === 'store' || o === 'local') return { source: o, intervalMs: 60_000, allowanceMs: 1000 };
+  if (typeof o !== 'object' || o === null) {
+    throw new ConfigError(
+      'clock',
+      `must be 'store', 'local' or { syncInterval, allowance }, got ${String(o)}`,
+      {
+        scope,
+      },
+    );
+  }
+  const interval = o.syncInterval ?? 60;
+  if (typeof interval !== 'number' || !Number.isFinite(interval) || interval <= 0) {
+    throw new ConfigError('clock.syncInterval', `must be a number of seconds > 0, got ${String(interval)}`, {
+      scope,
+    });
+  }
+  const allowance = o.allowance ?? 1;
+  if (typeof allowance !== 'number' || !Number.isFinite(allowance) || allowance < 0) {
+    throw new ConfigError('clock.allowance', `must be a number of seconds >= 0, got ${String(allowance)}`, {
+      scope,
+    });
+  }
+  return { source: 'store', intervalMs: interval * 1000, allowanceMs: allowance * 1000 };
+}
+
+/**
+ * The clock a store decides expiry by. With `source: 'local'` it is `Date.now()` and samples
+ * nothing.
+ */
+export class SyncedClock implements StoreClock {
+  readonly #read: TimeSource | undefined;
+  readonly #resolutionMs: number;
+  readonly #intervalMs: number;
+  readonly #thresholdMs: number;
+  readonly #allowanceMs: number;
+  readonly #scope: string;
+  #offset = 0;
+  /** Local time at which the next sample is due. */
+  #due = 0;
+  #sampled = false;
+  #sampling: Promise<void> | undefined;
+  #first: Promise<void> | undefined;
+  #warned = false;
+  #lastError: unknown;
+
+  /**
+   * @param read reads the engine's clock.
+   * @param resolutionMs the granularity of what `read` returns (1000 for an HTTP `Date` header):
+   *   the answer is taken to be the middle of that interval, and smaller offsets are noise.
+   */
+  constructor(read: TimeSource, options: ResolvedClockOptions & { resolutionMs: number; scope: string }) {
+    this.#read = options.source === 'store' ? read : undefined;
+    this.#resolutionMs = options.resolutionMs;
+    this.#intervalMs = options.intervalMs;
+    this.#allowanceMs = options.allowanceMs;
+    this.#thresholdMs = Math.max(options.allowanceMs, options.resolutionMs);
+    this.#scope = options.scope;
+  }
+
+  /** `'store'` or `'local'`. */
+  get source(): 'store' | 'local' {
+    return this.#read ? 'store' : 'local';
+  }
+
+  /** The correction applied to `Date.now()`, in ms (0 when within the allowance). */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** What the last sample failed with, if it failed (the offset before it is kept). */
+  get lastError(): unknown {
+    return this.#lastError;
+  }
+
+  now(): number {
+    const local = Date.now();
+    if (this.#read && local >= this.#due) void this.sync();
+    return local + this.#offset;
+  }
+
+  ready(): Promise<void> | undefined {
+    if (this.#sampled || !this.#read) return undefined;
+    this.#first ??= new Promise<void>((resolve) => {
+      // Not unref'd: a request awaits it (work in progress, as with `sleep`), for 1 s at most.
+      const timer = setTimeout(resolve, FIRST_SAMPLE_WAIT_MS);
+      void this.sync().then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return this.#first;
+  }
+
+  /** Takes a sample now (joining one in flight). Never rejects: a failure keeps the last offset. */
+  sync(): Promise<void> {
+    if (!this.#read) return Promise.resolve();
+    this.#sampling ??= this.#sample().finally(() => {
+      this.#sampling = undefined;
+    });
+    return this.#sampling;
+  }
+
+  async #sample(): Promise<void> {
+    const read = this.#read as TimeSource;
+    // Due again at the interval whatever happens, so a slow or failing engine is asked at most
+    // once per interval (or per RETRY_MS after a failure), never once per request.
+    this.#due = Date.now() + this.#intervalMs;
+    const t0 = Date.now();
+    const p0 = performance.now();
+    try {
+      const server = await read();
+      if (typeof server !== 'number' || !Number.isFinite(server))
+        throw new Error(`not a time: ${String(server)}`);
+      // Elapsed time from the monotonic clock: a step of the wall clock meanwhile does not skew the midpoint.
+      const midpoint = t0 + (performance.now() - p0) / 2;
+      const measured = server + this.#resolutionMs / 2 - midpoint;
+      this.#offset = Math.abs(measured) <= this.#thresholdMs ? 0 : Math.round(measured);
+      this.#lastError = undefined;
+      if (this.#offset !== 0 && !this.#warned) {
+        this.#warned = true;
+        process.emitWarning(
+          `[baton-session] [${this.#scope}] this machine's clock is ${Math.abs(this.#offset / 1000).toFixed(1)} s ${this.#offset > 0 ? 'behind' : 'ahead of'} the store's (allowance ${this.#allowanceMs / 1000} s); expiry is decided by the store's clock, but keep every instance in time with NTP`,
+          { code: 'BATON_CLOCK_SKEW' },
+        );
+      }
+    } catch (err) {
+      this.#lastError = err;
+      this.#due = Date.now() + Math.min(RETRY_MS, this.#intervalMs);
+    } finally {
+      this.#sampled = true;
+    }
+  }
+}
