@@ -6,8 +6,9 @@
  * in the background; only the very first one is awaited, through `ready()`, and only for a bounded time.
  *
  * The offset is measured NTP-style: local time t0, ask the engine, local time t1; the engine's
- * answer is taken to be the time at the midpoint, so offset = server − (t0 + t1) / 2, with an
- * error of at most half the round trip plus half the source's resolution.
+ * answer is taken to be the time at the midpoint, so offset = server − (t0 + t1) / 2 (plus half
+ * the source's resolution), with an error of at most half the round trip plus half the
+ * resolution. A difference that may be within the allowance is not corrected at all.
  */
 import { ConfigError } from '../core/errors.js';
 import type { StoreClock } from './store.js';
@@ -42,6 +43,8 @@ export type TimeSource = () => Promise<number>;
 
 /** How long the first request waits for the first sample before going on with the local clock. */
 const FIRST_SAMPLE_WAIT_MS = 1000;
+/** Samples answered within this are always used, even with an allowance near 0. */
+const MIN_ROUND_TRIP_LIMIT_MS = 100;
 /** After a failed sample, the next is due this soon (or at the interval, if that is sooner). */
 const RETRY_MS = 5000;
 
@@ -87,7 +90,6 @@ export class SyncedClock implements StoreClock {
   readonly #read: TimeSource | undefined;
   readonly #resolutionMs: number;
   readonly #intervalMs: number;
-  readonly #thresholdMs: number;
   readonly #allowanceMs: number;
   readonly #scope: string;
   #offset = 0;
@@ -109,7 +111,6 @@ export class SyncedClock implements StoreClock {
     this.#resolutionMs = options.resolutionMs;
     this.#intervalMs = options.intervalMs;
     this.#allowanceMs = options.allowanceMs;
-    this.#thresholdMs = Math.max(options.allowanceMs, options.resolutionMs);
     this.#scope = options.scope;
   }
 
@@ -167,10 +168,21 @@ export class SyncedClock implements StoreClock {
       const server = await read();
       if (typeof server !== 'number' || !Number.isFinite(server))
         throw new Error(`not a time: ${String(server)}`);
-      // Elapsed time from the monotonic clock: a step of the wall clock meanwhile does not skew the midpoint.
-      const midpoint = t0 + (performance.now() - p0) / 2;
-      const measured = server + this.#resolutionMs / 2 - midpoint;
-      this.#offset = Math.abs(measured) <= this.#thresholdMs ? 0 : Math.round(measured);
+      // Elapsed time from the monotonic clock: a step of the wall clock meanwhile does not skew it.
+      const t1 = t0 + (performance.now() - p0);
+      // An answer slower than twice the allowance cannot place the offset within the allowance:
+      // it is dropped, as NTP drops samples with a long delay; the last offset stays.
+      if (t1 - t0 > Math.max(2 * this.#allowanceMs, MIN_ROUND_TRIP_LIMIT_MS)) {
+        throw new Error(`the clock sample took ${Math.round(t1 - t0)} ms, too long to use`);
+      }
+      // The engine read its clock somewhere between t0 and t1, and truncated it to its resolution:
+      // the offset lies in [lo, hi]. When that interval reaches into the allowance, this machine
+      // may well be in time (a slow answer widens the interval): nothing is corrected. Otherwise
+      // the middle of the interval is taken, off by at most half its width.
+      const lo = server - t1;
+      const hi = server + this.#resolutionMs - t0;
+      const inTime = lo <= this.#allowanceMs && hi >= -this.#allowanceMs;
+      this.#offset = inTime ? 0 : Math.round((lo + hi) / 2);
       this.#lastError = undefined;
       if (this.#offset !== 0 && !this.#warned) {
         this.#warned = true;

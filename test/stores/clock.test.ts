@@ -74,6 +74,20 @@ describe('store clock: offset logic', () => {
     }
   });
 
+  it('a slow answer (round trip over twice the allowance) is dropped: no correction from it', async () => {
+    const c = clock(
+      async () => {
+        const start = Date.now();
+        await sleep(300);
+        return start + 5000; // read early, answered late: looks 4.7 s off by the midpoint
+      },
+      { allowance: 0.1 },
+    );
+    await c.sync();
+    assert.equal(c.offset, 0);
+    assert.match(String((c.lastError as Error).message), /too long/);
+  });
+
   it('samples lazily: one call per interval however many now() calls, none in flight twice', async () => {
     let calls = 0;
     const c = clock(
