@@ -88,26 +88,41 @@ describe('store clock: offset logic', () => {
     assert.match(String((c.lastError as Error).message), /too long/);
   });
 
-  it('samples lazily: one call per interval however many now() calls, none in flight twice', async () => {
-    let calls = 0;
+  it('samples lazily: one sample (two readings) per interval however many now() calls', async () => {
+    let readings = 0;
     const c = clock(
       async () => {
-        calls++;
+        readings++;
         await sleep(10);
         return Date.now() + 60_000;
       },
       { syncInterval: 0.2 },
     );
     for (let i = 0; i < 1000; i++) c.now();
-    assert.equal(calls, 1, 'one sample for a burst');
     await sleep(50);
+    assert.equal(readings, 2, 'one sample for a burst');
     for (let i = 0; i < 1000; i++) c.now();
-    assert.equal(calls, 1, 'not due yet');
-    await sleep(200);
+    await sleep(50);
+    assert.equal(readings, 2, 'not due yet');
+    await sleep(150);
     c.now();
     c.now();
-    assert.equal(calls, 2, 'due again after the interval');
     await c.sync();
+    assert.equal(readings, 4, 'due again after the interval');
+  });
+
+  it('of two readings the faster is kept: a first one slowed by connecting does not skew the offset', async () => {
+    let n = 0;
+    const c = clock(async () => {
+      const start = Date.now();
+      if (n++ === 0) {
+        await sleep(600); // connecting, then the engine answers at once: read late
+        return Date.now() + 30_000;
+      }
+      return start + 30_000;
+    });
+    await c.sync();
+    assert.ok(Math.abs(c.offset - 30_000) <= 5, `offset ${c.offset}`);
   });
 
   it('a failed sample keeps the last offset and records the error', async () => {
