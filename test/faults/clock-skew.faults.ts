@@ -295,6 +295,7 @@ describe(`FLT-10: clock skew ±${SKEW_S} s between instances, lifetime ${LIFETIM
           jar.cookie = fromA.cookie;
           const writeSent = Date.now();
           const wrote = await jar.request(b, '/set', { json: { key: 'more', value: 1 } });
+          const writeDone = Date.now();
           const afterWrite = await direct.get(fromA.key);
           return {
             earlyServed,
@@ -308,6 +309,7 @@ describe(`FLT-10: clock skew ±${SKEW_S} s between instances, lifetime ${LIFETIM
             absoluteLateMs: ownRecord.absoluteExpiresAt - (own.sent + ABSOLUTE_S * 1000),
             absoluteLateAtLeastMs: ownRecord.absoluteExpiresAt - (own.at + ABSOLUTE_S * 1000),
             touchLateMs: afterWrite ? afterWrite.expiresAt - (writeSent + LIFETIME_S * 1000) : null,
+            touchLateAtLeastMs: afterWrite ? afterWrite.expiresAt - (writeDone + LIFETIME_S * 1000) : null,
             absoluteMoved: afterWrite ? afterWrite.absoluteExpiresAt - before.absoluteExpiresAt : null,
             wroteStatus: wrote.status,
           };
@@ -339,10 +341,15 @@ describe(`FLT-10: clock skew ±${SKEW_S} s between instances, lifetime ${LIFETIM
         assert.equal(aheadStoreWrites.earlyServed, true, "B ahead serves A's live session");
         assert.equal(aheadStoreWrites.wroteStatus, 200);
         assert.ok(Math.abs(aheadStoreWrites.createdLateMs) <= ALLOWANCE_MS, 'createdAt by the store clock');
-        assert.ok(aheadStoreWrites.expiresLateMs <= ALLOWANCE_MS, 'a new session expires on time');
-        assert.ok(aheadStoreWrites.absoluteLateMs <= ALLOWANCE_MS, 'its absolute expiry is not set late');
+        // Failing only on certain lateness: past the allowance even against the time the answer came
+        // (a slow request would otherwise count its own duration; the upper bounds are in the diagnostics).
+        assert.ok(aheadStoreWrites.expiresLateAtLeastMs <= ALLOWANCE_MS, 'a new session expires on time');
         assert.ok(
-          aheadStoreWrites.touchLateMs !== null && aheadStoreWrites.touchLateMs <= ALLOWANCE_MS,
+          aheadStoreWrites.absoluteLateAtLeastMs <= ALLOWANCE_MS,
+          'its absolute expiry is not set late',
+        );
+        assert.ok(
+          aheadStoreWrites.touchLateAtLeastMs !== null && aheadStoreWrites.touchLateAtLeastMs <= ALLOWANCE_MS,
           'a write moves the expiry no further than lifetime',
         );
         assert.equal(aheadStoreWrites.absoluteMoved, 0, 'the absolute expiry is never moved');
