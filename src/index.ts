@@ -33,6 +33,7 @@ export { Session } from './core/session.js';
  */
 // biome-ignore lint/suspicious/noEmptyInterface: applications augment it
 export interface SessionData {}
+export { type ClockOption, type ClockOptions, SyncedClock } from './stores/clock.js';
 export type {
   GcOptions,
   GcProgress,
@@ -42,6 +43,7 @@ export type {
   ScanOptions,
   SessionSummary,
   Store,
+  StoreClock,
   StoredSession,
   StoreLimits,
 } from './stores/store.js';

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { LockHandle, Patch, SessionSummary, Store, StoredSession } from '../stores/store.js';
+import type { LockHandle, Patch, SessionSummary, Store, StoreClock, StoredSession } from '../stores/store.js';
 import { decodeValue, encodeValue } from './codec.js';
 import { clearCookie, readCookie, readHeaderToken, serializeCookie } from './cookie.js';
 import {
@@ -88,6 +88,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   readonly options: ResolvedOptions;
   readonly store: Store;
   readonly #unsubscribe: () => void;
+  /** The store's clock, when it has one: expiry is decided by the clock every instance shares. */
+  readonly #clock: StoreClock | undefined;
   /** Times of the most recent failed verifications (a ring of `threshold + 1`), for guessing detection. */
   readonly #failures: number[] = [];
   #failureAt = 0;
@@ -98,6 +100,12 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     this.options = resolveOptions(options);
     this.store = this.options.store;
     this.#unsubscribe = this.store.onOperation((info) => this.emit('operation', info));
+    this.#clock = this.store.clock;
+  }
+
+  /** Now, by the store's clock (the local one for stores without a clock of their own). */
+  #now(): number {
+    return this.#clock ? this.#clock.now() : Date.now();
   }
 
   get userKey(): string {
@@ -113,6 +121,9 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   async load(request: RequestInfo = {}): Promise<Session> {
     const secure = request.secure ?? false;
     const { header, cookie } = this.options;
+    // The first request waits (boundedly) for the first reading of the store's clock; none after it.
+    const warming = this.#clock?.ready();
+    if (warming) await warming;
     const raw =
       (header ? readHeaderToken(request.header?.(header), header) : undefined) ??
       (cookie ? readCookie(request.cookie, cookie.name) : undefined);
@@ -139,7 +150,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       stored = await this.#call(() => this.store.get(key));
     }
 
-    const now = Date.now();
+    const now = this.#now();
     if (stored && (stored.expiresAt <= now || stored.absoluteExpiresAt <= now)) {
       this.emit('expired', { key });
       stored = null;
@@ -235,7 +246,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       }
     }
     state.lock = null;
-    const now = Date.now();
+    const now = this.#now();
     state.id = generateId();
     state.key = this.keyFor(state.id);
     state.isNew = true;
@@ -282,7 +293,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   // Internals
 
   #fresh(secure: boolean | (() => boolean), hadToken: boolean): Session {
-    const now = Date.now();
+    const now = this.#now();
     const id = generateId();
     const absoluteExpiresAt = now + this.options.absoluteLifetimeMs;
     const state: SessionState = {
@@ -481,7 +492,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const changes = this.#changes(session);
     // Only a write can make a session too large: an unchanged read of one stays served.
     if (state.isNew || Object.keys(changes.set).length > 0) this.#checkSize(changes.next);
-    const now = Date.now();
+    const now = this.#now();
     const expiresAt = Math.min(now + this.options.lifetimeMs, state.absoluteExpiresAt);
 
     if (state.isNew) {
@@ -575,7 +586,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     } else if (!state.isNew && state.cookieNeeded) {
       const token = sign(state.id, this.options.secrets[0] as string);
       if (cookie) {
-        const remaining = (state.absoluteExpiresAt - Date.now()) / 1000;
+        const remaining = (state.absoluteExpiresAt - this.#now()) / 1000;
         const maxAge =
           cookie.maxAge === null
             ? null

@@ -105,6 +105,21 @@ export interface StoreLimits {
   maxSessionBytes: number;
 }
 
+/**
+ * The clock a store decides expiry by: the engine's, where it can tell its time (see
+ * `src/stores/clock.ts`). The session manager uses it too, for its own expiry decisions and for
+ * the expiries it writes, so that instances whose clocks differ still agree.
+ */
+export interface StoreClock {
+  /** ms since the epoch by the store's clock: `Date.now()` plus the last measured offset. No I/O. */
+  now(): number;
+  /**
+   * While the first sample of the engine's clock is pending: a promise that settles when it is in
+   * (or after a short bounded wait). Undefined afterwards, so the request path awaits nothing.
+   */
+  ready(): Promise<void> | undefined;
+}
+
 export interface Store {
   /** Short name used in messages and metrics: `memory`, `dynamodb`, `redis`... */
   readonly name: string;
@@ -132,6 +147,11 @@ export interface Store {
   scan?(options?: ScanOptions): AsyncIterable<SessionSummary>;
   /** Deletes expired records, for engines without native expiry (or with a lazy one). */
   gc?(options?: GcOptions): Promise<{ deleted: number; scanned: number }>;
+
+  /** The engine's clock (ms since epoch), read with one cheap call; where the engine has one. */
+  serverTime?(): Promise<number>;
+  /** The clock this store decides expiry by. Absent: the local clock (`Date.now()`). */
+  readonly clock?: StoreClock;
 
   /** Subscribes to per-call metrics; returns the unsubscribe function. */
   onOperation(listener: OperationListener): () => void;

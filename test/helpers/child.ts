@@ -14,8 +14,10 @@ export interface Child {
   kill(): Promise<void>;
 }
 
-export function startFixture(file: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+/** `wrapper`: a command the fixture runs under, e.g. `['faketime', '-f', '-12s']` for a skewed clock. */
+export function startFixture(file: string, env: Record<string, string>, wrapper: string[] = []): Child {
+  const argv = [...wrapper, process.execPath, '--import', 'tsx', file];
+  const child = spawn(argv[0] as string, argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -232,8 +232,9 @@ export class ExpressSessionStore extends expressSessionStore() {
   // Internals
 
   async #get(sid: string): Promise<Data | null> {
+    await this.#ready();
     const stored = await this.#call(() => this.store.get(this.keyFor(sid)));
-    const now = Date.now();
+    const now = this.#now();
     // Expiry is checked on every read, whatever the engine has deleted yet.
     if (!stored || stored.expiresAt <= now || stored.absoluteExpiresAt <= now) return null;
     // express-session cannot load a record without its cookie (one written by other code under the
@@ -259,7 +260,8 @@ export class ExpressSessionStore extends expressSessionStore() {
     const data = encode(session);
     this.#checkSize(data);
     const userId = this.#userOf(session);
-    const now = Date.now();
+    await this.#ready();
+    const now = this.#now();
     const loaded = session[LOADED];
 
     if (!loaded) {
@@ -307,7 +309,7 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   async #touch(sid: string, session: Data): Promise<void> {
-    const now = Date.now();
+    const now = this.#now();
     const expiresAt = this.#expiryOf(session, now);
     const key = this.keyFor(sid);
     if (expiresAt <= now) {
@@ -342,7 +344,7 @@ export class ExpressSessionStore extends expressSessionStore() {
     const sessions: Data[] = [];
     for (const key of await this.#keys()) {
       const stored = await this.#call(() => this.store.get(key));
-      if (!stored || stored.expiresAt <= Date.now()) continue;
+      if (!stored || stored.expiresAt <= this.#now()) continue;
       const session = this.#decode(stored);
       if (!this.#hashIds) session.id = key.slice(this.#keyPrefix.length);
       sessions.push(session);
@@ -365,9 +367,21 @@ export class ExpressSessionStore extends expressSessionStore() {
     const expires = (session.cookie as { expires?: unknown } | undefined)?.expires;
     if (expires !== undefined && expires !== null) {
       const at = new Date(expires as string | Date).getTime();
-      if (Number.isFinite(at)) return at;
+      // express-session set it by this machine's clock: moved onto the store's.
+      if (Number.isFinite(at)) return at + (now - Date.now());
     }
     return now + this.#ttl * 1000;
+  }
+
+  /** The first call waits (boundedly) for the first reading of the store's clock. */
+  async #ready(): Promise<void> {
+    const warming = this.store.clock?.ready();
+    if (warming) await warming;
+  }
+
+  /** Now by the store's clock (the local one for stores without their own). */
+  #now(): number {
+    return this.store.clock?.now() ?? Date.now();
   }
 
   #userOf(session: Data): string | undefined {

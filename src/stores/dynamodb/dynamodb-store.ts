@@ -10,6 +10,7 @@ import {
   SessionTooLargeError,
   StoreUnavailableError,
 } from '../../core/errors.js';
+import { type ClockOption, resolveClockOptions, SyncedClock } from '../clock.js';
 import {
   applyPatchData,
   assertExpiry,
@@ -138,6 +139,13 @@ export interface DynamoDBStoreOptions {
    * @default process.emitWarning
    */
   onWarning?: (message: string) => void;
+  /**
+   * Which clock decides expiry: `'store'` reads DynamoDB's (the `Date` header of a
+   * `DescribeTable` call, 1 s resolution) once a minute and corrects this machine's by the
+   * difference; `'local'` uses this machine's as is. See the README.
+   * @default 'store'
+   */
+  clock?: ClockOption;
 }
 
 /** A conditional write found the item not as required; `item` is what is there (when known). */
@@ -197,6 +205,8 @@ export class DynamoDBStore implements Store {
   readonly #onWarning: (message: string) => void;
   readonly #warned = new Set<string>();
   #closed = false;
+  /** DynamoDB's clock: every expiry decision and every `:now` in a condition. */
+  readonly clock: SyncedClock;
 
   constructor(options: DynamoDBStoreOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -261,6 +271,21 @@ export class DynamoDBStore implements Store {
     this.#onWarning =
       options.onWarning ?? ((message) => process.emitWarning(message, { code: 'BATON_DYNAMODB' }));
     this.#transport = makeTransport(options);
+    this.clock = new SyncedClock(() => this.serverTime(), {
+      ...resolveClockOptions(options.clock, 'dynamodb'),
+      resolutionMs: 1000,
+      scope: 'dynamodb',
+    });
+  }
+
+  /**
+   * DynamoDB's clock, in ms since the epoch: the `Date` header of a `DescribeTable` response
+   * (1 s resolution; an error response such as AccessDenied carries it too). Not reported as
+   * an operation.
+   */
+  async serverTime(): Promise<number> {
+    if (this.#closed) throw new StoreUnavailableError('the store is closed', { scope: this.name });
+    return this.#transport.serverDate('DescribeTable', { TableName: this.tableName });
   }
 
   /**
@@ -426,7 +451,7 @@ export class DynamoDBStore implements Store {
         report,
       );
       const item = out.Item as Item | undefined;
-      return this.#isLive(item, Date.now()) ? this.#decode(item) : null;
+      return this.#isLive(item, this.clock.now()) ? this.#decode(item) : null;
     });
   }
 
@@ -452,7 +477,7 @@ export class DynamoDBStore implements Store {
       for (let attempt = 0; attempt < 3; attempt++) {
         const names: Names = { '#id': this.#hashKey };
         const values: Values = {};
-        const live = this.#liveCondition(names, values, Date.now());
+        const live = this.#liveCondition(names, values, this.clock.now());
         try {
           // A record past its expiry that TTL has not deleted yet may be overwritten.
           await this.#send(
@@ -473,7 +498,7 @@ export class DynamoDBStore implements Store {
           const current = await this.#conditionItem(key, err, report);
           // An earlier attempt of this very call landed (an HTTP 500 after the write, retried by the client).
           if (current && str(current, ATTR.writeToken) === token) return;
-          if (this.#isLive(current, Date.now())) throw new SessionExistsError({ scope: this.name });
+          if (this.#isLive(current, this.clock.now())) throw new SessionExistsError({ scope: this.name });
         }
       }
       throw new SessionExistsError({ scope: this.name });
@@ -531,7 +556,7 @@ export class DynamoDBStore implements Store {
     if (current && str(current, ATTR.writeToken) === token) {
       return { version: num(current, ATTR.version) ?? 0 };
     }
-    if (!this.#isLive(current, Date.now())) return null;
+    if (!this.#isLive(current, this.clock.now())) return null;
     if (patch.expectVersion !== undefined && (num(current, ATTR.version) ?? 0) !== patch.expectVersion) {
       throw new ConflictError(undefined, { scope: this.name });
     }
@@ -583,7 +608,7 @@ export class DynamoDBStore implements Store {
   #writeCondition(names: Names, values: Values, patch: Patch, expiresAt: number): string {
     names['#abs'] = ATTR.absolute;
     this.#expiryValues(values, expiresAt);
-    let condition = `attribute_exists(#id) AND ${this.#liveCondition(names, values, Date.now())} AND (attribute_not_exists(#abs) OR #abs >= :x)`;
+    let condition = `attribute_exists(#id) AND ${this.#liveCondition(names, values, this.clock.now())} AND (attribute_not_exists(#abs) OR #abs >= :x)`;
     if (patch.expectVersion !== undefined) {
       names['#v'] = ATTR.version;
       values[':expect'] = n(patch.expectVersion);
@@ -710,7 +735,7 @@ export class DynamoDBStore implements Store {
         } catch (err) {
           if (!(err instanceof ConditionFailed)) throw err;
           const current = await this.#conditionItem(key, err, report);
-          if (!this.#isLive(current, Date.now())) return false;
+          if (!this.#isLive(current, this.clock.now())) return false;
           const abs = num(current, ATTR.absolute);
           if (abs !== undefined && abs < expiresAt) expiresAt = abs;
         }
@@ -727,7 +752,7 @@ export class DynamoDBStore implements Store {
         { TableName: this.tableName, Key: { [this.#hashKey]: s(key) }, ReturnValues: 'ALL_OLD' },
         report,
       );
-      return this.#isLive(out.Attributes as Item | undefined, Date.now());
+      return this.#isLive(out.Attributes as Item | undefined, this.clock.now());
     });
   }
 
@@ -740,7 +765,7 @@ export class DynamoDBStore implements Store {
         });
       }
       const token = randomUUID();
-      const now = Date.now();
+      const now = this.clock.now();
       const names: Names = { '#id': this.#hashKey, '#lk': ATTR.lock, '#lkx': ATTR.lockUntil };
       const values: Values = { ':token': s(token), ':until': n(now + ttlMs) };
       const live = this.#liveCondition(names, values, now);
@@ -771,7 +796,8 @@ export class DynamoDBStore implements Store {
       } catch (err) {
         if (!(err instanceof ConditionFailed)) throw err;
         const current = await this.#conditionItem(key, err, report);
-        if (!this.#isLive(current, Date.now())) return { token, session: null, release: async () => {} };
+        if (!this.#isLive(current, this.clock.now()))
+          return { token, session: null, release: async () => {} };
         return null;
       }
     });
@@ -840,7 +866,7 @@ export class DynamoDBStore implements Store {
           keys.slice(i, i + LIST_READS_IN_FLIGHT).map((key) => this.#read(key, report)),
         );
         items.forEach((item, j) => {
-          if (this.#isLive(item, Date.now()) && str(item, ATTR.user) === userId) {
+          if (this.#isLive(item, this.clock.now()) && str(item, ATTR.user) === userId) {
             summaries.push(summarize(keys[i + j] as string, this.#decode(item)));
           }
         });
@@ -859,7 +885,7 @@ export class DynamoDBStore implements Store {
   async *scan(options: ScanOptions = {}): AsyncIterable<SessionSummary> {
     let seen = 0;
     for await (const items of this.#pages('scan', {})) {
-      const now = Date.now();
+      const now = this.clock.now();
       for (const item of items) {
         if (options.limit !== undefined && seen >= options.limit) return;
         const key = str(item, this.#hashKey);
@@ -930,7 +956,7 @@ export class DynamoDBStore implements Store {
         const due = started + (units / rate) * 1000 - Date.now();
         if (due > 0) await sleep(due);
       };
-      const now = Date.now();
+      const now = this.clock.now();
       const names: Names = { '#id': this.#hashKey, '#xms': ATTR.expiresMs, '#exp': this.#ttl };
       const values: Values = { ':now': n(now), ':nowS': n(Math.floor(now / 1000)) };
       const filter = {

@@ -44,6 +44,12 @@ export interface Transport {
   /** `aws-sdk-v3` or `aws-lite`: shown in messages and benchmarks. */
   readonly kind: string;
   call(operation: Operation, input: Payload): Promise<Payload>;
+  /**
+   * The engine's clock: the HTTP `Date` header (1 s resolution) of one `operation` call's
+   * response, an error response included. Not on the request path: the store clock calls it
+   * once a minute.
+   */
+  serverDate(operation: Operation, input: Payload): Promise<number>;
   /** Closes the client when the store created it. */
   close(): void;
 }
@@ -140,6 +146,35 @@ export class SdkV3Transport implements Transport {
     return client.send(new Command(input));
   }
 
+  async serverDate(operation: Operation, input: Payload): Promise<number> {
+    const sdk = await loadSdk();
+    const Command = sdk[`${operation}Command`] as new (
+      input: Payload,
+    ) => {
+      middlewareStack: { add(middleware: unknown, options: Record<string, unknown>): void };
+    };
+    const command = new Command(input);
+    let date: unknown;
+    // On this one command, never on the user's client: inside the deserializer (priority low),
+    // so it sees the raw response, an error response included.
+    command.middlewareStack.add(
+      (next: (args: unknown) => Promise<{ response?: { headers?: Record<string, string> } }>) =>
+        async (args: unknown) => {
+          const out = await next(args);
+          date = out.response?.headers?.date ?? date;
+          return out;
+        },
+      { step: 'deserialize', priority: 'low', name: 'batonServerDate' },
+    );
+    const client = await this.#client;
+    try {
+      await client.send(command);
+    } catch (err) {
+      if (date === undefined) throw err;
+    }
+    return parseDateHeader(date);
+  }
+
   close(): void {
     if (!this.#owned || this.#closed) return;
     this.#closed = true;
@@ -225,7 +260,35 @@ export class AwsLiteTransport implements Transport {
     }
   }
 
+  async serverDate(operation: Operation, input: Payload): Promise<number> {
+    let headers: unknown;
+    try {
+      const response = (await this.#client({
+        service: 'dynamodb',
+        headers: {
+          'X-Amz-Target': `DynamoDB_20120810.${operation}`,
+          'content-type': 'application/x-amz-json-1.0',
+        },
+        awsjson: false,
+        payload: toWire(input) as Payload,
+      })) as { headers?: unknown };
+      headers = response.headers;
+    } catch (err) {
+      // An error answer (throttled, access denied) still carries the engine's Date header.
+      headers = (err as { headers?: unknown } | null)?.headers;
+      if (headers === undefined) throw err;
+    }
+    return parseDateHeader((headers as Record<string, unknown> | undefined)?.date);
+  }
+
   close(): void {}
+}
+
+/** An HTTP `Date` header (`Thu, 26 Nov 2026 09:30:00 GMT`), in ms since the epoch. */
+function parseDateHeader(value: unknown): number {
+  const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms)) throw new Error(`no usable Date header in the response (${String(value)})`);
+  return ms;
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   SessionTooLargeError,
   StoreUnavailableError,
 } from '../../core/errors.js';
+import { type ClockOption, resolveClockOptions, SyncedClock } from '../clock.js';
 import {
   applyPatchData,
   assertExpiry,
@@ -74,6 +75,13 @@ export interface FileStoreOptions {
    * @default true
    */
   fsync?: boolean;
+  /**
+   * Which clock decides expiry: `'store'` reads the file server's once a minute (the mtime it
+   * gives a small file it writes: on NFS the server's clock) and corrects this machine's by the
+   * difference; `'local'` uses this machine's as is. See the README.
+   * @default 'store'
+   */
+  clock?: ClockOption;
 }
 
 /** What one session file holds. */
@@ -102,6 +110,8 @@ export class FileStore implements Store {
   readonly #fsync: boolean;
   readonly #ops = new OperationReporter('file');
   #closed = false;
+  /** The file server's clock: every expiry decision, lock expiry and leftover's age. */
+  readonly clock: SyncedClock;
 
   constructor(options: FileStoreOptions) {
     if (typeof options?.dir !== 'string' || options.dir.length === 0) {
@@ -118,6 +128,31 @@ export class FileStore implements Store {
     }
     this.#fsync = options.fsync ?? true;
     if (typeof this.#fsync !== 'boolean') throw new ConfigError('fsync', 'must be true or false');
+    this.clock = new SyncedClock(() => this.serverTime(), {
+      ...resolveClockOptions(options.clock, 'file'),
+      // Kernel file times tick every few ms; an NFS server's may be coarser (see docs/file.md).
+      resolutionMs: 10,
+      scope: 'file',
+    });
+  }
+
+  /**
+   * The file server's clock, in ms since the epoch: the mtime it gives `<dir>/clock` when that is
+   * written (on NFS the server sets it; locally it is this kernel's clock). Not reported as an
+   * operation.
+   */
+  serverTime(): Promise<number> {
+    return this.#guard(async () => {
+      const path = join(this.#dir, 'clock');
+      await mkdir(this.#dir, { recursive: true });
+      const handle = await open(path, 'w');
+      try {
+        await handle.writeFile(String(process.pid));
+        return (await handle.stat()).mtimeMs;
+      } finally {
+        await handle.close();
+      }
+    });
   }
 
   /** Creates the directories (idempotent). Writes create them too; this checks access early. */
@@ -251,7 +286,7 @@ export class FileStore implements Store {
           this.#locked(key, async () => {
             const record = await this.#read(key);
             if (!record || !this.#isLive(record)) return 'missing' as const;
-            const now = Date.now();
+            const now = this.clock.now();
             if (record.lock && record.lock.until > now) return 'held' as const;
             record.lock = { token, until: now + ttlMs };
             await this.#write(key, record);
@@ -392,7 +427,7 @@ export class FileStore implements Store {
     if (this.#closed) throw new StoreUnavailableError('the store is closed', { scope: this.name });
     return withLockFile(
       `${this.#path(key)}.lock`,
-      { staleMs: this.#lockStaleMs, waitMs: this.#lockWaitMs, scope: this.name },
+      { staleMs: this.#lockStaleMs, waitMs: this.#lockWaitMs, scope: this.name, now: this.#now },
       fn,
     );
   }
@@ -499,7 +534,7 @@ export class FileStore implements Store {
           // live one is never more than lockStaleMs old.
           const info = await stat(path).catch(() => null);
           const maxAge = Math.max(TMP_MAX_AGE_MS, 2 * this.#lockStaleMs);
-          if (info && info.mtimeMs + maxAge < Date.now()) await unlinkQuietly(path);
+          if (info && info.mtimeMs + maxAge < this.clock.now()) await unlinkQuietly(path);
         }
       }
     }
@@ -526,8 +561,10 @@ export class FileStore implements Store {
     }
   }
 
+  readonly #now = (): number => this.clock.now();
+
   #isLive(record: FileRecord): boolean {
-    const now = Date.now();
+    const now = this.clock.now();
     return record.expiresAt > now && record.absoluteExpiresAt > now;
   }
 

@@ -19,6 +19,8 @@ export interface LockFileOptions {
   waitMs: number;
   /** Scope for error messages. */
   scope: string;
+  /** The clock lock expiries are written and judged by: the file server's (see FileStore's `clock`). @default Date.now */
+  now?: () => number;
 }
 
 interface LockContent {
@@ -32,10 +34,11 @@ export async function withLockFile<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   const token = randomBytes(12).toString('base64url');
+  const now = options.now ?? Date.now;
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
-    if (await tryCreate(path, token, options.staleMs)) break;
-    if (await breakIfStale(path, options.staleMs)) continue;
+    if (await tryCreate(path, token, options.staleMs, now)) break;
+    if (await breakIfStale(path, options.staleMs, now)) continue;
     const waited = Date.now() - started;
     if (waited >= options.waitMs) throw new LockTimeoutError(waited, { scope: options.scope });
     // Short critical sections: retry soon, with jitter so contenders do not move in step.
@@ -48,7 +51,7 @@ export async function withLockFile<T>(
   }
 }
 
-async function tryCreate(path: string, token: string, staleMs: number): Promise<boolean> {
+async function tryCreate(path: string, token: string, staleMs: number, now: () => number): Promise<boolean> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(path, 'wx');
@@ -57,12 +60,12 @@ async function tryCreate(path: string, token: string, staleMs: number): Promise<
     if (code === 'EEXIST') return false;
     if (code === 'ENOENT') {
       await mkdir(dirname(path), { recursive: true });
-      return tryCreate(path, token, staleMs);
+      return tryCreate(path, token, staleMs, now);
     }
     throw err;
   }
   try {
-    const content = { token, expires: Date.now() + staleMs, pid: process.pid, host: hostname() };
+    const content = { token, expires: now() + staleMs, pid: process.pid, host: hostname() };
     await handle.writeFile(JSON.stringify(content));
   } finally {
     await handle.close();
@@ -94,12 +97,13 @@ async function isStale(
   path: string,
   lock: { content: LockContent | null },
   staleMs: number,
+  now: () => number,
 ): Promise<boolean> {
-  if (lock.content) return lock.content.expires <= Date.now();
+  if (lock.content) return lock.content.expires <= now();
   // No readable expiry: judge by the file's age.
   try {
     const { mtimeMs } = await stat(path);
-    return mtimeMs + staleMs <= Date.now();
+    return mtimeMs + staleMs <= now();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
@@ -107,10 +111,10 @@ async function isStale(
 }
 
 /** Breaks the lock when stale; true when it did (or the lock vanished meanwhile). */
-async function breakIfStale(path: string, staleMs: number): Promise<boolean> {
+async function breakIfStale(path: string, staleMs: number, now: () => number): Promise<boolean> {
   const seen = await readLock(path);
   if (seen === null) return true;
-  if (!(await isStale(path, seen, staleMs))) return false;
+  if (!(await isStale(path, seen, staleMs, now))) return false;
   // Move it out of the way atomically, then make sure we moved the stale lock we judged and
   // not a fresh one a faster contender created in between.
   const aside = `${path}.${randomBytes(6).toString('hex')}.stale`;

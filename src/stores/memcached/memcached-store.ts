@@ -9,6 +9,7 @@ import {
   SessionTooLargeError,
   StoreUnavailableError,
 } from '../../core/errors.js';
+import { type ClockOption, resolveClockOptions, SyncedClock } from '../clock.js';
 import {
   applyPatchData,
   assertExpiry,
@@ -38,6 +39,8 @@ export interface MemcachedClient {
   add(key: string, value: string, options: { lifetime: number }): Promise<unknown>;
   cas(key: string, value: string, options: { lifetime: number; casUniq: number | string }): Promise<unknown>;
   delete(key: string): Promise<unknown>;
+  /** A raw command (`stats`), for the server's clock. */
+  cmd?(data: string): Promise<unknown>;
   shutdown(): void;
 }
 
@@ -87,6 +90,13 @@ export interface MemcachedStoreOptions {
    * @default 1000
    */
   connectTimeoutMs?: number;
+  /**
+   * Which clock decides expiry: `'store'` reads the first server's (`stats` `time`, 1 s
+   * resolution) once a minute and corrects this machine's by the difference; `'local'` uses this
+   * machine's as is. See the README.
+   * @default 'store'
+   */
+  clock?: ClockOption;
 }
 
 const NAME = 'memcached';
@@ -118,6 +128,8 @@ export class MemcachedStore implements Store {
   #opening: Promise<MemcachedClient[]> | undefined;
   readonly #owned: boolean;
   #closed = false;
+  /** The first server's clock: every expiry decision and every relative exptime sent. */
+  readonly clock: SyncedClock;
 
   constructor(options: MemcachedStoreOptions = {}) {
     if (options.client !== undefined) {
@@ -152,6 +164,26 @@ export class MemcachedStore implements Store {
     this.#casRetries = positive('casRetries', options.casRetries ?? 100);
     this.#commandTimeoutMs = positive('commandTimeoutMs', options.commandTimeoutMs ?? 2_000);
     this.#connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs ?? 1_000);
+    this.clock = new SyncedClock(() => this.serverTime(), {
+      ...resolveClockOptions(options.clock, NAME),
+      resolutionMs: 1000,
+      scope: NAME,
+    });
+  }
+
+  /**
+   * The first server's clock (`stats` → `time`, whole seconds), in ms since the epoch. Not
+   * reported as an operation.
+   */
+  async serverTime(): Promise<number> {
+    const client = (await this.#open())[0] as MemcachedClient;
+    if (typeof client.cmd !== 'function') {
+      throw new NotSupportedError('this Memcached client cannot send `stats`', { scope: NAME });
+    }
+    const reply = (await client.cmd('stats')) as { STAT?: [string, string][] } | undefined;
+    const time = reply?.STAT?.find(([name]) => name === 'time')?.[1];
+    if (time === undefined) throw new StoreUnavailableError('`stats` had no `time`', { scope: NAME });
+    return Number(time) * 1000;
   }
 
   /** The Memcached key of a session. */
@@ -164,7 +196,7 @@ export class MemcachedStore implements Store {
       'get',
       async (client) => {
         const item = await client.get(this.#itemKey(key));
-        return item === undefined ? null : (live(item.value, Date.now())?.session ?? null);
+        return item === undefined ? null : (live(item.value, this.clock.now())?.session ?? null);
       },
       key,
     );
@@ -179,14 +211,15 @@ export class MemcachedStore implements Store {
         const itemKey = this.#itemKey(key);
         const record: SessionRecord = { session: { ...session, data: { ...session.data } } };
         const value = this.#encode(record);
-        const lifetime = () => exptime(clampExpiry(session.expiresAt, session.absoluteExpiresAt), Date.now());
+        const lifetime = () =>
+          exptime(clampExpiry(session.expiresAt, session.absoluteExpiresAt), this.clock.now());
         for (let attempt = 0; attempt < this.#casRetries; attempt++) {
           if (await outcome(client.add(itemKey, value, { lifetime: lifetime() }))) return;
           // Something is there: a live session, or one past its expiry that Memcached (whole
           // seconds) has not dropped yet, which a new session may replace.
           const current = await client.gets(itemKey);
           if (current === undefined) continue;
-          if (live(current.value, Date.now())) throw new SessionExistsError({ scope: NAME });
+          if (live(current.value, this.clock.now())) throw new SessionExistsError({ scope: NAME });
           if (await outcome(client.cas(itemKey, value, { lifetime: lifetime(), casUniq: current.casUniq })))
             return;
           await backoff(attempt);
@@ -266,7 +299,7 @@ export class MemcachedStore implements Store {
         // Only the delete that found the item counts: of two concurrent destroys (two regenerates of
         // one session) exactly one sees DELETED, so exactly one carries the data to a new id.
         const deleted = await outcome(client.delete(itemKey));
-        return deleted && current !== undefined && live(current.value, Date.now()) !== null;
+        return deleted && current !== undefined && live(current.value, this.clock.now()) !== null;
       },
       key,
     );
@@ -279,7 +312,7 @@ export class MemcachedStore implements Store {
         const token = randomUUID();
         const taken = await this.#update(client, key, (record): Step<SessionRecord | null | 'held'> => {
           if (!record) return { result: null };
-          const now = Date.now();
+          const now = this.clock.now();
           if (record.lock && record.lock.until > now) return { result: 'held' };
           const next: SessionRecord = { ...record, lock: { token, until: now + ttlMs } };
           return { write: next, result: next };
@@ -387,12 +420,12 @@ export class MemcachedStore implements Store {
     const itemKey = this.#itemKey(key);
     for (let attempt = 0; attempt < this.#casRetries; attempt++) {
       const current = await client.gets(itemKey);
-      const record = current === undefined ? null : live(current.value, Date.now());
+      const record = current === undefined ? null : live(current.value, this.clock.now());
       const decided = step(record);
       if (!decided.write || current === undefined) return decided.result;
       const s = decided.write.session;
       const value = this.#encode(decided.write);
-      const lifetime = exptime(clampExpiry(s.expiresAt, s.absoluteExpiresAt), Date.now());
+      const lifetime = exptime(clampExpiry(s.expiresAt, s.absoluteExpiresAt), this.clock.now());
       if (await outcome(client.cas(itemKey, value, { lifetime, casUniq: current.casUniq }))) {
         return decided.result;
       }

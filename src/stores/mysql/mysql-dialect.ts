@@ -136,6 +136,13 @@ export class MySQLDialect implements SqlDialect {
     return this.#flavor;
   }
 
+  async serverTime(run: SqlRunner): Promise<number> {
+    // NOW(3): milliseconds (MySQL 5.6.4+ and MariaDB); read back through UNIX_TIMESTAMP in the
+    // session's time zone, so the zone setting does not matter.
+    const { rows } = await run({ text: 'SELECT UNIX_TIMESTAMP(NOW(3)) * 1000 AS `now`', values: [] });
+    return Number(rows[0]?.now);
+  }
+
   async get(run: SqlRunner, key: string, now: number): Promise<SqlRow | null> {
     const { rows } = await run({
       text: `SELECT ${SUMMARY}, \`data\`, \`lock_token\` FROM ${this.#table} WHERE \`key\` = ? AND \`expires\` > ?`,

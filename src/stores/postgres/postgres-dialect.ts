@@ -105,6 +105,15 @@ export class PostgresDialect implements SqlDialect {
     }
   }
 
+  async serverTime(run: SqlRunner): Promise<number> {
+    // clock_timestamp(): the time now, not the transaction's start as now() would give.
+    const { rows } = await run({
+      text: 'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS "now"',
+      values: [],
+    });
+    return Number(rows[0]?.now);
+  }
+
   async get(run: SqlRunner, key: string, now: number): Promise<SqlRow | null> {
     const p = new Params(placeholder);
     const { rows } = await run({

@@ -8,6 +8,7 @@ import {
   SessionTooLargeError,
   StoreUnavailableError,
 } from '../../core/errors.js';
+import { type ClockOption, resolveClockOptions, SyncedClock } from '../clock.js';
 import {
   assertExpiry,
   assertKey,
@@ -88,6 +89,12 @@ export interface RedisStoreOptions {
    * @default undefined (no wait: a write is done once the primary has it)
    */
   waitForReplicas?: WaitForReplicas;
+  /**
+   * Which clock decides expiry: `'store'` reads Redis's (`TIME`) once a minute and corrects this
+   * machine's by the difference; `'local'` uses this machine's as is. See the README.
+   * @default 'store'
+   */
+  clock?: ClockOption;
 }
 
 /** `WAIT numreplicas timeout` after every session write (see `RedisStoreOptions.waitForReplicas`). */
@@ -121,6 +128,8 @@ export class RedisStore implements Store {
   #lastConnectionError: unknown;
   #closed = false;
   readonly #subscriptions = new Set<() => Promise<void>>();
+  /** Redis's clock (`TIME`, microseconds): every expiry decision and every `now` sent to a script. */
+  readonly clock: SyncedClock;
 
   constructor(options: RedisStoreOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -173,6 +182,21 @@ export class RedisStore implements Store {
         { scope: NAME },
       );
     }
+    this.clock = new SyncedClock(() => this.serverTime(), {
+      ...resolveClockOptions(options.clock, NAME),
+      resolutionMs: 1,
+      scope: NAME,
+    });
+  }
+
+  /** Redis's clock (`TIME`), in ms since the epoch. Not reported as an operation. */
+  serverTime(): Promise<number> {
+    return this.#guard(async () => {
+      const redis = await this.#open();
+      await redis.ready();
+      const reply = (await this.#send(redis, ['TIME'])) as unknown[];
+      return Number(reply[0]) * 1000 + Number(reply[1]) / 1000;
+    });
   }
 
   /** The Redis key of a session's hash. */
@@ -193,7 +217,7 @@ export class RedisStore implements Store {
       },
       async (redis) => {
         const reply = await this.#send(redis, ['HGETALL', this.hashKey(key)]);
-        return liveSession(toFields(reply), Date.now());
+        return liveSession(toFields(reply), this.clock.now());
       },
     );
   }
@@ -211,7 +235,7 @@ export class RedisStore implements Store {
           throw new SessionTooLargeError(size, this.limits.maxSessionBytes, { scope: NAME });
         }
         const args = [
-          String(Date.now()),
+          String(this.clock.now()),
           ms(session.expiresAt),
           String(session.version),
           ms(session.createdAt),
@@ -240,7 +264,7 @@ export class RedisStore implements Store {
         const set = Object.entries(patch.set);
         const userMode = patch.userId === undefined ? 'k' : patch.userId === null ? 'd' : 's';
         const args = [
-          String(Date.now()),
+          String(this.clock.now()),
           ms(patch.expiresAt),
           patch.expectVersion === undefined ? '' : String(patch.expectVersion),
           patch.lockToken ?? '',
@@ -295,7 +319,7 @@ export class RedisStore implements Store {
         assertExpiry(NAME, expiresAt);
       },
       async (redis) => {
-        return (await this.#eval(redis, TOUCH, key, [String(Date.now()), ms(expiresAt)])) === 1;
+        return (await this.#eval(redis, TOUCH, key, [String(this.clock.now()), ms(expiresAt)])) === 1;
       },
     );
   }
@@ -307,7 +331,7 @@ export class RedisStore implements Store {
         assertKey(NAME, key);
       },
       async (redis) => {
-        const reply = (await this.#eval(redis, DESTROY, key, [String(Date.now())])) as unknown[];
+        const reply = (await this.#eval(redis, DESTROY, key, [String(this.clock.now())])) as unknown[];
         const user = String(reply[1] ?? '');
         if (user !== '') await this.#send(redis, ['ZREM', this.userKey(user), key]);
         return Number(reply[0]) === 1;
@@ -323,7 +347,7 @@ export class RedisStore implements Store {
       },
       async (redis) => {
         const token = randomUUID();
-        const now = Date.now();
+        const now = this.clock.now();
         const reply = (await this.#eval(redis, LOCK, key, [
           String(now),
           token,
@@ -352,7 +376,7 @@ export class RedisStore implements Store {
       },
       async (redis) => {
         const userKey = this.userKey(userId);
-        const now = String(Date.now());
+        const now = String(this.clock.now());
         const [members] = await Promise.all([
           this.#send(redis, ['ZRANGEBYSCORE', userKey, `(${now}`, '+inf']),
           this.#send(redis, ['ZREMRANGEBYSCORE', userKey, '-inf', now]),
@@ -509,7 +533,7 @@ export class RedisStore implements Store {
     const [v, c, e, a, u, s] = reply;
     if (v === null || v === undefined || e === null || e === undefined || a === null || a === undefined)
       return null;
-    const now = Date.now();
+    const now = this.clock.now();
     if (!includeExpired && (Number(e) <= now || Number(a) <= now)) return null;
     const summary: SessionSummary = {
       key,
@@ -540,7 +564,11 @@ export class RedisStore implements Store {
   }
 
   #addToUser(redis: RedisCommands, userId: string, absoluteExpiresAt: string, key: string): Promise<unknown> {
-    return this.#evalOn(redis, USER_ADD, this.userKey(userId), [String(Date.now()), absoluteExpiresAt, key]);
+    return this.#evalOn(redis, USER_ADD, this.userKey(userId), [
+      String(this.clock.now()),
+      absoluteExpiresAt,
+      key,
+    ]);
   }
 
   #eval(redis: RedisCommands, script: Script, key: string, args: string[]): Promise<unknown> {

@@ -72,6 +72,9 @@ export interface SqlDialect {
   /** The engine cannot store U+0000 in text or JSON strings (PostgreSQL). */
   readonly forbidsNul: boolean;
 
+  /** The server's clock in ms since the epoch (for the store clock). */
+  serverTime(run: SqlRunner): Promise<number>;
+
   /** CREATE TABLE / CREATE INDEX statements, each idempotent. */
   ensureTable(run: SqlRunner): Promise<void>;
 

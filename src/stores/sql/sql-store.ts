@@ -19,6 +19,7 @@ import {
   SessionTooLargeError,
   StoreUnavailableError,
 } from '../../core/errors.js';
+import { type ClockOption, resolveClockOptions, SyncedClock } from '../clock.js';
 import {
   applyPatchData,
   assertExpiry,
@@ -56,6 +57,12 @@ export interface SqlStoreOptions {
    * @default 500
    */
   batchSize?: number;
+  /**
+   * Which clock decides expiry: `'store'` reads the database server's once a minute and corrects
+   * this machine's by the difference; `'local'` uses this machine's as is. See the README.
+   * @default 'store'
+   */
+  clock?: ClockOption;
 }
 
 /** How a concrete store runs statements and ends its pool. */
@@ -78,6 +85,8 @@ export class SqlStore implements Store {
   readonly #ops: OperationReporter;
   readonly #batchSize: number;
   #closed: Promise<void> | undefined;
+  /** The database server's clock: every expiry decision and every `now` bound into a statement. */
+  readonly clock: SyncedClock;
 
   constructor(dialect: SqlDialect, backend: SqlBackend, options: Required<SqlStoreOptions>) {
     this.name = dialect.name;
@@ -86,6 +95,16 @@ export class SqlStore implements Store {
     this.#ops = new OperationReporter(dialect.name);
     this.limits = { maxSessionBytes: options.maxSize };
     this.#batchSize = options.batchSize;
+    this.clock = new SyncedClock(() => this.serverTime(), {
+      ...resolveClockOptions(options.clock, dialect.name),
+      resolutionMs: 1,
+      scope: dialect.name,
+    });
+  }
+
+  /** The database server's clock, in ms since the epoch. Not reported as an operation. */
+  serverTime(): Promise<number> {
+    return this.#guard(() => this.#dialect.serverTime(this.#run));
   }
 
   /**
@@ -99,7 +118,7 @@ export class SqlStore implements Store {
   get(key: string): Promise<StoredSession | null> {
     return this.#ops.measure('get', async () => {
       this.#assertKey(key);
-      const row = await this.#guard(() => this.#dialect.get(this.#run, key, Date.now()));
+      const row = await this.#guard(() => this.#dialect.get(this.#run, key, this.clock.now()));
       return row ? toStored(row) : null;
     });
   }
@@ -111,7 +130,9 @@ export class SqlStore implements Store {
       this.#assertUserId(session.userId);
       this.#assertNoNul('a data key or value', Object.entries(session.data).flat());
       this.#checkSize(dataSize(session.data));
-      const created = await this.#guard(() => this.#dialect.create(this.#run, key, session, Date.now()));
+      const created = await this.#guard(() =>
+        this.#dialect.create(this.#run, key, session, this.clock.now()),
+      );
       if (!created) throw new SessionExistsError({ scope: this.name });
     });
   }
@@ -126,11 +147,11 @@ export class SqlStore implements Store {
       this.#checkSize(setBytes);
       const limit = { maxBytes: this.limits.maxSessionBytes, setBytes };
       for (let attempt = 1; ; attempt++) {
-        const now = Date.now();
+        const now = this.clock.now();
         const version = await this.#guard(() => this.#dialect.patch(this.#run, key, patch, now, limit));
         if (version !== null) return { version };
         // Nothing matched: say why. This read happens only on the failure path.
-        const row = await this.#guard(() => this.#dialect.get(this.#run, key, Date.now()));
+        const row = await this.#guard(() => this.#dialect.get(this.#run, key, this.clock.now()));
         if (!row) return null;
         if (patch.expectVersion !== undefined && row.version !== patch.expectVersion) {
           throw new ConflictError(undefined, { scope: this.name });
@@ -159,14 +180,14 @@ export class SqlStore implements Store {
     return this.#ops.measure('touch', async () => {
       this.#assertKey(key);
       assertExpiry(this.name, expiresAt);
-      return this.#guard(() => this.#dialect.touch(this.#run, key, expiresAt, Date.now()));
+      return this.#guard(() => this.#dialect.touch(this.#run, key, expiresAt, this.clock.now()));
     });
   }
 
   destroy(key: string): Promise<boolean> {
     return this.#ops.measure('destroy', async () => {
       this.#assertKey(key);
-      return this.#guard(() => this.#dialect.destroy(this.#run, key, Date.now()));
+      return this.#guard(() => this.#dialect.destroy(this.#run, key, this.clock.now()));
     });
   }
 
@@ -179,7 +200,7 @@ export class SqlStore implements Store {
         });
       }
       const token = randomUUID();
-      const now = Date.now();
+      const now = this.clock.now();
       let got: SqlRow | 'missing' | 'held';
       try {
         got = await this.#guard(() => this.#dialect.lock(this.#run, key, token, now + ttlMs, now));
@@ -206,7 +227,7 @@ export class SqlStore implements Store {
     return this.#ops.measure('listByUser', async () => {
       assertUserId(this.name, userId);
       this.#assertUserId(userId);
-      const rows = await this.#guard(() => this.#dialect.listByUser(this.#run, userId, Date.now()));
+      const rows = await this.#guard(() => this.#dialect.listByUser(this.#run, userId, this.clock.now()));
       return rows.map(toSummary);
     });
   }
@@ -219,7 +240,7 @@ export class SqlStore implements Store {
       const size = Math.min(this.#batchSize, left);
       const cursor: string | null = after;
       const rows: SqlRow[] = await this.#ops.measure('scan', () =>
-        this.#guard(() => this.#dialect.scanPage(this.#run, cursor, size, Date.now(), includeExpired)),
+        this.#guard(() => this.#dialect.scanPage(this.#run, cursor, size, this.clock.now(), includeExpired)),
       );
       for (const row of rows) {
         yield toSummary(row);
@@ -238,7 +259,7 @@ export class SqlStore implements Store {
    */
   gc(options: GcOptions = {}): Promise<{ deleted: number; scanned: number }> {
     return this.#ops.measure('gc', async () => {
-      const now = Date.now();
+      const now = this.clock.now();
       if (options.dryRun) {
         const count = await this.#guard(() => this.#dialect.countExpired(this.#run, now));
         options.onProgress?.({ scanned: count, deleted: count });
@@ -414,6 +435,7 @@ export function checkSqlOptions(options: SqlStoreOptions): Required<SqlStoreOpti
   return {
     maxSize: positive('maxSize', options.maxSize ?? 1024 * 1024),
     batchSize: positive('batchSize', options.batchSize ?? 500),
+    clock: options.clock ?? 'store',
   };
 }
 
