@@ -405,6 +405,31 @@ describe('Express middleware: req.sessionID and held output', () => {
     assert.equal(Object.hasOwn(IncomingMessage.prototype, 'sessionID'), false, "Node's prototype untouched");
   });
 
+  it('a middleware that wraps res.end on the response (as compression does), before or after: still held', async () => {
+    for (const order of ['before', 'after'] as const) {
+      const app = express();
+      const wrap: express.RequestHandler = (_req, res, next) => {
+        const end = res.end;
+        res.end = function (this: express.Response, ...args: unknown[]) {
+          res.setHeader('x-wrapped', 'yes');
+          return (end as (...a: unknown[]) => express.Response).apply(this, args);
+        } as express.Response['end'];
+        next();
+      };
+      if (order === 'before') app.use(wrap);
+      app.use(middleware);
+      if (order === 'after') app.use(wrap);
+      routes(app);
+      const jar = new Jar();
+      const base = await serve(app);
+      const login = await jar.request(base, '/login', { method: 'POST' });
+      assert.equal(login.status, 200, order);
+      assert.equal(login.headers.get('x-wrapped'), 'yes', order);
+      assert.equal(login.setCookie.length, 1, `${order}: the cookie was set`);
+      assert.equal((await jar.request(base, '/data')).body.user, 'ada', `${order}: the login was stored`);
+    }
+  });
+
   it('flushHeaders() then writes: the cookie is set, the body is whole, the change is stored', async () => {
     const app = express();
     app.use(middleware);

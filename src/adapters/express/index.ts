@@ -55,8 +55,7 @@ export function session(options: SessionOptions | SessionManager): ExpressSessio
         client: () => req.ip ?? req.socket.remoteAddress,
       })
       .then((loaded) => {
-        req.session = loaded;
-        exposeSessionId(req);
+        attach(req, loaded);
         holdResponse(res, {
           commit: () => manager.commit(loaded),
           apply: (result: CommitResult) => applyHeaders(res, result),
@@ -69,29 +68,59 @@ export function session(options: SessionOptions | SessionManager): ExpressSessio
   return middleware;
 }
 
-/** Prototypes (Express's `app.request`) that carry the shared `sessionID` accessor. */
-const withSessionId = new WeakSet<object>();
+/** Sessions of requests whose prototype carries the `session` accessor. */
+const sessions = new WeakMap<object, unknown>();
+/** Request prototypes (Express's `app.request`) given the `session` and `sessionID` accessors. */
+const extended = new WeakSet<object>();
+
+function readSession(this: object): unknown {
+  return sessions.get(this);
+}
+
+function writeSession(this: object, value: unknown): void {
+  sessions.set(this, value);
+}
 
 function readSessionId(this: ExpressRequest): string | undefined {
   return this.session?.id;
 }
 
 /**
- * `req.sessionID`, as express-session names it: read from `req.session`, so it follows
- * `regenerate()`. On Express the accessor is defined once on the app's request prototype (the
- * object Express offers for extending requests; mounted apps inherit it) rather than on every
- * request, since adding a property to each request object is a measurable cost per request. A
- * plain `node:http` request, or a prototype that already has its own `sessionID`, gets it per request.
+ * Puts the session on the request: `req.session`, and `req.sessionID` as express-session names it
+ * (read from `req.session`, so it follows `regenerate()`). On Express both are accessors defined
+ * once on the app's request prototype — the object Express offers for extending requests; mounted
+ * apps inherit it — with the session itself kept in a WeakMap, because adding a property to an
+ * Express request object costs several microseconds each time, on every request. A plain
+ * `node:http` request (Node's prototype is never touched), or one that already has its own
+ * `session`, gets plain properties.
  */
-function exposeSessionId(req: ExpressRequest): void {
+function attach(req: ExpressRequest, session: Session): void {
   const proto = Object.getPrototypeOf(req) as object | null;
-  if (proto !== null && withSessionId.has(proto)) return;
-  if (proto !== null && proto !== IncomingMessage.prototype && !Object.hasOwn(proto, 'sessionID')) {
-    Object.defineProperty(proto, 'sessionID', { configurable: true, enumerable: true, get: readSessionId });
-    withSessionId.add(proto);
+  if (proto !== null && !Object.hasOwn(req, 'session') && (extended.has(proto) || extend(proto))) {
+    sessions.set(req, session);
     return;
   }
+  req.session = session;
   Object.defineProperty(req, 'sessionID', { configurable: true, enumerable: true, get: readSessionId });
+}
+
+function extend(proto: object): boolean {
+  if (
+    proto === IncomingMessage.prototype ||
+    Object.hasOwn(proto, 'session') ||
+    Object.hasOwn(proto, 'sessionID')
+  ) {
+    return false;
+  }
+  Object.defineProperty(proto, 'session', {
+    configurable: true,
+    enumerable: true,
+    get: readSession,
+    set: writeSession,
+  });
+  Object.defineProperty(proto, 'sessionID', { configurable: true, enumerable: true, get: readSessionId });
+  extended.add(proto);
+  return true;
 }
 
 export type { SessionOptions };

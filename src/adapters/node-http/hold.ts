@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 
 export interface HoldHooks<T> {
   /** Runs once, before any header or body byte leaves. */
@@ -19,41 +19,123 @@ export interface Held {
 
 type Method = 'writeHead' | 'write' | 'end';
 type Output = (this: ServerResponse, ...args: unknown[]) => unknown;
-type HeldResponse = ServerResponse;
+
+/** The output methods a hold stands in front of. */
+interface Outputs {
+  writeHead: Output;
+  write: Output;
+  end: Output;
+  flushHeaders: Output;
+}
+
+const METHODS = ['writeHead', 'write', 'end', 'flushHeaders'] as const;
+
+/** The responses held right now. */
+const holds = new WeakMap<ServerResponse, Hold<unknown>>();
 
 /**
- * Held responses. The replacement methods are shared functions that find their hold here: holding
- * a response allocates one object and a queue, not a set of closures, and adds no property to the
- * response beyond the methods it replaces (on Express, each property added to a response
- * object costs microseconds, and this runs on every request).
+ * Response prototypes (Express's `app.response`) whose output methods consult `holds`: patched once
+ * per prototype, so holding a response there writes no property to the response object. Adding
+ * properties to an Express response (one whose prototype Express swapped) costs several
+ * microseconds each, and a hold needs four: patching the prototype once saves that on every
+ * request. Mounted Express apps get their response prototype chained to the parent's, so they
+ * inherit the patched methods.
  */
-const holds = new WeakMap<ServerResponse, Hold<unknown>>();
+const patchedPrototypes = new WeakMap<object, Outputs>();
+
+/**
+ * How a response's output is held: through its prototype (Express), or by replacing the methods on
+ * the response itself — for Node's own `ServerResponse` (its prototype is global, never patched)
+ * and for a response whose methods another middleware already replaced on the object.
+ */
+function prototypeOutputs(res: ServerResponse): Outputs | undefined {
+  const proto = Object.getPrototypeOf(res) as (ServerResponse & object) | null;
+  if (proto === null || proto === ServerResponse.prototype) return undefined;
+  for (const m of METHODS) if (Object.hasOwn(res, m)) return undefined;
+  let outputs = patchedPrototypes.get(proto);
+  if (!outputs) {
+    outputs = patchPrototype(proto);
+    patchedPrototypes.set(proto, outputs);
+  }
+  return outputs;
+}
+
+function patchPrototype(proto: ServerResponse): Outputs {
+  const original: Outputs = {
+    writeHead: proto.writeHead as Output,
+    write: proto.write as Output,
+    end: proto.end as Output,
+    flushHeaders: proto.flushHeaders as Output,
+  };
+  const held: Outputs = {
+    writeHead(...args) {
+      const hold = holds.get(this);
+      if (!hold?.viaPrototype) return original.writeHead.apply(this, args);
+      hold.push('writeHead', args);
+      return this;
+    },
+    write(...args) {
+      const hold = holds.get(this);
+      if (!hold?.viaPrototype) return original.write.apply(this, args);
+      hold.push('write', args);
+      return true;
+    },
+    end(...args) {
+      const hold = holds.get(this);
+      if (!hold?.viaPrototype) return original.end.apply(this, args);
+      hold.push('end', args);
+      return this;
+    },
+    flushHeaders(...args) {
+      const hold = holds.get(this);
+      if (!hold?.viaPrototype) return original.flushHeaders.apply(this, args);
+      hold.start();
+      return undefined;
+    },
+  };
+  for (const m of METHODS) {
+    Object.defineProperty(proto, m, {
+      value: held[m],
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+  return original;
+}
 
 /** One held response. */
 class Hold<T> implements Held {
   started = false;
   ended = false;
-  readonly #res: HeldResponse;
+  /** Held through a patched prototype (no property on the response), else through own methods. */
+  readonly viaPrototype: boolean;
+  readonly #res: ServerResponse;
   readonly #hooks: HoldHooks<T>;
-  readonly #writeHead: Output;
-  readonly #write: Output;
-  readonly #end: Output;
-  readonly #flushHeaders: Output;
+  readonly #out: Outputs;
   /** Calls made while the commit runs, replayed in order: method, then its arguments. */
   readonly #queue: Array<Method | unknown[]> = [];
 
-  constructor(res: HeldResponse, hooks: HoldHooks<T>) {
+  constructor(res: ServerResponse, hooks: HoldHooks<T>) {
     this.#res = res;
     this.#hooks = hooks;
-    this.#writeHead = res.writeHead as Output;
-    this.#write = res.write as Output;
-    this.#end = res.end as Output;
-    this.#flushHeaders = res.flushHeaders as Output;
+    const viaPrototype = prototypeOutputs(res);
+    this.viaPrototype = viaPrototype !== undefined;
     holds.set(res, this as Hold<unknown>);
-    res.writeHead = heldWriteHead as ServerResponse['writeHead'];
-    res.write = heldWrite as ServerResponse['write'];
-    res.end = heldEnd as ServerResponse['end'];
-    res.flushHeaders = heldFlushHeaders;
+    if (viaPrototype) {
+      this.#out = viaPrototype;
+    } else {
+      this.#out = {
+        writeHead: res.writeHead as Output,
+        write: res.write as Output,
+        end: res.end as Output,
+        flushHeaders: res.flushHeaders as Output,
+      };
+      res.writeHead = ownWriteHead as ServerResponse['writeHead'];
+      res.write = ownWrite as ServerResponse['write'];
+      res.end = ownEnd as ServerResponse['end'];
+      res.flushHeaders = ownFlushHeaders;
+    }
   }
 
   push(method: Method, args: unknown[]): void {
@@ -71,47 +153,50 @@ class Hold<T> implements Held {
     );
   }
 
-  #restore(): void {
+  #release(): void {
     const res = this.#res;
-    res.writeHead = this.#writeHead as ServerResponse['writeHead'];
-    res.write = this.#write as ServerResponse['write'];
-    res.end = this.#end as ServerResponse['end'];
-    res.flushHeaders = this.#flushHeaders as ServerResponse['flushHeaders'];
     holds.delete(res);
+    if (this.viaPrototype) return;
+    const out = this.#out;
+    res.writeHead = out.writeHead as ServerResponse['writeHead'];
+    res.write = out.write as ServerResponse['write'];
+    res.end = out.end as ServerResponse['end'];
+    res.flushHeaders = out.flushHeaders as ServerResponse['flushHeaders'];
   }
 
   #replay(result: T): void {
-    this.#restore();
+    this.#release();
     const res = this.#res;
     if (res.destroyed) return;
     this.#hooks.apply(result);
     const queue = this.#queue;
+    const out = this.#out;
     for (let i = 0; i < queue.length; i += 2) {
       const method = queue[i] as Method;
-      const output = method === 'end' ? this.#end : method === 'write' ? this.#write : this.#writeHead;
+      const output = method === 'end' ? out.end : method === 'write' ? out.write : out.writeHead;
       output.apply(res, queue[i + 1] as unknown[]);
     }
   }
 
   #fail(err: unknown): void {
-    this.#restore();
+    this.#release();
     this.#queue.length = 0;
     if (this.#res.destroyed) return;
     this.#hooks.fail(err);
   }
 }
 
-// A replaced method called after the hold ended (a reference kept from before) goes straight to
-// the method now in place.
+// Held through the response's own methods. A method called after the hold ended (a reference kept
+// from before) goes straight to the method now in place.
 
-function heldWriteHead(this: HeldResponse, ...args: unknown[]): ServerResponse {
+function ownWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
   const hold = holds.get(this);
   if (!hold) return (this.writeHead as Output).apply(this, args) as ServerResponse;
   hold.push('writeHead', args);
   return this;
 }
 
-function heldWrite(this: HeldResponse, ...args: unknown[]): boolean {
+function ownWrite(this: ServerResponse, ...args: unknown[]): boolean {
   const hold = holds.get(this);
   if (!hold) return (this.write as Output).apply(this, args) as boolean;
   hold.push('write', args);
@@ -119,14 +204,14 @@ function heldWrite(this: HeldResponse, ...args: unknown[]): boolean {
   return true;
 }
 
-function heldEnd(this: HeldResponse, ...args: unknown[]): ServerResponse {
+function ownEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
   const hold = holds.get(this);
   if (!hold) return (this.end as Output).apply(this, args) as ServerResponse;
   hold.push('end', args);
   return this;
 }
 
-function heldFlushHeaders(this: HeldResponse): void {
+function ownFlushHeaders(this: ServerResponse): void {
   const hold = holds.get(this);
   if (!hold) this.flushHeaders();
   else hold.start();
@@ -139,5 +224,5 @@ function heldFlushHeaders(this: HeldResponse): void {
  * are queued and replayed in order once it succeeds.
  */
 export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): Held {
-  return new Hold(res as HeldResponse, hooks);
+  return new Hold(res, hooks);
 }
