@@ -3,7 +3,10 @@
  * each append to their session; the engine goes down mid-load (killed, or its connections cut),
  * stays down, comes back. Checks: only 503s during the outage, no Set-Cookie on a failed
  * response (nobody's cookie replaced or cleared), no other 5xx, the app keeps serving, and
- * afterwards every session holds every acknowledged append exactly once, in order.
+ * afterwards every session holds every acknowledged append exactly once, in order. An engine
+ * that keeps nothing across a restart (`persistent: false`, Memcached) is checked differently
+ * after it: every user is logged out (their next success starts a fresh session with a new
+ * cookie, never a 5xx), and that fresh session holds every append acknowledged in it exactly once.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -23,6 +26,12 @@ export interface OutageOptions {
   outageMs?: number;
   /** The core's per-call timeout for the app. @default 1000 */
   timeoutMs?: number;
+  /**
+   * Whether sessions written before the outage survive it. `false` (Memcached): after the
+   * restart each user gets a fresh session, and only appends acknowledged in it are checked.
+   * @default true
+   */
+  persistent?: boolean;
 }
 
 interface Sample {
@@ -45,11 +54,14 @@ export interface OutageFigures {
   users: number;
   acked: number;
   ambiguous: number;
+  /** Users whose session was gone after the restart and who got a fresh one (`persistent: false`). */
+  freshSessions?: number;
 }
 
 export async function outageScenario(t: TestContext, options: OutageOptions): Promise<OutageFigures> {
   const usersCount = options.users ?? 20;
   const timeoutMs = options.timeoutMs ?? 1000;
+  const persistent = options.persistent ?? true;
   // Readiness: poll until the engine answers (a fresh connection can be slow on a busy machine).
   const ready = Date.now();
   for (;;) {
@@ -72,6 +84,8 @@ export async function outageScenario(t: TestContext, options: OutageOptions): Pr
       assert.equal(r.status, 200, r.text);
     }
     const samples: Sample[] = [];
+    /** When each user's session was replaced by a fresh one (a 200 that changed the cookie). */
+    const freshAt: number[][] = users.map(() => []);
     let stop = false;
     const loops = users.map(async (jar, u) => {
       let seq = 0;
@@ -96,7 +110,11 @@ export async function outageScenario(t: TestContext, options: OutageOptions): Pr
           setCookie,
           cookieChanged: jar.cookie !== before,
         });
-        if (status === 200) acked[u]!.push(value);
+        if (status === 200 && jar.cookie !== before) {
+          // A fresh session (the old one was gone): only what is acknowledged in it can be kept.
+          freshAt[u]!.push(start);
+          acked[u] = [value];
+        } else if (status === 200) acked[u]!.push(value);
         else await sleep(20);
       }
     });
@@ -130,13 +148,22 @@ export async function outageScenario(t: TestContext, options: OutageOptions): Pr
     const worst = Math.max(...during.map((s) => s.end - s.start));
     assert.ok(worst <= timeoutMs + 1000, `no request hung during the outage (worst ${worst} ms)`);
 
-    // Every session written before is intact, with every acknowledged append exactly once, in order.
+    // Persistent engine: every session written before is intact, with every acknowledged append
+    // exactly once, in order. Without persistence: every user was logged out once, after the
+    // restart, and the fresh session holds every append acknowledged in it exactly once, in order.
     let ambiguous = 0;
     for (const [u, jar] of users.entries()) {
+      if (persistent) assert.deepEqual(freshAt[u], [], `user ${u}: never handed a fresh session`);
+      else {
+        assert.equal(freshAt[u]!.length, 1, `user ${u}: logged out exactly once`);
+        assert.ok(freshAt[u]![0]! >= upStart, `user ${u}: logged out only by the restart`);
+      }
       const state = await jar.request(base, '/state');
       assert.equal(state.status, 200);
-      assert.equal(state.body.data.owner, `user-${u}`, `user ${u}: session intact`);
+      if (persistent) assert.equal(state.body.data.owner, `user-${u}`, `user ${u}: session intact`);
+      else assert.equal(state.body.data.owner, undefined, `user ${u}: the old session is gone`);
       const list = (state.body.data.list as string[] | undefined) ?? [];
+      for (const v of list) assert.ok(v.startsWith(`${u}-`), `user ${u}: only their own appends (${v})`);
       for (const v of acked[u]!) assert.equal(list.filter((x) => x === v).length, 1, `${v} kept once`);
       const positions = acked[u]!.map((v) => list.indexOf(v));
       assert.deepEqual(
@@ -155,6 +182,7 @@ export async function outageScenario(t: TestContext, options: OutageOptions): Pr
       users: usersCount,
       acked: acked.reduce((n, a) => n + a.length, 0),
       ambiguous,
+      ...(persistent ? {} : { freshSessions: freshAt.filter((f) => f.length > 0).length }),
     };
     t.diagnostic(JSON.stringify(figures));
     return figures;

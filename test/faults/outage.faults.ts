@@ -2,7 +2,8 @@
  * FLT-01/02/08 on real engines: a private redis-server (never the shared 6379) killed with
  * SIGKILL and restarted with its append-only file; dynalite in a child process with its data on
  * disk, killed and restarted on the same port; PostgreSQL behind a loopback proxy whose
- * connections are cut (the shared server is never stopped). Run with `npm run test:faults`.
+ * connections are cut (the shared server is never stopped); a private memcached killed and
+ * restarted empty (it keeps nothing). Run with `npm run test:faults`.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,11 +13,13 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
+import { MemcachedStore } from '../../src/stores/memcached/index.js';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import { startFixture } from '../helpers/child.js';
 import { makeApp } from '../helpers/express-app.js';
 import { close, Jar, listen } from '../helpers/http.js';
+import { MemcachedServer } from '../helpers/memcached-server.js';
 import { freePort, hasBinary, RedisServer } from '../helpers/redis-servers.js';
 import { needService } from '../helpers/services.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -267,6 +270,38 @@ describe('FLT-02 MariaDB connections cut mid-load (loopback proxy; the server st
       const admin = await mysql.createConnection({ uri: mysqlUrl });
       await admin.query(`DROP TABLE IF EXISTS \`${table}\``);
       await admin.end();
+    }
+  });
+});
+
+const hasMemcached = await hasBinary('memcached');
+if (!hasMemcached && process.env.BATON_REQUIRE_SERVICES === '1') throw new Error('memcached is required');
+
+describe('FLT-02 Memcached killed (SIGKILL) mid-load, restarted empty', {
+  skip: hasMemcached ? false : 'memcached is not installed',
+  timeout: 120_000,
+}, () => {
+  it('only 503s while down, cookies untouched; after restart users are logged out, never a 5xx, appends kept once', async (t) => {
+    // A private memcached on a free port: the shared one is never touched.
+    const server = new MemcachedServer(await freePort());
+    await server.start();
+    const store = new MemcachedStore({
+      servers: [`127.0.0.1:${server.port}`],
+      commandTimeoutMs: 500,
+      connectTimeoutMs: 500,
+    });
+    try {
+      const figures = await outageScenario(t, {
+        store,
+        down: () => server.kill(),
+        up: () => server.start(),
+        persistent: false,
+      });
+      assert.equal(figures.freshSessions, figures.users, 'every user was logged out by the restart');
+      assert.ok(figures.acked > 0);
+    } finally {
+      await store.close();
+      await server.kill();
     }
   });
 });
