@@ -3,7 +3,8 @@
  * SIGKILL and restarted with its append-only file; dynalite in a child process with its data on
  * disk, killed and restarted on the same port; PostgreSQL behind a loopback proxy whose
  * connections are cut (the shared server is never stopped); a private memcached killed and
- * restarted empty (it keeps nothing). Run with `npm run test:faults`.
+ * restarted empty (it keeps nothing); FLT-09 eviction on a private Redis (`maxmemory`) and a
+ * private memcached (`-m 2`). Run with `npm run test:faults`.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -198,6 +199,53 @@ describe('FLT-09 Redis eviction (maxmemory 4 MB, allkeys-lru)', { skip: redisSki
       await manager.close();
       await store.close();
       await server.stop();
+    }
+  });
+});
+
+const memcachedSkip = (await hasBinary('memcached')) ? false : 'memcached is not installed';
+if (memcachedSkip && process.env.BATON_REQUIRE_SERVICES === '1') throw new Error('memcached is required');
+
+describe('FLT-09 Memcached eviction (-m 2)', { skip: memcachedSkip, timeout: 120_000 }, () => {
+  it('an evicted session is absent as a whole (never partial) and is reported as unknown', async (t) => {
+    const { MemcachedServer } = await import('../helpers/memcached-server.js');
+    const { MemcachedStore } = await import('../../src/stores/memcached/index.js');
+    const server = new MemcachedServer(await freePort(), ['-m', '2']);
+    await server.start();
+    const store = new MemcachedStore({ servers: [`127.0.0.1:${server.port}`] });
+    const { SessionManager } = await import('../../src/core/manager.js');
+    const manager = new SessionManager({ store, secret: 'eviction-secret-eviction-secret-0' });
+    let unknown = 0;
+    manager.on('unknown', () => unknown++);
+    try {
+      const cookies: string[] = [];
+      for (let i = 0; i < 3000; i++) {
+        const s = await manager.load({});
+        s.a = 'a'.repeat(500);
+        s.b = { n: i, text: 'b'.repeat(500) };
+        s.c = i;
+        const pair = (await manager.commit(s)).setCookie[0]!.split(';')[0]!;
+        cookies.push(pair);
+      }
+      let whole = 0;
+      let absent = 0;
+      let partial = 0;
+      for (const [i, cookie] of cookies.entries()) {
+        const s = await manager.load({ cookie });
+        if (s.isNew) absent++;
+        else if (s.a === 'a'.repeat(500) && (s.b as { n: number }).n === i && s.c === i) whole++;
+        else partial++;
+      }
+      t.diagnostic(
+        JSON.stringify({ sessions: cookies.length, whole, evicted: absent, partial, unknownEvents: unknown }),
+      );
+      assert.ok(absent > 0, 'the engine evicted sessions');
+      assert.equal(partial, 0, 'never a partial session');
+      assert.equal(unknown, absent, 'each eviction reported (unknown event)');
+    } finally {
+      await manager.close();
+      await store.close();
+      await server.kill();
     }
   });
 });

@@ -1,7 +1,8 @@
 /**
  * A loopback TCP proxy for fault tests, in front of a real engine: it can add latency (with
  * jitter) to every chunk, stall (hold data forever, like Toxiproxy's `timeout 0`), cut every open
- * connection and refuse new ones (an outage without stopping the shared engine), and heal.
+ * connection and refuse new ones (an outage without stopping the shared engine), heal, and reset
+ * a connection right after it sent a request (Toxiproxy's `reset_peer`: an ambiguous write).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -10,6 +11,14 @@ export interface ProxyOptions {
   targetPort: number;
   targetHost?: string;
 }
+
+/**
+ * `'before-reply'`: the request reaches the engine, which runs it; its reply is dropped and both
+ * sides are reset (the write applied, the caller never told). `'after-send'`: the request is
+ * handed to the engine's socket and both sides are reset at once (the engine may or may not have
+ * read it).
+ */
+export type ResetMode = 'before-reply' | 'after-send';
 
 export class TcpProxy {
   readonly #target: { port: number; host: string };
@@ -21,6 +30,8 @@ export class TcpProxy {
   #gate: Promise<void> = Promise.resolve();
   #release: (() => void) | undefined;
   #latency = { ms: 0, jitterMs: 0 };
+  #resetArmed: ResetMode | undefined;
+  #onReset: (() => void) | undefined;
 
   constructor(options: ProxyOptions) {
     this.#target = { port: options.targetPort, host: options.targetHost ?? '127.0.0.1' };
@@ -64,6 +75,17 @@ export class TcpProxy {
     this.#pairs.clear();
   }
 
+  /**
+   * The next chunk any client sends is passed on, then its connection is reset (both sides) as
+   * `mode` says. Once: later chunks flow as usual. Resolves when the reset happened.
+   */
+  resetAfterSend(mode: ResetMode = 'before-reply'): Promise<void> {
+    this.#resetArmed = mode;
+    return new Promise<void>((resolve) => {
+      this.#onReset = resolve;
+    });
+  }
+
   heal(): void {
     this.#down = false;
     this.#release?.();
@@ -92,11 +114,35 @@ export class TcpProxy {
     };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
-    this.#pipe(client, upstream);
-    this.#pipe(upstream, client);
+    // Set when a request was passed on under `resetAfterSend('before-reply')`: its reply is dropped.
+    const dropReply = { armed: false };
+    const reset = () => {
+      this.#pairs.delete(pair);
+      client.resetAndDestroy();
+      upstream.resetAndDestroy();
+      const done = this.#onReset;
+      this.#onReset = undefined;
+      done?.();
+    };
+    this.#pipe(client, upstream, (chunk) => {
+      const mode = this.#resetArmed;
+      if (!mode) return false;
+      this.#resetArmed = undefined;
+      if (mode === 'before-reply') {
+        dropReply.armed = true;
+        upstream.write(chunk);
+      } else upstream.write(chunk, reset);
+      return true;
+    });
+    this.#pipe(upstream, client, () => {
+      if (!dropReply.armed) return false;
+      reset();
+      return true;
+    });
   }
 
-  #pipe(from: Socket, to: Socket): void {
+  /** `intercept` may take a chunk over (returns true) instead of it being passed on. */
+  #pipe(from: Socket, to: Socket, intercept: (chunk: Buffer) => boolean = () => false): void {
     // Chunks leave in order: each waits for its own delay, and for the one before it.
     let last = Promise.resolve();
     from.on('data', (chunk) => {
@@ -107,7 +153,7 @@ export class TcpProxy {
       last = Promise.all([last, due])
         .then(() => this.#gate)
         .then(() => {
-          if (!to.destroyed) to.write(chunk);
+          if (!to.destroyed && !intercept(chunk)) to.write(chunk);
         });
     });
   }
