@@ -11,12 +11,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import { MemcachedStore } from '../../src/stores/memcached/index.js';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
+import type { Store } from '../../src/stores/store.js';
 import { startFixture } from '../helpers/child.js';
 import { makeApp } from '../helpers/express-app.js';
 import { close, Jar, listen } from '../helpers/http.js';
@@ -156,6 +157,46 @@ describe('FLT-02 PostgreSQL connections cut mid-load (loopback proxy; the server
   });
 });
 
+/**
+ * FLT-09: 3,000 sessions of about 1 KB written through the manager into an engine too small for
+ * them, then each read back: an evicted session must be absent as a whole (a new empty session)
+ * and reported by an `unknown` event; any other must come back whole.
+ */
+async function evictionCheck(t: TestContext, store: Store): Promise<void> {
+  const { SessionManager } = await import('../../src/core/manager.js');
+  const manager = new SessionManager({ store, secret: 'eviction-secret-eviction-secret-0' });
+  let unknown = 0;
+  manager.on('unknown', () => unknown++);
+  try {
+    const cookies: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const s = await manager.load({});
+      s.a = 'a'.repeat(500);
+      s.b = { n: i, text: 'b'.repeat(500) };
+      s.c = i;
+      const pair = (await manager.commit(s)).setCookie[0]!.split(';')[0]!;
+      cookies.push(pair);
+    }
+    let whole = 0;
+    let absent = 0;
+    let partial = 0;
+    for (const [i, cookie] of cookies.entries()) {
+      const s = await manager.load({ cookie });
+      if (s.isNew) absent++;
+      else if (s.a === 'a'.repeat(500) && (s.b as { n: number }).n === i && s.c === i) whole++;
+      else partial++;
+    }
+    t.diagnostic(
+      JSON.stringify({ sessions: cookies.length, whole, evicted: absent, partial, unknownEvents: unknown }),
+    );
+    assert.ok(absent > 0, 'the engine evicted sessions');
+    assert.equal(partial, 0, 'never a partial session');
+    assert.equal(unknown, absent, 'each eviction reported (unknown event)');
+  } finally {
+    await manager.close();
+  }
+}
+
 describe('FLT-09 Redis eviction (maxmemory 4 MB, allkeys-lru)', { skip: redisSkip, timeout: 120_000 }, () => {
   it('an evicted session is absent as a whole (never partial) and is reported as unknown', async (t) => {
     const server = new RedisServer(await freePort(), [
@@ -166,37 +207,9 @@ describe('FLT-09 Redis eviction (maxmemory 4 MB, allkeys-lru)', { skip: redisSki
     ]);
     await server.start();
     const store = new RedisStore({ url: `redis://127.0.0.1:${server.port}` });
-    const { SessionManager } = await import('../../src/core/manager.js');
-    const manager = new SessionManager({ store, secret: 'eviction-secret-eviction-secret-0' });
-    let unknown = 0;
-    manager.on('unknown', () => unknown++);
     try {
-      const cookies: string[] = [];
-      for (let i = 0; i < 3000; i++) {
-        const s = await manager.load({});
-        s.a = 'a'.repeat(500);
-        s.b = { n: i, text: 'b'.repeat(500) };
-        s.c = i;
-        const pair = (await manager.commit(s)).setCookie[0]!.split(';')[0]!;
-        cookies.push(pair);
-      }
-      let whole = 0;
-      let absent = 0;
-      let partial = 0;
-      for (const [i, cookie] of cookies.entries()) {
-        const s = await manager.load({ cookie });
-        if (s.isNew) absent++;
-        else if (s.a === 'a'.repeat(500) && (s.b as { n: number }).n === i && s.c === i) whole++;
-        else partial++;
-      }
-      t.diagnostic(
-        JSON.stringify({ sessions: cookies.length, whole, evicted: absent, partial, unknownEvents: unknown }),
-      );
-      assert.ok(absent > 0, 'the engine evicted sessions');
-      assert.equal(partial, 0, 'never a partial session');
-      assert.equal(unknown, absent, 'each eviction reported (unknown event)');
+      await evictionCheck(t, store);
     } finally {
-      await manager.close();
       await store.close();
       await server.stop();
     }
@@ -208,42 +221,12 @@ if (memcachedSkip && process.env.BATON_REQUIRE_SERVICES === '1') throw new Error
 
 describe('FLT-09 Memcached eviction (-m 2)', { skip: memcachedSkip, timeout: 120_000 }, () => {
   it('an evicted session is absent as a whole (never partial) and is reported as unknown', async (t) => {
-    const { MemcachedServer } = await import('../helpers/memcached-server.js');
-    const { MemcachedStore } = await import('../../src/stores/memcached/index.js');
     const server = new MemcachedServer(await freePort(), ['-m', '2']);
     await server.start();
     const store = new MemcachedStore({ servers: [`127.0.0.1:${server.port}`] });
-    const { SessionManager } = await import('../../src/core/manager.js');
-    const manager = new SessionManager({ store, secret: 'eviction-secret-eviction-secret-0' });
-    let unknown = 0;
-    manager.on('unknown', () => unknown++);
     try {
-      const cookies: string[] = [];
-      for (let i = 0; i < 3000; i++) {
-        const s = await manager.load({});
-        s.a = 'a'.repeat(500);
-        s.b = { n: i, text: 'b'.repeat(500) };
-        s.c = i;
-        const pair = (await manager.commit(s)).setCookie[0]!.split(';')[0]!;
-        cookies.push(pair);
-      }
-      let whole = 0;
-      let absent = 0;
-      let partial = 0;
-      for (const [i, cookie] of cookies.entries()) {
-        const s = await manager.load({ cookie });
-        if (s.isNew) absent++;
-        else if (s.a === 'a'.repeat(500) && (s.b as { n: number }).n === i && s.c === i) whole++;
-        else partial++;
-      }
-      t.diagnostic(
-        JSON.stringify({ sessions: cookies.length, whole, evicted: absent, partial, unknownEvents: unknown }),
-      );
-      assert.ok(absent > 0, 'the engine evicted sessions');
-      assert.equal(partial, 0, 'never a partial session');
-      assert.equal(unknown, absent, 'each eviction reported (unknown event)');
+      await evictionCheck(t, store);
     } finally {
-      await manager.close();
       await store.close();
       await server.kill();
     }
