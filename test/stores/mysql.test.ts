@@ -5,7 +5,7 @@ import { MySQLStore } from '../../src/stores/mysql/index.js';
 import { newKey, record, storeConformance } from '../conformance/suite.js';
 import { needService } from '../helpers/services.js';
 import { expressClusterTests } from './express-cluster.js';
-import { endpoint, mysqlUrl, randomTableName, sqlQuirks } from './sql-quirks.js';
+import { deadlockRetryTest, endpoint, mysqlUrl, randomTableName, sqlQuirks } from './sql-quirks.js';
 
 const table = randomTableName();
 
@@ -58,36 +58,17 @@ describe('MySQLStore', { skip }, () => {
   );
 
   describe('MySQLStore specifics', () => {
-    it('a statement the engine picks as a deadlock victim runs again; a lasting deadlock is a 503', async () => {
-      // InnoDB rolls a deadlock victim back whole; the error has the shape mysql2 gives it.
-      let failures = 0;
-      const flaky = Object.create(admin) as typeof admin;
-      flaky.query = (async (...args: unknown[]) => {
-        if (failures > 0) {
-          failures--;
-          throw Object.assign(
-            new Error('Deadlock found when trying to get lock; try restarting transaction'),
-            {
-              code: 'ER_LOCK_DEADLOCK',
-              errno: 1213,
-              sqlState: '40001',
-            },
-          );
-        }
-        return (admin.query as (...a: unknown[]) => unknown)(...args);
-      }) as typeof admin.query;
-      const store = new MySQLStore({ pool: flaky, tableName: table });
-      await store.ensureTable();
-      const key = newKey();
-      failures = 2;
-      await store.create(key, record({ data: { a: '1' } }));
-      assert.equal(failures, 0, 'both deadlocks were met');
-      assert.equal((await store.get(key))?.data.a, '1', 'written once, after two deadlocks');
-      failures = 10;
-      await assert.rejects(store.get(key), /deadlock/i);
-      failures = 0;
-      await store.close();
-    });
+    // InnoDB rolls a deadlock victim back whole; the error has the shape mysql2 gives it.
+    deadlockRetryTest(
+      admin,
+      (pool) => new MySQLStore({ pool, tableName: table }),
+      () =>
+        Object.assign(new Error('Deadlock found when trying to get lock; try restarting transaction'), {
+          code: 'ER_LOCK_DEADLOCK',
+          errno: 1213,
+          sqlState: '40001',
+        }),
+    );
 
     it('ensureTable is idempotent, also when instances race', async () => {
       const stores = [makeStore(), makeStore(), makeStore()];

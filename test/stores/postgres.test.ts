@@ -5,7 +5,7 @@ import { PostgresStore } from '../../src/stores/postgres/index.js';
 import { newKey, record, storeConformance } from '../conformance/suite.js';
 import { needService } from '../helpers/services.js';
 import { expressClusterTests } from './express-cluster.js';
-import { endpoint, postgresUrl, randomTableName, sqlQuirks } from './sql-quirks.js';
+import { deadlockRetryTest, endpoint, postgresUrl, randomTableName, sqlQuirks } from './sql-quirks.js';
 
 const table = randomTableName();
 
@@ -61,29 +61,12 @@ describe('PostgresStore', { skip }, () => {
   );
 
   describe('PostgresStore specifics', () => {
-    it('a statement the engine picks as a deadlock victim runs again; a lasting deadlock is a 503', async () => {
-      // PostgreSQL aborts a deadlock victim whole (SQLSTATE 40P01); the error has the shape pg gives it.
-      let failures = 0;
-      const flaky = Object.create(admin) as typeof admin;
-      flaky.query = (async (...args: unknown[]) => {
-        if (failures > 0) {
-          failures--;
-          throw Object.assign(new Error('deadlock detected'), { code: '40P01', severity: 'ERROR' });
-        }
-        return (admin.query as (...a: unknown[]) => unknown)(...args);
-      }) as typeof admin.query;
-      const store = new PostgresStore({ pool: flaky, tableName: table });
-      await store.ensureTable();
-      const key = newKey();
-      failures = 2;
-      await store.create(key, record({ data: { a: '1' } }));
-      assert.equal(failures, 0, 'both deadlocks were met');
-      assert.equal((await store.get(key))?.data.a, '1', 'written once, after two deadlocks');
-      failures = 10;
-      await assert.rejects(store.get(key), /deadlock/i);
-      failures = 0;
-      await store.close();
-    });
+    // PostgreSQL aborts a deadlock victim whole (SQLSTATE 40P01); the error has the shape pg gives it.
+    deadlockRetryTest(
+      admin,
+      (pool) => new PostgresStore({ pool, tableName: table }),
+      () => Object.assign(new Error('deadlock detected'), { code: '40P01', severity: 'ERROR' }),
+    );
 
     it('ensureTable is idempotent, also when instances race', async () => {
       const stores = [makeStore(), makeStore(), makeStore()];

@@ -42,6 +42,40 @@ export interface SqlQuirkOptions {
   missingTableStore: () => SqlStore;
 }
 
+/**
+ * A deadlock victim is run again: the store is made over `pool` with its `query` failing `failures`
+ * times with `deadlock()` (the driver's error shape; a real deadlock cannot be forced at will), and
+ * a lasting deadlock ends as the store's 503.
+ */
+export function deadlockRetryTest<P extends { query: (...args: never[]) => unknown }>(
+  pool: P,
+  makeStore: (pool: P) => SqlStore,
+  deadlock: () => Error,
+): void {
+  it('a statement the engine picks as a deadlock victim runs again; a lasting deadlock is a 503', async () => {
+    let failures = 0;
+    const flaky = Object.create(pool) as P;
+    flaky.query = (async (...args: never[]) => {
+      if (failures > 0) {
+        failures--;
+        throw deadlock();
+      }
+      return (pool.query as (...a: never[]) => unknown).apply(pool, args);
+    }) as unknown as P['query'];
+    const store = makeStore(flaky);
+    await store.ensureTable();
+    const key = newKey();
+    failures = 2;
+    await store.create(key, record({ data: { a: '1' } }));
+    assert.equal(failures, 0, 'both deadlocks were met');
+    assert.equal((await store.get(key))?.data.a, '1', 'written once, after two deadlocks');
+    failures = 10;
+    await assert.rejects(store.get(key), /deadlock/i);
+    failures = 0;
+    await store.close();
+  });
+}
+
 export function sqlQuirks(o: SqlQuirkOptions): void {
   describe('SQL specifics', () => {
     it('stores each value as its exact JSON text, readable from SQL as a JSON string', async () => {
