@@ -52,6 +52,17 @@ function version(): string {
   return pkg.version;
 }
 
+/**
+ * Store keys and session ids are base64url, so one in 64 starts with `-` and reads as an option:
+ * say how to pass it.
+ */
+function dashHint(text: string): string {
+  const option = /unknown option '(-[A-Za-z0-9_.-]{20,})'/.exec(text)?.[1];
+  return option
+    ? `; a key or id that starts with '-' goes after \`--\`: baton show [options] -- ${option}`
+    : '';
+}
+
 function buildProgram(): Command {
   const program = new Command('baton')
     .description(
@@ -60,7 +71,8 @@ function buildProgram(): Command {
     .version(version(), '-V, --version')
     .configureOutput({
       // Parser errors become one line on stderr: `baton: unknown command 'x' (see `baton --help`)`.
-      outputError: (text, write) => write(`baton: ${oneLine(text)} (see \`baton --help\`)\n`),
+      outputError: (text, write) =>
+        write(`baton: ${oneLine(text)}${dashHint(text)} (see \`baton --help\`)\n`),
     })
     .exitOverride()
     .showSuggestionAfterError(true)

@@ -165,18 +165,18 @@ describe('baton on DynamoDB (baton local --memory)', () => {
     );
     assert.equal(json(await baton(['ls', '--limit', '2', '--json'], env)).length, 2);
 
-    const show = await baton(['show', b1, '--json'], env);
+    const show = await baton(['show', '--json', '--', b1], env);
     assert.equal(show.code, 0, show.stderr);
     assert.deepEqual(json(show).data, { name: 'Bob Secret' });
     assert.equal(json(show).userId, 'u-bob');
-    assert.match((await baton(['show', b1], env)).stdout, /"name": "Bob Secret"/);
+    assert.match((await baton(['show', '--', b1], env)).stdout, /"name": "Bob Secret"/);
     // --id: a session id or signed cookie value, hashed to the store key as the middleware does.
     const id = generateId();
     await store.create(hashId(id), session({ data: { via: '"cookie"' } }));
-    const byCookie = await baton(['show', `${id}.signature-part`, '--id', '--json'], env);
+    const byCookie = await baton(['show', '--id', '--json', '--', `${id}.signature-part`], env);
     assert.equal(byCookie.code, 0, byCookie.stderr);
     assert.deepEqual([json(byCookie).key, json(byCookie).data], [hashId(id), { via: 'cookie' }]);
-    assert.equal(json(await baton(['revoke', id, '--id', '--json'], env)).revoked, 1);
+    assert.equal(json(await baton(['revoke', '--id', '--json', '--', id], env)).revoked, 1);
 
     const stats = json(await baton(['stats', '--json'], env));
     assert.equal(stats.live, 3);
@@ -199,11 +199,11 @@ describe('baton on DynamoDB (baton local --memory)', () => {
     assert.equal(json(await baton(['stats', '--json'], env)).expiredNotDeleted, 0);
     assert.equal(json(await baton(['stats', '--json'], env)).live, 3, 'gc deletes no live session');
 
-    const revokeOne = await baton(['revoke', b1], env);
+    const revokeOne = await baton(['revoke', '--', b1], env);
     assert.equal(revokeOne.code, 0, revokeOne.stderr);
     assert.match(revokeOne.stdout, /revoked 1 session/);
-    assert.equal((await baton(['show', b1], env)).code, 1);
-    assert.match((await baton(['revoke', b1], env)).stdout, /nothing to revoke/);
+    assert.equal((await baton(['show', '--', b1], env)).code, 1);
+    assert.match((await baton(['revoke', '--', b1], env)).stdout, /nothing to revoke/);
 
     const revokeUser = json(await baton(['revoke', '--user', 'u-anne', '--json'], env));
     assert.equal(revokeUser.revoked, 2);
@@ -342,7 +342,7 @@ describe('baton on DynamoDB (baton local --memory)', () => {
 
     const second = await startLocal(['--path', dir]);
     try {
-      const shown = await baton(['show', k, '--store', second.store(name), '--json']);
+      const shown = await baton(['show', '--store', second.store(name), '--json', '--', k]);
       assert.equal(shown.code, 0, shown.stderr);
       assert.equal(json(shown).userId, 'u-disk');
     } finally {

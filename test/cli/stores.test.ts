@@ -109,7 +109,7 @@ for (const engine of ENGINES) {
       );
       const stats = json(await baton(['stats', '--json'], env));
       assert.deepEqual([stats.live, stats.users, stats.expiringWithinHour], [12, 4, 12]);
-      assert.deepEqual(json(await baton(['show', keyOf(5), '--json'], env)).data, {
+      assert.deepEqual(json(await baton(['show', '--json', '--', keyOf(5)], env)).data, {
         n: 5,
         basket: ['rum', 'item-5'],
       });

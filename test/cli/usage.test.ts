@@ -198,6 +198,16 @@ describe('baton on the memory store', () => {
     assert.equal(r.stderr, 'baton: no live session under key "nope"\n');
   });
 
+  it('a key that starts with - is bad usage with a hint, and goes through after --', async () => {
+    const key = '-DXR6fQKV0WRo4fGgU-vMwFe8EfumsMuq9jl4D05pSA';
+    const asOption = await baton(['show', '--store', 'memory:', key]);
+    assert.equal(asOption.code, 2);
+    assert.match(asOption.stderr, /goes after `--`/);
+    const afterDashes = await baton(['show', '--store', 'memory:', '--', key]);
+    assert.equal(afterDashes.code, 1, 'read as a key: not found, exit 1');
+    assert.match(afterDashes.stderr, /no live session/);
+  });
+
   it('create-table on a store without tables says so and succeeds', async () => {
     const r = await baton(['create-table', '--store', 'memory:']);
     assert.equal(r.code, 0);
