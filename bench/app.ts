@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { BENCH_SECRET, type Engine } from './scenarios.js';
+import { payload, type Session, seedReadWriteRoutes, sessionOf } from './session-routes.js';
 
 const require = createRequire(import.meta.url);
 
@@ -55,33 +56,8 @@ function addUnits(op: 'read' | 'write', units: number | undefined): void {
   else writeUnits += units;
 }
 
-type Session = Record<string, unknown>;
-const sessionOf = (req: Request): Session => (req as unknown as { session: Session }).session;
-
-/** Random text (incompressible, like ids and tokens): session sizes are what they say. */
-function payload(bytes: number): string {
-  return randomBytes(Math.ceil((bytes * 3) / 4))
-    .toString('base64')
-    .slice(0, bytes);
-}
-
 function sessionRoutes(app: express.Express): void {
-  app.post('/seed', (req, res) => {
-    const s = sessionOf(req);
-    s.user = 'bench-user';
-    s.n = 0;
-    s.payload = payload(Number(req.query.bytes ?? 200));
-    res.json({ ok: true });
-  });
-  app.get('/read', (req, res) => {
-    const s = sessionOf(req);
-    res.json({ user: s.user ?? null, n: s.n ?? null });
-  });
-  app.post('/write', (req, res) => {
-    const s = sessionOf(req);
-    s.n = Number(s.n ?? 0) + 1;
-    res.json({ n: s.n });
-  });
+  seedReadWriteRoutes(app, 200);
   app.get('/new', (_req, res) => {
     res.json({ ok: true });
   });

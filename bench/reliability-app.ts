@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import type { Store } from '../src/stores/store.js';
 import { BENCH_SECRET } from './scenarios.js';
+import { payload, type Session, seedReadWriteRoutes } from './session-routes.js';
 
 const engine = process.env.REL_ENGINE ?? '';
 const mode = process.env.REL_MODE ?? 'baton';
@@ -34,16 +35,6 @@ const errorCodes: Record<string, number> = {};
 let lastError = '';
 const gcTotals = { runs: 0, deleted: 0, errors: 0, lastError: '' };
 const closers: Array<() => Promise<unknown>> = [];
-
-type Session = Record<string, unknown>;
-const sessionOf = (req: Request): Session => (req as unknown as { session: Session }).session;
-
-/** Random text (incompressible): session sizes are what they say. */
-function payload(bytes: number): string {
-  return randomBytes(Math.ceil((bytes * 3) / 4))
-    .toString('base64')
-    .slice(0, bytes);
-}
 
 async function awsLite(): Promise<any> {
   const create = (await import('@aws-lite/client')).default as unknown as (c: object) => Promise<any>;
@@ -93,22 +84,7 @@ async function baton(app: express.Express): Promise<void> {
     () => store.close(),
   );
   app.use(middleware as unknown as RequestHandler);
-  app.post('/seed', (req, res) => {
-    const s = sessionOf(req);
-    s.user = 'bench-user';
-    s.n = 0;
-    s.payload = payload(Number(req.query.bytes ?? 1024));
-    res.json({ ok: true });
-  });
-  app.get('/read', (req, res) => {
-    const s = sessionOf(req);
-    res.json({ user: s.user ?? null, n: s.n ?? null });
-  });
-  app.post('/write', (req, res) => {
-    const s = sessionOf(req);
-    s.n = Number(s.n ?? 0) + 1;
-    res.json({ n: s.n });
-  });
+  seedReadWriteRoutes(app, 1024);
   if (gcEveryS > 0 && store.gc) {
     const gc = store.gc.bind(store);
     // Randomised start, so two instances do not begin their gc in step.
