@@ -164,6 +164,8 @@ export class MemcachedStore implements Store {
     this.#casRetries = positive('casRetries', options.casRetries ?? 100);
     this.#commandTimeoutMs = positive('commandTimeoutMs', options.commandTimeoutMs ?? 2_000);
     this.#connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs ?? 1_000);
+    // memcached's `time` is its start time plus whole seconds counted by a once-a-second tick, so
+    // it may read up to 1 s ahead of the wall clock too: the allowance (1 s by default) absorbs it.
     this.clock = new SyncedClock(() => this.serverTime(), {
       ...resolveClockOptions(options.clock, NAME),
       resolutionMs: 1000,
