@@ -24,7 +24,7 @@ export {
   shouldCreate,
   shouldTouch,
 } from './core/manager.js';
-export type { ConcurrencyMode, CookieOptions, SessionOptions } from './core/options.js';
+export type { ConcurrencyMode, CookieOptions, RenewalOptions, SessionOptions } from './core/options.js';
 export { Session } from './core/session.js';
 
 /**

@@ -7,6 +7,12 @@ export interface SessionEvents {
   created: [info: { key: string }];
   destroyed: [info: { key: string }];
   regenerated: [info: { oldKey: string; key: string }];
+  /**
+   * Renewal (option `renewal`): the session moved to a new id; `oldKey` forwards to it for the grace
+   * window. `forwarded` fires when a request with an old id was led to the session's new one.
+   */
+  renewed: [info: { oldKey: string; key: string }];
+  forwarded: [info: { oldKey: string; key: string }];
   /** A request presented a session whose record had expired (the engine had not deleted it yet, or had). */
   expired: [info: { key: string }];
   /** `strict` mode: a write lost against another writer. */

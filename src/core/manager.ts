@@ -13,6 +13,7 @@ import {
 import type { SessionEvents } from './events.js';
 import { generateId, hashId, sign, unsign } from './ids.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
+import { FORWARD_KEY, MAX_FORWARDS, openForward, sealForward, shouldRenew } from './renewal.js';
 import { isReservedKey, Session, type SessionController, type SessionState, STATE } from './session.js';
 
 /** What an adapter tells the manager about a request. */
@@ -140,22 +141,35 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       return this.#fresh(secure, true);
     }
 
-    const key = this.keyFor(verified.id);
+    let id = verified.id;
+    let key = this.keyFor(id);
     let stored: StoredSession | null;
-    let lock: LockHandle | null = null;
-    if (this.options.concurrency === 'lock') {
-      lock = await this.#acquire(key);
-      stored = lock.session;
-    } else {
-      stored = await this.#call(() => this.store.get(key));
+    let lock: LockHandle | null;
+    let forwarded = false;
+    for (let hop = 0; ; hop++) {
+      ({ stored, lock } = await this.#read(key));
+      const now = this.#now();
+      if (stored && (stored.expiresAt <= now || stored.absoluteExpiresAt <= now)) {
+        this.emit('expired', { key });
+        stored = null;
+      }
+      const sealed = stored?.data[FORWARD_KEY];
+      if (sealed === undefined) break;
+      // A forwarding record left by a renewal, within its grace window: on to the current id.
+      await lock?.release().catch(() => {});
+      lock = null;
+      const next = hop < MAX_FORWARDS ? openForward(id, sealed) : null;
+      if (!next) {
+        stored = null;
+        break;
+      }
+      const oldKey = key;
+      id = next;
+      key = this.keyFor(id);
+      forwarded = true;
+      this.emit('forwarded', { oldKey, key });
     }
-
-    const now = this.#now();
-    if (stored && (stored.expiresAt <= now || stored.absoluteExpiresAt <= now)) {
-      this.emit('expired', { key });
-      stored = null;
-    }
-    const opened = stored ? this.#open(key, verified.id, stored) : null;
+    const opened = stored ? this.#open(key, id, stored) : null;
     if (!stored || !opened) {
       await lock?.release().catch(() => {});
       if (!stored) this.emit('unknown', { key });
@@ -166,7 +180,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const { data, snapshot } = opened;
     const state: SessionState = {
       controller: this,
-      id: verified.id,
+      id,
       key,
       isNew: false,
       snapshot,
@@ -177,7 +191,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       absoluteExpiresAt: stored.absoluteExpiresAt,
       destroyed: false,
       lock,
-      cookieNeeded: verified.stale,
+      // Re-signed with the current secret, or the session's current id for a forwarded old one.
+      cookieNeeded: verified.stale || forwarded,
       hadToken: true,
       secure,
       forceTouch: false,
@@ -380,6 +395,15 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     this.emit('bruteForce', { failures: size, windowMs: policy.windowMs, threshold: policy.threshold });
   }
 
+  /** Reads a session, locking it first in `'lock'` mode. */
+  async #read(key: string): Promise<{ stored: StoredSession | null; lock: LockHandle | null }> {
+    if (this.options.concurrency === 'lock') {
+      const lock = await this.#acquire(key);
+      return { stored: lock.session, lock };
+    }
+    return { stored: await this.#call(() => this.store.get(key)), lock: null };
+  }
+
   async #acquire(key: string): Promise<LockHandle> {
     const started = Date.now();
     let delay = LOCK_RETRY_FIRST_MS;
@@ -407,7 +431,12 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
    * Every store call goes through here: unknown failures, and calls that do not answer within
    * `timeoutMs`, become `StoreUnavailableError` (503). `late` receives a result that arrives after the timeout.
    */
-  async #call<T>(fn: () => Promise<T>, key = '', late?: (value: T) => void): Promise<T> {
+  async #call<T>(
+    fn: () => Promise<T>,
+    key = '',
+    late?: (value: T) => void,
+    reportConflict = true,
+  ): Promise<T> {
     try {
       return await this.#bounded(fn, late);
     } catch (err) {
@@ -420,7 +449,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
             },
           );
       if (error.code === 'BATON_STORE_UNAVAILABLE') this.emit('storeError', error);
-      if (error.code === 'BATON_CONFLICT') this.emit('conflict', { key });
+      if (error.code === 'BATON_CONFLICT' && reportConflict) this.emit('conflict', { key });
       throw error;
     }
   }
@@ -511,7 +540,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       return;
     }
 
-    const { concurrency } = this.options;
+    const { concurrency, renewal } = this.options;
+    if (final && renewal && shouldRenew(state.createdAt, now, renewal.intervalMs)) {
+      return this.#renew(session, changes, now, expiresAt, renewal.graceMs);
+    }
     const userChanged = changes.userId !== state.userId;
     const dataChanged = Object.keys(changes.set).length > 0 || changes.unset.length > 0;
     const lock = concurrency === 'lock' ? state.lock : null;
@@ -557,6 +589,112 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       state.lock = null;
       await this.#call(() => lock.release());
     }
+  }
+
+  /**
+   * Renewal: the session, with this request's changes, is stored under a new id, and the old record
+   * becomes a forwarding record (its data removed, the new id sealed under the old one, expiring at
+   * the end of the grace window) in one write guarded like any patch of this mode. When that write
+   * finds the session gone (logged out meanwhile) or fails, the new record is deleted again.
+   */
+  async #renew(
+    session: Session,
+    changes: Changes,
+    now: number,
+    expiresAt: number,
+    graceMs: number,
+  ): Promise<void> {
+    const state = session[STATE];
+    const { concurrency } = this.options;
+    const oldKey = state.key;
+    const id = generateId();
+    const key = this.keyFor(id);
+    const record: StoredSession = {
+      data: this.#seal(id, Object.fromEntries(changes.next)),
+      createdAt: now,
+      expiresAt,
+      absoluteExpiresAt: state.absoluteExpiresAt,
+      version: 1,
+    };
+    if (changes.userId !== undefined) record.userId = changes.userId;
+    await this.#call(() => this.store.create(key, record));
+
+    // Guarded by the version read at load in every mode, so of two requests renewing at once only
+    // one forwards the old id; the other's changes go after it (below) instead of to a second copy.
+    const forward: Patch = {
+      set: { [FORWARD_KEY]: sealForward(state.id, id) },
+      unset: [...state.snapshot.keys()],
+      expiresAt: Math.min(now + graceMs, state.absoluteExpiresAt),
+      userId: null,
+      expectVersion: state.version,
+    };
+    const lock = concurrency === 'lock' ? state.lock : null;
+    if (lock) {
+      forward.lockToken = lock.token;
+      forward.releaseLock = true;
+    }
+    let result: { version: number } | null;
+    try {
+      // In 'strict' mode a conflict is the request's own (409); otherwise it is handled here.
+      result = await this.#call(
+        () => this.store.patch(oldKey, forward),
+        oldKey,
+        undefined,
+        concurrency === 'strict',
+      );
+    } catch (err) {
+      await this.store.destroy(key).catch(() => {});
+      if (
+        (err as BatonError).code === 'BATON_CONFLICT' &&
+        (concurrency === 'merge' || concurrency === 'overwrite')
+      ) {
+        return this.#writeAfterLostRenewal(session, changes, expiresAt);
+      }
+      throw err;
+    }
+    state.lock = null;
+    if (!result) {
+      await this.#call(() => this.store.destroy(key));
+      return this.#gone(session);
+    }
+    state.id = id;
+    state.key = key;
+    state.createdAt = now;
+    this.#saved(state, changes, expiresAt, 1);
+    this.emit('renewed', { oldKey, key });
+  }
+
+  /**
+   * Another request renewed the session first (or wrote between this one's load and its renewal):
+   * this request's changes are written, as a plain patch, wherever the session now is — the id the
+   * old record forwards to, or the old record itself — and the response carries that id.
+   */
+  async #writeAfterLostRenewal(session: Session, changes: Changes, expiresAt: number): Promise<void> {
+    const state = session[STATE];
+    const current = await this.#call(() => this.store.get(state.key));
+    if (!current) return this.#gone(session);
+    let id = state.id;
+    const sealed = current.data[FORWARD_KEY];
+    if (sealed !== undefined) {
+      const next = openForward(id, sealed);
+      if (!next) return this.#gone(session);
+      id = next;
+    }
+    const key = this.keyFor(id);
+    const patch: Patch =
+      this.options.concurrency === 'overwrite'
+        ? { set: this.#seal(id, Object.fromEntries(changes.next)), unset: [], expiresAt, replace: true }
+        : { set: this.#seal(id, changes.set), unset: changes.unset, expiresAt };
+    if (changes.userId !== state.userId) patch.userId = changes.userId ?? null;
+    const result = await this.#call(() => this.store.patch(key, patch), key);
+    if (!result) return this.#gone(session);
+    if (id !== state.id) {
+      const oldKey = state.key;
+      state.id = id;
+      state.key = key;
+      this.emit('forwarded', { oldKey, key });
+    }
+    this.#saved(state, changes, expiresAt, result.version);
   }
 
   #saved(state: SessionState, changes: Changes, expiresAt: number, version: number): void {

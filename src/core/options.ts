@@ -81,6 +81,21 @@ export interface SessionOptions {
    * @default { threshold: 100, window: 60 }
    */
   bruteForce?: { threshold?: number; window?: number } | false;
+  /**
+   * Renewal timeout: a session in use gets a new id every `interval` seconds (its data, user and
+   * absolute expiry carried over, the new cookie sent with the response). Requests still carrying
+   * the old cookie are forwarded to the new id for `grace` seconds, and handed the new cookie; after
+   * that the old id gets no session. Costs two writes per session per interval. Off by default.
+   * @default false
+   */
+  renewal?: RenewalOptions | false;
+}
+
+export interface RenewalOptions {
+  /** Seconds an id is used before it is replaced (OWASP suggests minutes to hours). */
+  interval: number;
+  /** Seconds the replaced id still leads to the session, for requests already on their way. @default 30 */
+  grace?: number;
 }
 
 export interface ResolvedCookieOptions {
@@ -112,6 +127,7 @@ export interface ResolvedOptions {
   encryption: Encryption | undefined;
   timeoutMs: number;
   bruteForce: { threshold: number; windowMs: number } | false;
+  renewal: { intervalMs: number; graceMs: number } | false;
 }
 
 export const MIN_SECRET_LENGTH = 32;
@@ -227,6 +243,29 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     bruteForce = { threshold, windowMs: seconds('bruteForce.window', b.window, 60, 1) * 1000 };
   }
 
+  let renewal: ResolvedOptions['renewal'] = false;
+  if (options.renewal !== undefined && options.renewal !== false) {
+    const r = options.renewal;
+    if (typeof r !== 'object' || r === null) {
+      throw new ConfigError('renewal', 'must be { interval, grace } (seconds) or false');
+    }
+    if (r.interval === undefined) {
+      throw new ConfigError(
+        'renewal.interval',
+        'is required: the seconds an id is used before renewal, such as 900',
+      );
+    }
+    const interval = seconds('renewal.interval', r.interval, Number.NaN, Number.MIN_VALUE);
+    const grace = seconds('renewal.grace', r.grace, 30);
+    if (grace > interval) {
+      throw new ConfigError(
+        'renewal.grace',
+        `must not be longer than renewal.interval (${interval} s), got ${grace}: an old id would outlive the next renewal`,
+      );
+    }
+    renewal = { intervalMs: interval * 1000, graceMs: grace * 1000 };
+  }
+
   return {
     store,
     secrets: [...secrets],
@@ -246,6 +285,7 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     encryption: options.encryption === undefined ? undefined : new Encryption(options.encryption),
     timeoutMs,
     bruteForce,
+    renewal,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { LockHandle } from '../stores/store.js';
 import type { Callback } from './callback.js';
 import { withCallback } from './callback.js';
+import { FORWARD_KEY } from './renewal.js';
 
 /** Internal state of a session, out of sight of `Object.keys(session)`. */
 export const STATE = Symbol('baton-session.state');
@@ -53,6 +54,8 @@ const METHODS = new Set([
   'login',
   'isNew',
   'cookie',
+  // Marks a forwarding record left by a renewal: never session data.
+  FORWARD_KEY,
 ]);
 
 /** True for names a session keeps for itself; they cannot hold data. */

@@ -337,6 +337,39 @@ describe('Express middleware: store outage', () => {
   });
 });
 
+describe('Express middleware: renewal', () => {
+  it('renews the id after the interval; a request with the old cookie within grace gets the session and the new cookie', async () => {
+    const store = new MemoryStore();
+    const c = await cluster(store, { store, renewal: { interval: 0.3, grace: 0.3 } });
+    try {
+      const [a, b] = c.urls as [string, string];
+      const jar = new Jar();
+      await jar.request(a, '/set', { json: { key: 'cart', value: ['apple'] } });
+      const old = jar.cookie as string;
+      await new Promise((resolve) => setTimeout(resolve, 320));
+      const renewed = await jar.request(b, '/state');
+      assert.equal(renewed.setCookie.length, 1, 'the renewal sets the new cookie');
+      assert.equal(renewed.headers.get('cache-control'), 'no-store');
+      assert.notEqual(jar.cookie, old);
+      assert.deepEqual(renewed.body.data.cart, ['apple']);
+      const straggler = new Jar();
+      straggler.cookie = old;
+      const inGrace = await straggler.request(a, '/set', { json: { key: 'more', value: 1 } });
+      assert.equal(inGrace.status, 200);
+      assert.equal(straggler.cookie, jar.cookie, 'the old cookie is swapped for the new one');
+      assert.equal((await jar.request(a, '/state')).body.data.more, 1, 'its write reached the session');
+      await new Promise((resolve) => setTimeout(resolve, 320));
+      const late = new Jar();
+      late.cookie = old;
+      const after = await late.request(b, '/state');
+      assert.deepEqual(after.body.data, {}, 'after the grace window the old cookie gets no session');
+      assert.equal(late.cookie, undefined, 'and is cleared');
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('Express middleware: req.sessionID and held output', () => {
   const store = new MemoryStore();
   const middleware = session({ store, secret: SECRET });

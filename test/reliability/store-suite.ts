@@ -1,6 +1,6 @@
 /**
  * Reliability rows that every store runs through the session manager (two managers = two app
- * instances over one store): CONC-01..10, INP-05, INP-07, SEC-04, SEC-11, SEC-14, RET-01/02.
+ * instances over one store): CONC-01..10, INP-05, INP-07, SEC-04, SEC-09, SEC-11, SEC-14, RET-01/02.
  * Each store's file calls `reliabilitySuite(name, factory)` with a fresh, isolated store.
  */
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { hashId } from '../../src/core/ids.js';
 import { SessionManager } from '../../src/core/manager.js';
 import type { SessionOptions } from '../../src/core/options.js';
+import { FORWARD_KEY } from '../../src/core/renewal.js';
 import { type Session, STATE } from '../../src/core/session.js';
 import type { Store, StoredSession } from '../../src/stores/store.js';
 import { countCalls } from '../helpers/counting-store.js';
@@ -474,6 +475,106 @@ export function reliabilitySuite(
       t.diagnostic(`dumped ${text.length} bytes, ${cookies.length} ids checked, ${found} found`);
       assert.equal(found, 0);
     });
+
+    it('SEC-09: renewal every 1 s, grace 1 s — the old id leads to the session only within the grace window, then never', async (t) => {
+      const renewal = { interval: 1, grace: 1 };
+      const [a, b] = instances({ renewal });
+      const user = `user-${randomBytes(6).toString('hex')}`;
+      const first = await request(a, undefined, (s) => {
+        s.cart = 'x';
+        s.userId = user;
+      });
+      const oldKey = hashId(idOf(first.cookie));
+      const issued = ((await store.get(oldKey)) as StoredSession).createdAt;
+      const early = await request(b, first.cookie);
+      assert.deepEqual(early.setCookie, [], 'before the interval: no renewal, no write');
+
+      while (Date.now() < issued + 1000 + granularity) await sleep(20);
+      const renewed = await request(a, first.cookie, (s) => {
+        s.n = 1;
+      });
+      const rotatedAt = Date.now();
+      assert.ok(renewed.cookie && renewed.cookie !== first.cookie, 'a new id is issued');
+      const newId = idOf(renewed.cookie);
+      const forwarding = (await store.get(oldKey)) as StoredSession;
+      assert.deepEqual(Object.keys(forwarding.data), [FORWARD_KEY], 'the old record keeps no data');
+      assert.equal(forwarding.userId, undefined, 'nor a user index entry');
+      assert.ok(forwarding.expiresAt <= rotatedAt + 1000, 'it expires at the end of the grace window');
+      const raw = JSON.stringify(forwarding);
+      assert.ok(!raw.includes(newId) && !raw.includes(hashId(newId)), 'the new id is not readable from it');
+
+      // Within the grace window: a request still carrying the old cookie reaches the session and
+      // gets the new cookie; what it writes lands on the session.
+      const straggler = await request(b, first.cookie, (s) => {
+        s.m = 2;
+      });
+      const inGrace = Date.now() - rotatedAt;
+      assert.equal(straggler.session.cart, 'x');
+      assert.equal(straggler.session.n, 1);
+      assert.equal(straggler.cookie, renewed.cookie, 'handed the new cookie');
+      if (hasUserIndex) {
+        const listed = await a.listByUser(user);
+        assert.deepEqual(
+          listed.map((l) => l.key),
+          [hashId(newId)],
+          'the user index lists the new id only',
+        );
+      }
+
+      // After the grace window: the old id gets no session, ever; the new one keeps everything.
+      while (Date.now() <= forwarding.expiresAt + granularity) await sleep(20);
+      const late = await request(b, first.cookie);
+      const afterGrace = Date.now() - rotatedAt;
+      assert.equal(late.session.isNew, true, 'the old id is dead after the grace window');
+      assert.equal(late.cookie, undefined, 'and its cookie is cleared');
+      const current = await request(a, renewed.cookie);
+      assert.deepEqual([current.session.cart, current.session.n, current.session.m], ['x', 1, 2]);
+      t.diagnostic(
+        `old id served ${inGrace} ms after renewal, refused ${afterGrace} ms after (grace 1,000 ms)`,
+      );
+    });
+
+    it('SEC-09: logout on the new id within the grace window leaves the old id nothing', async () => {
+      const [a, b] = instances({ renewal: { interval: 0.5, grace: 0.5 } });
+      const first = await request(a, undefined, (s) => {
+        s.cart = 'y';
+      });
+      const issued = ((await store.get(hashId(idOf(first.cookie)))) as StoredSession).createdAt;
+      while (Date.now() < issued + 500 + granularity) await sleep(20);
+      const renewed = await request(a, first.cookie);
+      assert.notEqual(renewed.cookie, first.cookie);
+      await request(b, renewed.cookie, (s) => s.destroy());
+      const replay = await request(a, first.cookie);
+      assert.equal(replay.session.isNew, true, 'no resurrection through the forwarding record');
+      assert.equal(replay.session.cart, undefined);
+    });
+
+    for (const mode of ['merge', 'lock'] as const) {
+      it(`SEC-09: 10 requests on the old id as the session renews, ${mode} mode: one new id, every key kept on it`, {
+        skip: mode === 'lock' && !hasLock && 'no locks',
+      }, async (t) => {
+        const [a, b] = instances({ renewal: { interval: 1, grace: 1 }, concurrency: mode });
+        const first = await request(a, undefined, (s) => {
+          s.start = true;
+        });
+        const issued = ((await store.get(hashId(idOf(first.cookie)))) as StoredSession).createdAt;
+        while (Date.now() < issued + 1000 + granularity) await sleep(20);
+        const replies = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            request(i % 2 ? b : a, first.cookie, (s) => {
+              s[`k${i}`] = i;
+            }),
+          ),
+        );
+        const handed = new Set(replies.map((r) => r.cookie));
+        const end = await request(a, replies[0]?.cookie);
+        const kept = Array.from({ length: 10 }, (_, i) => end.session[`k${i}`] === i).filter(Boolean).length;
+        t.diagnostic(`${kept} of 10 keys kept; ids handed out: ${handed.size}`);
+        assert.equal(kept, 10);
+        assert.equal(handed.size, 1, 'every request was handed the one renewed id');
+        assert.ok(!handed.has(first.cookie));
+      });
+    }
 
     it('SEC-11: with encryption on, no plaintext canary in the dump; tampered data is absent', {
       skip: !canDump && 'cannot dump',
