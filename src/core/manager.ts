@@ -563,16 +563,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         state.cookieNeeded = true;
         return;
       }
-      const patch: Patch =
-        concurrency === 'overwrite'
-          ? {
-              set: this.#seal(state.id, Object.fromEntries(changes.next)),
-              unset: [],
-              expiresAt,
-              replace: true,
-            }
-          : { set: this.#seal(state.id, changes.set), unset: changes.unset, expiresAt };
-      if (userChanged) patch.userId = changes.userId ?? null;
+      const patch = this.#changePatch(state.id, changes, expiresAt, userChanged);
       if (concurrency === 'strict') patch.expectVersion = state.version;
       if (lock) {
         patch.lockToken = lock.token;
@@ -681,11 +672,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       id = next;
     }
     const key = this.keyFor(id);
-    const patch: Patch =
-      this.options.concurrency === 'overwrite'
-        ? { set: this.#seal(id, Object.fromEntries(changes.next)), unset: [], expiresAt, replace: true }
-        : { set: this.#seal(id, changes.set), unset: changes.unset, expiresAt };
-    if (changes.userId !== state.userId) patch.userId = changes.userId ?? null;
+    const patch = this.#changePatch(id, changes, expiresAt, changes.userId !== state.userId);
     const result = await this.#call(() => this.store.patch(key, patch), key);
     if (!result) return this.#gone(session);
     if (id !== state.id) {
@@ -695,6 +682,16 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       this.emit('forwarded', { oldKey, key });
     }
     this.#saved(state, changes, expiresAt, result.version);
+  }
+
+  /** The patch that writes a request's changes to session `id`: only what changed, or all of it in 'overwrite' mode. */
+  #changePatch(id: string, changes: Changes, expiresAt: number, userChanged: boolean): Patch {
+    const patch: Patch =
+      this.options.concurrency === 'overwrite'
+        ? { set: this.#seal(id, Object.fromEntries(changes.next)), unset: [], expiresAt, replace: true }
+        : { set: this.#seal(id, changes.set), unset: changes.unset, expiresAt };
+    if (userChanged) patch.userId = changes.userId ?? null;
+    return patch;
   }
 
   #saved(state: SessionState, changes: Changes, expiresAt: number, version: number): void {
