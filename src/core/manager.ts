@@ -634,7 +634,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         concurrency === 'strict',
       );
     } catch (err) {
-      await this.store.destroy(key).catch(() => {});
+      await this.#discard(key);
       if (
         (err as BatonError).code === 'BATON_CONFLICT' &&
         (concurrency === 'merge' || concurrency === 'overwrite')
@@ -645,7 +645,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     }
     state.lock = null;
     if (!result) {
-      await this.#call(() => this.store.destroy(key));
+      await this.#discard(key);
       return this.#gone(session);
     }
     state.id = id;
@@ -653,6 +653,14 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     state.createdAt = now;
     this.#saved(state, changes, expiresAt, 1);
     this.emit('renewed', { oldKey, key });
+  }
+
+  /**
+   * Deletes a record made for a renewal that did not happen, bounded by `timeoutMs` like every store
+   * call. A failure is left at that: nobody holds the id, and the record expires with its lifetime.
+   */
+  async #discard(key: string): Promise<void> {
+    await this.#call(() => this.store.destroy(key)).catch(() => {});
   }
 
   /**

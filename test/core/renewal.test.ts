@@ -121,4 +121,31 @@ describe('renewal through the manager', () => {
     assert.equal(replay.session.isNew, true);
     assert.equal(replay.cookie, undefined, 'the cookie is cleared');
   });
+
+  it('a renewal whose forwarding write fails answers 503 within the timeouts, even if the clean-up delete hangs', {
+    timeout: 10_000,
+  }, async () => {
+    // Faults a real engine cannot be made to produce on cue: the forwarding patch fails, then the
+    // delete of the unused new record never answers.
+    const store = new MemoryStore();
+    const m = new SessionManager({ store, secret, timeoutMs: 200, renewal: { interval: 0.05, grace: 0.05 } });
+    const first = await request(m, undefined, (s) => {
+      s.a = 1;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const patch = store.patch.bind(store);
+    store.patch = (key, p) =>
+      FORWARD_KEY in p.set ? Promise.reject(new Error('connection reset')) : patch(key, p);
+    store.destroy = () => new Promise<boolean>(() => {});
+    // The timeout's timer is unref'd (a server keeps the process alive); so does this, here.
+    const alive = setInterval(() => {}, 1000);
+    try {
+      await assert.rejects(request(m, first.cookie), { code: 'BATON_STORE_UNAVAILABLE', status: 503 });
+    } finally {
+      clearInterval(alive);
+    }
+    store.patch = patch;
+    const stored = await store.get(hashId(idOf(first.cookie)));
+    assert.equal(stored?.data.a, '1', 'the old id still holds the session');
+  });
 });
