@@ -89,6 +89,7 @@ export function resolveClockOptions(option: ClockOption | undefined, scope: stri
 export class SyncedClock implements StoreClock {
   readonly #read: TimeSource | undefined;
   readonly #resolutionMs: number;
+  readonly #leadMs: number;
   readonly #intervalMs: number;
   readonly #allowanceMs: number;
   readonly #scope: string;
@@ -104,11 +105,17 @@ export class SyncedClock implements StoreClock {
   /**
    * @param read reads the engine's clock.
    * @param resolutionMs the granularity of what `read` returns (1000 for an HTTP `Date` header):
-   *   the answer is taken to be the middle of that interval, and smaller offsets are noise.
+   *   the engine's true time is up to this much later than its answer. With `leadMs`, how much
+   *   earlier it may be (a clock that runs on its own count, as Memcached's does). The offset is
+   *   taken to be the middle of that interval, and smaller offsets are noise.
    */
-  constructor(read: TimeSource, options: ResolvedClockOptions & { resolutionMs: number; scope: string }) {
+  constructor(
+    read: TimeSource,
+    options: ResolvedClockOptions & { resolutionMs: number; leadMs?: number; scope: string },
+  ) {
     this.#read = options.source === 'store' ? read : undefined;
     this.#resolutionMs = options.resolutionMs;
+    this.#leadMs = options.leadMs ?? 0;
     this.#intervalMs = options.intervalMs;
     this.#allowanceMs = options.allowanceMs;
     this.#scope = options.scope;
@@ -173,11 +180,11 @@ export class SyncedClock implements StoreClock {
       if (t1 - t0 > Math.max(2 * this.#allowanceMs, MIN_ROUND_TRIP_LIMIT_MS)) {
         throw new Error(`the clock sample took ${Math.round(t1 - t0)} ms, too long to use`);
       }
-      // The engine read its clock somewhere between t0 and t1, and truncated it to its resolution:
-      // the offset lies in [lo, hi]. When that interval reaches into the allowance, this machine
+      // The engine read its clock somewhere between t0 and t1, and truncated it to its resolution
+      // (or, with a lead, may have read ahead): the offset lies in [lo, hi]. When that interval reaches into the allowance, this machine
       // may well be in time (a slow answer widens the interval): nothing is corrected. Otherwise
       // the middle of the interval is taken, off by at most half its width.
-      const lo = server - t1;
+      const lo = server - this.#leadMs - t1;
       const hi = server + this.#resolutionMs - t0;
       const inTime = lo <= this.#allowanceMs && hi >= -this.#allowanceMs;
       this.#offset = inTime ? 0 : Math.round((lo + hi) / 2);

@@ -234,13 +234,13 @@ describe('store clock: serverTime() on each real engine', () => {
     await agrees(new MySQLStore({ uri: 'mysql://root@127.0.0.1:3306/test' }), 1);
   });
 
-  it('Memcached: stats time (whole seconds, up to 1 s ahead)', async (t) => {
+  it('Memcached: stats time (whole seconds, from 3 s behind to 1 s ahead)', async (t) => {
     const skip = await needService('Memcached', 11211);
     if (skip) return t.skip(skip);
-    // memcached's `time` is its start time (whole seconds) plus whole monotonic seconds since,
-    // counted by a once-a-second tick: the two truncations do not cancel, so it can read up to
-    // 1 s ahead of the wall clock (CI saw 0.35 s ahead), which the store clock's allowance absorbs.
-    await agrees(new MemcachedStore({ servers: ['127.0.0.1:11211'] }), 1000, 1000);
+    // memcached's `time` is its start time plus whole monotonic seconds, refreshed by a
+    // once-a-second tick: up to 3 s behind or 1 s ahead of the wall clock (CI saw 1.3 s behind and
+    // 0.35 s ahead). The store clock counts that interval as uncertainty, not as skew.
+    await agrees(new MemcachedStore({ servers: ['127.0.0.1:11211'] }), 3000, 1000);
   });
 
   it('file: mtime of the clock file', async () => {
