@@ -27,8 +27,13 @@ import { needService } from '../helpers/services.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function clock(read: TimeSource, option: ClockOption = 'store', resolutionMs = 1): SyncedClock {
-  return new SyncedClock(read, { ...resolveClockOptions(option, 'test'), resolutionMs, scope: 'test' });
+function clock(read: TimeSource, option: ClockOption = 'store', resolutionMs = 1, leadMs = 0): SyncedClock {
+  return new SyncedClock(read, {
+    ...resolveClockOptions(option, 'test'),
+    resolutionMs,
+    leadMs,
+    scope: 'test',
+  });
 }
 
 // The skew warning is expected here: keep it off the test output.
@@ -72,6 +77,22 @@ describe('store clock: offset logic', () => {
       assert.ok(Math.abs(ahead.offset - 120_000) <= 510, `offset ${ahead.offset} within half a second`);
       await sleep(37);
     }
+  });
+
+  it('a source that may read ahead or behind (Memcached: 3 s resolution, 1 s lead): readings inside that span are not skew', async () => {
+    const at = (skew: number) => async () => Date.now() + skew;
+    for (const skew of [900, 0, -1300, -2900]) {
+      const c = clock(at(skew), { allowance: 0 }, 3000, 1000);
+      await c.sync();
+      assert.equal(c.offset, 0, `a reading ${skew} ms off is within the source's span`);
+    }
+    const plain = clock(at(900), { allowance: 0 }, 1000);
+    await plain.sync();
+    assert.notEqual(plain.offset, 0, 'without the lead, the same reading would be corrected');
+    // Far outside the span: corrected to its middle (reading + (resolution − lead) / 2).
+    const behind = clock(at(-120_000), { allowance: 0 }, 3000, 1000);
+    await behind.sync();
+    assert.ok(Math.abs(behind.offset - (-120_000 + 1000)) <= 10, `offset ${behind.offset}`);
   });
 
   it('a slow answer (round trip over twice the allowance) is dropped: no correction from it', async () => {
