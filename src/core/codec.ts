@@ -10,12 +10,17 @@ export const MAX_KEY_BYTES = 2048;
  * cannot carry the value faithfully (what `JSON.parse(text)` gives back would differ).
  */
 export function encodeValue(key: string, value: unknown): string {
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short keys need no byte count.
+  if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw new SessionDataError(key.slice(0, 64), `the key name is longer than ${MAX_KEY_BYTES} bytes`);
   }
-  check(key, value, '', 0, new Set());
+  if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  check(key, value, '', 0, typeof value === 'object' && value !== null ? new Set() : NO_OBJECTS);
   return JSON.stringify(value);
 }
+
+/** The `seen` set of a top-level value that is not an object: never added to. */
+const NO_OBJECTS: Set<object> = new Set();
 
 export function decodeValue(text: string): unknown {
   return JSON.parse(text);

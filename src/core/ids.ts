@@ -53,6 +53,44 @@ export function unsign(value: string, secrets: readonly string[]): Verified | nu
   return null;
 }
 
+/** A verified signed value, with the key the store sees for its id. */
+export interface VerifiedKey extends Verified {
+  key: string;
+}
+
+/**
+ * Signed values verified before, each with its id's store key: a returning cookie skips the HMAC
+ * and the SHA-256, the largest share of the session layer's own CPU on a read. Both are pure
+ * functions of the value and the manager's fixed secrets and key settings, so a remembered answer
+ * is the answer. Only values that verified are kept (a forged or malformed one is checked every
+ * time), and at most `capacity`, oldest out first.
+ */
+export class VerifiedValues {
+  readonly #entries = new Map<string, VerifiedKey>();
+  readonly #capacity: number;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  get(value: string): VerifiedKey | undefined {
+    return this.#entries.get(value);
+  }
+
+  set(value: string, verified: VerifiedKey): void {
+    if (this.#capacity <= 0) return;
+    if (this.#entries.size >= this.#capacity) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
+    }
+    this.#entries.set(value, verified);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
 /** base64url(sha256(id)): the key a store sees when `hashIds` is on. */
 export function hashId(id: string): string {
   return createHash('sha256').update(id).digest('base64url');

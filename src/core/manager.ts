@@ -11,7 +11,7 @@ import {
   StoreUnavailableError,
 } from './errors.js';
 import type { SessionEvents } from './events.js';
-import { generateId, hashId, sign, unsign } from './ids.js';
+import { generateId, hashId, sign, unsign, type VerifiedKey, VerifiedValues } from './ids.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import { FORWARD_KEY, MAX_FORWARDS, openForward, sealForward, shouldRenew } from './renewal.js';
 import { isReservedKey, Session, type SessionController, type SessionState, STATE } from './session.js';
@@ -77,6 +77,9 @@ interface Opened {
 /** Snapshot entry for a value stored under an old encryption key: never equal to any JSON text, so it is rewritten. */
 const REWRITE = '';
 
+/** How many verified cookie values a manager remembers: about 250 bytes each. */
+const VERIFIED_VALUES = 4096;
+
 const LOCK_RETRY_FIRST_MS = 5;
 /** Keeps a `LockTimeoutError` within one short interval of `lockWait`. */
 const LOCK_RETRY_MAX_MS = 50;
@@ -89,6 +92,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   readonly options: ResolvedOptions;
   readonly store: Store;
   readonly #unsubscribe: () => void;
+  /** Cookie values verified before (bounded): a returning one skips the HMAC and the key hash. */
+  readonly #verified = new VerifiedValues(VERIFIED_VALUES);
   /** The store's clock, when it has one: expiry is decided by the clock every instance shares. */
   readonly #clock: StoreClock | undefined;
   /** Times of the most recent failed verifications (a ring of `threshold + 1`), for guessing detection. */
@@ -113,6 +118,17 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     return this.options.userKey;
   }
 
+  /** The id and store key of a signed cookie or token value, or null when no secret verifies it. */
+  #verify(raw: string): VerifiedKey | null {
+    const known = this.#verified.get(raw);
+    if (known) return known;
+    const verified = unsign(raw, this.options.secrets);
+    if (!verified) return null;
+    const entry: VerifiedKey = { id: verified.id, stale: verified.stale, key: this.keyFor(verified.id) };
+    this.#verified.set(raw, entry);
+    return entry;
+  }
+
   /** The key the store sees for a session id. */
   keyFor(id: string): string {
     return this.options.keyPrefix + (this.options.hashIds ? hashId(id) : id);
@@ -130,7 +146,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       (cookie ? readCookie(request.cookie, cookie.name) : undefined);
     if (raw === undefined) return this.#fresh(secure, false);
 
-    const verified = unsign(raw, this.options.secrets);
+    const verified = this.#verify(raw);
     if (!verified) {
       // No store read for anything that fails verification.
       this.emit('suspicious', {
@@ -142,12 +158,18 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     }
 
     let id = verified.id;
-    let key = this.keyFor(id);
+    let key = verified.key;
     let stored: StoredSession | null;
     let lock: LockHandle | null;
     let forwarded = false;
     for (let hop = 0; ; hop++) {
-      ({ stored, lock } = await this.#read(key));
+      if (this.options.concurrency === 'lock') {
+        lock = await this.#acquire(key);
+        stored = lock.session;
+      } else {
+        stored = await this.#call(() => this.store.get(key));
+        lock = null;
+      }
       const now = this.#now();
       if (stored && (stored.expiresAt <= now || stored.absoluteExpiresAt <= now)) {
         this.emit('expired', { key });
@@ -393,15 +415,6 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     if (now - oldest > policy.windowMs || now - this.#lastBruteForce < policy.windowMs) return;
     this.#lastBruteForce = now;
     this.emit('bruteForce', { failures: size, windowMs: policy.windowMs, threshold: policy.threshold });
-  }
-
-  /** Reads a session, locking it first in `'lock'` mode. */
-  async #read(key: string): Promise<{ stored: StoredSession | null; lock: LockHandle | null }> {
-    if (this.options.concurrency === 'lock') {
-      const lock = await this.#acquire(key);
-      return { stored: lock.session, lock };
-    }
-    return { stored: await this.#call(() => this.store.get(key)), lock: null };
   }
 
   async #acquire(key: string): Promise<LockHandle> {

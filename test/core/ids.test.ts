@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { generateId, hashId, isWellFormedId, sign, unsign } from '../../src/core/ids.js';
+import { generateId, hashId, isWellFormedId, sign, unsign, VerifiedValues } from '../../src/core/ids.js';
 
 const A = 'a'.repeat(32);
 const B = 'b'.repeat(32);
@@ -50,6 +50,17 @@ describe('ids', () => {
     ]) {
       assert.equal(unsign(bad, [A]), null, JSON.stringify(bad));
     }
+  });
+
+  it('remembered verifications are bounded: the oldest goes first, capacity 0 keeps none', () => {
+    const memo = new VerifiedValues(3);
+    for (const v of ['a', 'b', 'c', 'd']) memo.set(v, { id: v, stale: false, key: `k${v}` });
+    assert.equal(memo.size, 3);
+    assert.equal(memo.get('a'), undefined);
+    assert.deepEqual(memo.get('d'), { id: 'd', stale: false, key: 'kd' });
+    const none = new VerifiedValues(0);
+    none.set('a', { id: 'a', stale: false, key: 'ka' });
+    assert.equal(none.size, 0);
   });
 
   it('hash to base64url(sha256(id)), which reveals nothing of the id', () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { describe, it } from 'node:test';
 import { SessionManager } from '../../src/core/manager.js';
 import type { SessionOptions } from '../../src/core/options.js';
@@ -47,6 +48,59 @@ describe('SessionManager', () => {
     const dropped = await visit(onlyNew, before.cookie);
     assert.equal(dropped.session.name, undefined, 'the old signature no longer verifies');
     assert.equal(calls.total(), 0, 'and cost no store read');
+  });
+
+  it('verifies a returning cookie once: later visits skip the HMAC, forged variants never do', async () => {
+    const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+    const original = crypto.createHmac;
+    let hmacs = 0;
+    crypto.createHmac = ((...args: Parameters<typeof original>) => {
+      hmacs++;
+      return original(...args);
+    }) as typeof original;
+    syncBuiltinESMExports();
+    try {
+      const store = new MemoryStore();
+      const m = manager(store);
+      const first = await visit(m, undefined, (s) => {
+        s.name = 'Jill';
+      });
+      const value = (first.cookie ?? '').slice((first.cookie ?? '').indexOf('=') + 1);
+      hmacs = 0;
+      for (let i = 0; i < 10; i++) assert.equal((await visit(m, first.cookie)).session.name, 'Jill');
+      assert.equal(hmacs, 1, 'one verification for ten visits');
+
+      // A forged signature on a remembered id is checked, and refused, every time.
+      const suspicious: string[] = [];
+      m.on('suspicious', (e) => suspicious.push(e.reason));
+      const forged = `sid=${value.slice(0, -2)}${value.endsWith('AA') ? 'BB' : 'AA'}`;
+      hmacs = 0;
+      for (let i = 0; i < 3; i++) assert.equal((await visit(m, forged)).session.name, undefined);
+      assert.equal(hmacs, 3);
+      assert.deepEqual(suspicious, ['signature', 'signature', 'signature']);
+
+      // A remembered cookie brings back nothing once its session is gone.
+      const session = await m.load({ cookie: first.cookie });
+      await m.destroy(session);
+      await m.commit(session);
+      assert.equal((await visit(m, first.cookie)).session.name, undefined);
+    } finally {
+      crypto.createHmac = original;
+      syncBuiltinESMExports();
+    }
+  });
+
+  it('keeps asking to re-sign a cookie of an older secret on every visit, remembered or not', async () => {
+    const store = new MemoryStore();
+    const before = await visit(manager(store, { secret: OLD }), undefined, (s) => {
+      s.name = 'Jack';
+    });
+    const rotated = manager(store, { secret: [NEW, OLD] });
+    for (let i = 0; i < 3; i++) {
+      const next = await visit(rotated, before.cookie);
+      assert.equal(next.session.name, 'Jack');
+      assert.notEqual(next.cookie, before.cookie, `visit ${i + 1} is re-signed`);
+    }
   });
 
   it('never adopts an id the store does not know, and tells the browser to forget it', async () => {
