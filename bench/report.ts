@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LostUpdateRun } from './measure.js';
+import type { PairedComparison } from './pairs.js';
 import type { ProfileSummary } from './profile.js';
 import type { Aggregate, Results } from './results.js';
 import type { ScaleResults } from './scale.js';
@@ -25,11 +26,18 @@ export interface Details {
   repetitions: number;
   aggregates: Aggregate[];
   lostUpdates: LostUpdateRun[];
+  pairs?: PairedComparison[] | undefined;
   targets: TargetResult[];
   scale?: ScaleResults | undefined;
   profiles?: ProfileSummary[] | undefined;
   skipped: Array<{ name: string; engine: string; reason: string }>;
-  timing: { warmupS: number; durationS: number; connections: number; sessions: number };
+  timing: {
+    warmupS: number;
+    firstWarmupS?: number;
+    durationS: number;
+    connections: number;
+    sessions: number;
+  };
 }
 
 const ENGINE_TITLES: Record<string, string> = {
@@ -100,12 +108,30 @@ function generated(results: Results, details: Details): string {
   const m = results.machine;
   const L: string[] = [START, '', '## Results of the last run', ''];
   L.push(
-    `Run ${details.startedAt} (${details.mode} mode, ${details.repetitions} repetitions, medians shown; ${details.seconds} s in all) on ${String(m.cpuModel)} × ${String(m.cores)} cores, ${String(m.memoryGb)} GB, ${String(m.os)}, Node ${String(m.node)}. Load average at the start: ${(m.loadAverageAtStart as number[]).join(' / ')}; at the end: ${(m.loadAverage as number[]).join(' / ')}. Each measured run: ${details.timing.connections} connections, warm-up ${details.timing.warmupS} s, then a fixed count of requests sized to about ${details.timing.durationS} s; ${details.timing.sessions} sessions of about 200 bytes per scenario.`,
+    `Run ${details.startedAt} (${details.mode} mode, ${details.repetitions} repetitions, medians shown; ${details.seconds} s in all) on ${String(m.cpuModel)} × ${String(m.cores)} cores, ${String(m.memoryGb)} GB, ${String(m.os)}, Node ${String(m.node)}. Load average at the start: ${(m.loadAverageAtStart as number[]).join(' / ')}; at the end: ${(m.loadAverage as number[]).join(' / ')}. Each measured run: ${details.timing.connections} connections, warm-up ${details.timing.warmupS} s${details.timing.firstWarmupS ? ` (${details.timing.firstWarmupS} s before a scenario's first route, while the fresh process's JIT settles)` : ''}, then a fixed count of requests sized to about ${details.timing.durationS} s; ${details.timing.sessions} sessions of about 200 bytes per scenario.`,
     '',
     '![Read route, requests per second and app CPU per request](benchmarks.svg)',
     '',
   );
   for (const engine of ['dynamodb', 'redis', 'memory']) L.push(...table(details, engine));
+
+  const pairs = details.pairs ?? [];
+  if (pairs.length > 0) {
+    L.push(
+      '### Paired read comparisons',
+      '',
+      `The ratio targets, measured again in pairs (bench/pairs.ts): both apps running side by side on the same engine, loaded in turn in ${pairs[0]?.sliceSeconds} s slices, the order flipped every pair, so both figures of a pair come from the same seconds of the machine. The table above compares medians of runs minutes apart, on a machine whose speed drifts on that scale. Where a pair exists, its median ratio decides the target.`,
+      '',
+      '| a / b | engine | ratio (median) | per pair | a req/s | b req/s | a app CPU µs / req | b app CPU µs / req |',
+      '|---|---|--:|---|---|---|---|---|',
+    );
+    for (const p of pairs) {
+      L.push(
+        `| ${p.a} / ${p.b} | ${p.engine} | ${p.ratio}× | ${p.ratios.map((r) => r.toFixed(2)).join(', ')} | ${p.aReqPerSec.join(', ')} | ${p.bReqPerSec.join(', ')} | ${p.aCpuUsPerRequest.join(', ')} | ${p.bCpuUsPerRequest.join(', ')} |`,
+      );
+    }
+    L.push('');
+  }
 
   L.push('### Targets', '', '| target | measured | met |', '|---|---|---|');
   for (const t of details.targets)

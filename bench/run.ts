@@ -9,6 +9,7 @@
  *                                  2-core machine busy with other test suites
  *   options: --reps N  --duration S  --out FILE  --only NAME[,NAME]  --redis-url redis://127.0.0.1:6379
  *            --no-scale  --no-profile  --scale-items N (default 100000)  --docs-dir DIR
+ *            --pairs N (paired read comparisons for the ratio targets, default 8; 0 skips them)
  *
  * Each scenario's app runs in its own process; dynalite and redis-server run in their own
  * processes on loopback; autocannon runs in this process. Everything is bounded in time and count.
@@ -31,12 +32,13 @@ import {
   runScenario,
   type Timing,
 } from './measure.js';
+import { comparePaired, type PairedComparison } from './pairs.js';
 import { type ProfileSummary, profileRead } from './profile.js';
 import { writeDocs } from './report.js';
 import { type Aggregate, aggregate, machineInfo, type Results, versions } from './results.js';
 import { runScale, type ScaleResults } from './scale.js';
 import { type Engine, type Route, SCENARIOS, type ScenarioSpec } from './scenarios.js';
-import { evaluateTargets } from './targets.js';
+import { bestPeer, evaluateTargets } from './targets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -51,6 +53,7 @@ interface Args {
   profile: boolean;
   scaleItems: number;
   docsDir: string | undefined;
+  pairs: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -65,6 +68,7 @@ function parseArgs(argv: string[]): Args {
     profile: true,
     scaleItems: 100_000,
     docsDir: undefined,
+    pairs: 8,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -83,6 +87,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--no-profile') args.profile = false;
     else if (a === '--scale-items') args.scaleItems = positive('--scale-items', value());
     else if (a === '--docs-dir') args.docsDir = value();
+    else if (a === '--pairs') args.pairs = nonNegative('--pairs', value());
     else throw new Error(`unknown option ${a} (see the header of bench/run.ts)`);
   }
   if (args.redisUrl && !/^redis:\/\/(127\.0\.0\.1|localhost)[:/]/.test(args.redisUrl)) {
@@ -91,11 +96,20 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
+function nonNegative(name: string, text: string): number {
+  const n = Number(text);
+  if (!(Number.isInteger(n) && n >= 0)) throw new Error(`${name} must be a whole number ≥ 0, got ${text}`);
+  return n;
+}
+
 function positive(name: string, text: string): number {
   const n = Number(text);
   if (!(n > 0)) throw new Error(`${name} must be a positive number, got ${text}`);
   return n;
 }
+
+/** Seconds per slice of a paired comparison. */
+const PAIR_SLICE_S = 2.5;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -105,7 +119,14 @@ async function main(): Promise<void> {
   const mode = args.quick ? 'quick' : 'full';
   const timing: Timing = args.quick
     ? { warmupS: 0.3, durationS: 0.8, connections: 16, maxRequests: 20_000, sessions: 16 }
-    : { warmupS: 2, durationS: args.durationS, connections: 16, maxRequests: 200_000, sessions: 100 };
+    : {
+        warmupS: 2,
+        firstWarmupS: 5,
+        durationS: args.durationS,
+        connections: 16,
+        maxRequests: 200_000,
+        sessions: 100,
+      };
   const reps = args.quick ? 1 : args.reps;
   const lostReps = args.quick ? 5 : 5;
   const engineList: Engine[] = args.quick ? ['dynamodb'] : ['dynamodb', 'redis', 'memory'];
@@ -121,6 +142,7 @@ async function main(): Promise<void> {
   const lost: LostUpdateRun[] = [];
   let scale: ScaleResults | undefined;
   const profiles: ProfileSummary[] = [];
+  const pairs: PairedComparison[] = [];
   try {
     dynamo = await startDynamo();
     log(`dynalite (own process) on ${dynamo.endpoint}`);
@@ -203,6 +225,43 @@ async function main(): Promise<void> {
       }
     }
 
+    if (!args.quick && args.pairs > 0) {
+      // The ratio targets, each measured again as a paired comparison (pairs.ts).
+      const so = aggregate(measurements);
+      const peer = bestPeer(so, 'dynamodb', 'read')?.name;
+      const comparisons: Array<[string, string, Engine]> = [
+        ['baton', 'floor-lite', 'dynamodb'],
+        ['baton-sdk', 'floor', 'dynamodb'],
+        ...(peer ? [['baton', peer, 'dynamodb'] as [string, string, Engine]] : []),
+        ['baton', 'connect-redis', 'redis'],
+      ];
+      const measured = (name: string, engine: Engine) =>
+        so.some((a) => a.name === name && a.engine === engine && a.route === 'read');
+      const todo = comparisons.filter(([a, b, engine]) => measured(a, engine) && measured(b, engine));
+      if (todo.length > 0)
+        log(`\n== paired read comparisons (${args.pairs} pairs of ${PAIR_SLICE_S} s slices each)`);
+      for (const [a, b, engine] of todo) {
+        const spec = (name: string) =>
+          SCENARIOS.find((s) => s.name === name && s.engine === engine) as ScenarioSpec;
+        try {
+          pairs.push(
+            await comparePaired({
+              a: spec(a),
+              b: spec(b),
+              engines,
+              pairs: args.pairs,
+              sliceS: PAIR_SLICE_S,
+              connections: timing.connections,
+              sessions: timing.sessions,
+              log,
+            }),
+          );
+        } catch (err) {
+          log(`  ${a} / ${b} (${engine}) FAILED: ${firstLine(err)}`);
+        }
+      }
+    }
+
     if (!args.quick && args.scale && !args.only) {
       log('\n== scale runs');
       scale = await runScale({ dynamo, engines, log, items: args.scaleItems });
@@ -240,6 +299,19 @@ async function main(): Promise<void> {
       appCpuUsPerRequest: a.appCpuUsPerRequest,
     })),
     lostUpdates: lost.map((l) => ({ name: l.name, engine: l.engine, kept: Math.min(...l.kept), of: l.of })),
+    // Only when measured (full runs): the quick run keeps the documented shape exactly.
+    ...(pairs.length > 0
+      ? {
+          pairedRatios: pairs.map((p) => ({
+            a: p.a,
+            b: p.b,
+            engine: p.engine,
+            route: p.route,
+            ratio: p.ratio,
+            pairs: p.ratios.length,
+          })),
+        }
+      : {}),
     machine: {
       ...machineInfo(),
       loadAverageAtStart: loadStart,
@@ -249,7 +321,7 @@ async function main(): Promise<void> {
     },
     versions: versions(redis?.version),
   };
-  const targets = evaluateTargets(aggregates, lost);
+  const targets = evaluateTargets(aggregates, lost, pairs);
   const details = {
     mode,
     startedAt: new Date(started).toISOString(),
@@ -260,6 +332,7 @@ async function main(): Promise<void> {
     aggregates,
     measurements,
     lostUpdates: lost,
+    pairs,
     targets,
     scale,
     profiles,
