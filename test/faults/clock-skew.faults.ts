@@ -148,6 +148,12 @@ interface StoreCase {
   port?: number;
   /** The engine deletes at the expiry written, by its own clock (Redis PEXPIREAT, Memcached exptime). */
   nativeExpiry?: boolean;
+  /**
+   * How close the store clock can place the engine's time, when that is wider than the allowance:
+   * Memcached's `stats time` reads from about 3 s behind to 1 s ahead of its true time, and the
+   * store takes the middle of that span, so it can be up to 2 s off (docs/memcached.md).
+   */
+  accuracyMs?: number;
   setup(): Promise<{ env: Record<string, string>; direct: Store; cleanup(): Promise<void> }>;
 }
 
@@ -235,6 +241,7 @@ const cases: StoreCase[] = [
     name: 'Memcached',
     port: 11211,
     nativeExpiry: true,
+    accuracyMs: 2000,
     async setup() {
       const prefix = `baton-clock-${suffix}:`;
       const direct = new MemcachedStore({ servers: ['127.0.0.1:11211'], prefix, clock: 'local' });
@@ -272,7 +279,8 @@ describe(`FLT-10: clock skew ±${SKEW_S} s between instances, lifetime ${LIFETIM
   });
 
   for (const c of cases) {
-    it(`${c.name}: with the store clock no instance serves past expiry + ${ALLOWANCE_MS / 1000} s or sets expiries late; 'local' shows the skew`, async (t: TestContext) => {
+    const tolerance = Math.max(ALLOWANCE_MS, c.accuracyMs ?? 0);
+    it(`${c.name}: with the store clock no instance serves past expiry + ${tolerance / 1000} s or sets expiries late; 'local' shows the skew`, async (t: TestContext) => {
       if (c.port !== undefined) {
         const skip = await needService(c.name, c.port);
         if (skip) return t.skip(skip);
@@ -336,9 +344,9 @@ describe(`FLT-10: clock skew ±${SKEW_S} s between instances, lifetime ${LIFETIM
 
         const [behindStore, behindLocal, aheadStore, aheadLocal, aheadStoreWrites, aheadLocalWrites] =
           await Promise.all([
-            series(direct, a.store, behind.store, [-1500, 1500, 2000, 3000, 6000]),
+            series(direct, a.store, behind.store, [-2500, -1500, 1500, 2000, 3000, 6000]),
             series(direct, a.store, behind.local, [-1500, 1500, 3000, 6000, 11_000, 13_000]),
-            series(direct, ahead.store, ahead.store, [-1500, 1500, 3000]),
+            series(direct, ahead.store, ahead.store, [-2500, -1500, 1500, 3000]),
             series(direct, a.store, ahead.local, [-3000]),
             aheadWrites(ahead.store),
             aheadWrites(ahead.local),
@@ -352,23 +360,20 @@ describe(`FLT-10: clock skew ±${SKEW_S} s between instances, lifetime ${LIFETIM
 
         // With the store clock: never served past expiry + allowance, served before expiry.
         for (const p of [...behindStore, ...aheadStore]) {
-          if (p.late > ALLOWANCE_MS) assert.equal(p.served, false, `served ${p.late} ms past expiry`);
-          if (p.d <= -1500)
+          if (p.late > tolerance) assert.equal(p.served, false, `served ${p.late} ms past expiry`);
+          if (p.late < -tolerance)
             assert.equal(p.served, true, `not served ${-p.late} ms before expiry: logged out early`);
         }
         // B ahead with the store clock: sets no expiry late, moves no absolute expiry.
         assert.equal(aheadStoreWrites.earlyServed, true, "B ahead serves A's live session");
         assert.equal(aheadStoreWrites.wroteStatus, 200);
-        assert.ok(Math.abs(aheadStoreWrites.createdLateMs) <= ALLOWANCE_MS, 'createdAt by the store clock');
+        assert.ok(Math.abs(aheadStoreWrites.createdLateMs) <= tolerance, 'createdAt by the store clock');
         // Failing only on certain lateness: past the allowance even against the time the answer came
         // (a slow request would otherwise count its own duration; the upper bounds are in the diagnostics).
-        assert.ok(aheadStoreWrites.expiresLateAtLeastMs <= ALLOWANCE_MS, 'a new session expires on time');
+        assert.ok(aheadStoreWrites.expiresLateAtLeastMs <= tolerance, 'a new session expires on time');
+        assert.ok(aheadStoreWrites.absoluteLateAtLeastMs <= tolerance, 'its absolute expiry is not set late');
         assert.ok(
-          aheadStoreWrites.absoluteLateAtLeastMs <= ALLOWANCE_MS,
-          'its absolute expiry is not set late',
-        );
-        assert.ok(
-          aheadStoreWrites.touchLateAtLeastMs !== null && aheadStoreWrites.touchLateAtLeastMs <= ALLOWANCE_MS,
+          aheadStoreWrites.touchLateAtLeastMs !== null && aheadStoreWrites.touchLateAtLeastMs <= tolerance,
           'a write moves the expiry no further than lifetime',
         );
         assert.equal(aheadStoreWrites.absoluteMoved, 0, 'the absolute expiry is never moved');
