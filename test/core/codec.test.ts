@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeValue, encodeValue } from '../../src/core/codec.js';
+import { decodeValue, encodeValue, MAX_KEY_BYTES } from '../../src/core/codec.js';
 
 describe('codec', () => {
   it('refuses values JSON cannot carry faithfully, naming the key', () => {
@@ -36,6 +36,16 @@ describe('codec', () => {
           return true;
         },
       );
+    }
+  });
+
+  it('limits key names in UTF-8 bytes, however many characters they are', () => {
+    const fits = ['a'.repeat(MAX_KEY_BYTES), 'é'.repeat(MAX_KEY_BYTES / 2), '€'.repeat(682)];
+    for (const key of fits) assert.equal(encodeValue(key, 'v'), '"v"', `${key.length} characters`);
+    // 2,050 bytes in 1,025 characters, 2,049 bytes in 683: over, though fewer characters than bytes.
+    for (const key of ['a'.repeat(MAX_KEY_BYTES + 1), 'é'.repeat(1025), '€'.repeat(683)]) {
+      assert.throws(() => encodeValue(key, 'v'), /longer than 2048 bytes/, `${key.length} characters`);
+      assert.throws(() => encodeValue(key, { a: 1 }), /longer than 2048 bytes/);
     }
   });
 
