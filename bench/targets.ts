@@ -36,9 +36,8 @@ function ratioTarget(
   min: number,
   pairs: PairedComparison[] = [],
 ): TargetResult {
-  const paired =
-    a && b ? pairs.find((p) => p.a === a.name && p.b === b.name && p.engine === a.engine) : undefined;
   if (!a || !b || b.reqPerSec === 0) return { target, value: 'not measured in this run', met: null };
+  const paired = pairs.find((p) => p.a === a.name && p.b === b.name && p.engine === a.engine);
   const tableRatio = round(a.reqPerSec / b.reqPerSec, 2);
   const table = `${a.name} ${a.reqPerSec} req/s vs ${b.name} ${b.reqPerSec} req/s`;
   if (paired) {
