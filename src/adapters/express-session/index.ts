@@ -14,7 +14,7 @@
  *   same key: the last writer wins. `concurrency: 'lock'` and `'strict'` need the native middleware.
  * - It writes on every modified request (and on every request with `resave: true`); use
  *   `resave: false`. Unchanged requests call `touch()`, which writes only once the expiry would move
- *   by more than `touchAfter`.
+ *   by more than a tenth of the session's lifetime (see expiry.ts).
  * - The cookie is express-session's (unsigned id space, its own signing): hashed keys and expiry on
  *   read come from here, cookie policy does not.
  */
@@ -32,54 +32,13 @@ import {
 } from '../../core/errors.js';
 import { hashId } from '../../core/ids.js';
 import type { Patch, Store, StoredSession } from '../../stores/store.js';
+import { expiryOf, shouldTouch, type Ttl, throttleMs } from './expiry.js';
+import { encode, LOADED, remember, type WithLoaded } from './loaded.js';
+import type { ExpressSessionData, ExpressSessionStoreOptions, StoreCallback } from './options.js';
 
-/**
- * A session as express-session hands it to a store: JSON-able data plus its `cookie` (a `Cookie`, or
- * its JSON), whose `expires` sets the expiry. Typed loosely, here and in the callbacks below, so
- * this module needs none of express-session's types and accepts an app's own `SessionData`.
- */
-export interface ExpressSessionData {
-  cookie: any;
-  [key: string]: any;
-}
-
-/** A node-style callback as express-session passes it; the value is typed by the app's `SessionData`. */
-export type StoreCallback<T = any> = (err: any, value?: T) => void;
+export type { ExpressSessionData, ExpressSessionStoreOptions, StoreCallback } from './options.js';
 
 type Data = Record<string, unknown>;
-
-export interface ExpressSessionStoreOptions {
-  /**
-   * Store keys are `base64url(sha256(sid))`, so a leaked table holds no usable session ids. With it
-   * on, `ids()` and `all()` cannot give the session ids back. @default true
-   */
-  hashIds?: boolean;
-  /** Prepended to every store key; give express-session sessions their own prefix when the store is shared. @default '' */
-  keyPrefix?: string;
-  /**
-   * Seconds a session lives. A number applies when the cookie has no expiry (a browser-session
-   * cookie); otherwise the cookie's `expires` (from `maxAge`) sets the expiry. A function of the
-   * session overrides both. @default 86400
-   */
-  ttl?: number | ((session: any) => number);
-  /**
-   * Seconds from a session's creation after which it ends however active it is. express-session
-   * has no such limit, so none is set unless you ask (baton's own middleware defaults to 7 days).
-   * @default null (no absolute limit)
-   */
-  absoluteLifetime?: number | null;
-  /**
-   * A session key whose string value indexes the session by user, for `listByUser` and
-   * "log out everywhere" (`baton` CLI, `SessionManager.destroyUser`). Unset: no index.
-   */
-  userKey?: string;
-  /**
-   * Seconds: express-session calls `touch()` on every unchanged request; the store is written only
-   * when that would move the expiry by more than this (0 writes every touch).
-   * @default one tenth of `ttl` (a tenth of a day when `ttl` is a function)
-   */
-  touchAfter?: number;
-}
 
 /** What express-session's `Store` class gives a subclass. */
 interface ExpressStoreBase extends EventEmitter {
@@ -102,19 +61,6 @@ function expressSessionStore(): new () => ExpressStoreBase {
   }
 }
 
-/** What this request loaded: the per-key base of its next write. Hidden from express-session. */
-const LOADED = Symbol('baton-session.loaded');
-
-interface Loaded {
-  data: Record<string, string>;
-  /** The expiry the store holds (ms): a touch that would move it by less than `touchAfter` is skipped. */
-  expiresAt: number;
-  absoluteExpiresAt: number;
-  userId: string | undefined;
-}
-
-type WithLoaded = Data & { [LOADED]?: Loaded };
-
 /** No absolute limit still needs a date every store can keep: a hundred years. */
 const NO_ABSOLUTE_LIMIT_MS = 100 * 365 * 86_400_000;
 /** Deletes run in batches of this many during `clear()`. */
@@ -124,10 +70,10 @@ export class ExpressSessionStore extends expressSessionStore() {
   readonly store: Store;
   readonly #hashIds: boolean;
   readonly #keyPrefix: string;
-  readonly #ttl: number | ((session: any) => number);
+  readonly #ttl: Ttl;
   readonly #absoluteLifetimeMs: number;
   readonly #userKey: string | undefined;
-  readonly #touchAfterMs: number;
+  readonly #touchAfterMs: number | undefined;
 
   constructor(store: Store, options: ExpressSessionStoreOptions = {}) {
     super();
@@ -157,11 +103,14 @@ export class ExpressSessionStore extends expressSessionStore() {
       throw new ConfigError('absoluteLifetime', `must be seconds > 0 or null, got ${String(absolute)}`);
     }
     this.#absoluteLifetimeMs = absolute === null ? NO_ABSOLUTE_LIMIT_MS : absolute * 1000;
-    const touchAfter = options.touchAfter ?? (typeof this.#ttl === 'number' ? this.#ttl / 10 : 8_640);
-    if (typeof touchAfter !== 'number' || !Number.isFinite(touchAfter) || touchAfter < 0) {
-      throw new ConfigError('touchAfter', `must be seconds >= 0, got ${String(options.touchAfter)}`);
+    const touchAfter = options.touchAfter;
+    if (
+      touchAfter !== undefined &&
+      (typeof touchAfter !== 'number' || !Number.isFinite(touchAfter) || touchAfter < 0)
+    ) {
+      throw new ConfigError('touchAfter', `must be seconds >= 0, got ${String(touchAfter)}`);
     }
-    this.#touchAfterMs = touchAfter * 1000;
+    this.#touchAfterMs = touchAfter === undefined ? undefined : touchAfter * 1000;
     this.#userKey = options.userKey;
     if (this.#userKey !== undefined && (typeof this.#userKey !== 'string' || this.#userKey.length === 0)) {
       throw new ConfigError('userKey', 'must be a non-empty string');
@@ -183,7 +132,10 @@ export class ExpressSessionStore extends expressSessionStore() {
     return withCallback(this.#set(sid, session as unknown as WithLoaded), callback);
   }
 
-  /** Moves the session's expiry (from its cookie or `ttl`) without writing its data. */
+  /**
+   * Moves the session's expiry (from its cookie or `ttl`) and its stored cookie, without writing its
+   * other data; skipped while the expiry would move by no more than the session's throttle.
+   */
   touch(sid: string, session: ExpressSessionData, callback?: StoreCallback<void>): Promise<void> {
     return withCallback(this.#touch(sid, session as unknown as Data), callback);
   }
@@ -237,13 +189,19 @@ export class ExpressSessionStore extends expressSessionStore() {
     const now = this.#now();
     // Expiry is checked on every read, whatever the engine has deleted yet.
     if (!stored || stored.expiresAt <= now || stored.absoluteExpiresAt <= now) return null;
-    // express-session cannot load a record without its cookie (one written by other code under the
-    // same prefix): it gets a new session instead of a 500.
-    if (stored.data.cookie === undefined) return null;
     return this.#decode(stored);
   }
 
   #decode(stored: StoredSession): WithLoaded {
+    if (stored.data.cookie === undefined) {
+      // Not a session express-session wrote (other code under the same prefix, or a damaged record):
+      // an error as express-session's own stores give (its request fails with 500), left as it is.
+      throw new SessionDataError(
+        'cookie',
+        'the stored session has no cookie, so express-session cannot load it; it was not written by ExpressSessionStore (check what else writes under this keyPrefix); it is left as it is',
+        { scope: 'express-session' },
+      );
+    }
     const session = {} as WithLoaded;
     for (const [k, text] of Object.entries(stored.data)) session[k] = JSON.parse(text);
     remember(session, {
@@ -309,19 +267,43 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   async #touch(sid: string, session: Data): Promise<void> {
-    const now = this.#now();
-    const expiresAt = this.#expiryOf(session, now);
     const key = this.keyFor(sid);
+    const throttle = throttleMs(session, this.#ttl, this.#touchAfterMs);
+    // Decided before any await when the session was loaded here (express-session's case).
+    let loaded = (session as WithLoaded)[LOADED];
+    if (!loaded) {
+      // A touch on a session this object did not load: read its expiries first.
+      await this.#ready();
+      const stored = await this.#call(() => this.store.get(key));
+      const now = this.#now();
+      if (!stored || stored.expiresAt <= now || stored.absoluteExpiresAt <= now) return;
+      loaded = {
+        data: stored.data,
+        expiresAt: stored.expiresAt,
+        absoluteExpiresAt: stored.absoluteExpiresAt,
+        userId: stored.userId,
+      };
+    }
+    const now = this.#now();
+    const expiresAt = Math.min(expiryOf(session, now, this.#ttl, throttle), loaded.absoluteExpiresAt);
     if (expiresAt <= now) {
       await this.#call(() => this.store.destroy(key));
       return;
     }
-    const loaded = (session as WithLoaded)[LOADED];
-    // An unchanged request costs no write while the expiry would move by no more than touchAfter.
-    if (loaded && expiresAt - loaded.expiresAt <= this.#touchAfterMs) return;
-    // The store never moves an expiry past the session's absolute expiry.
-    const alive = await this.#call(() => this.store.touch(key, expiresAt));
-    if (alive && loaded) loaded.expiresAt = expiresAt;
+    // An unchanged request costs no write while the expiry would move by no more than the throttle.
+    if (!shouldTouch(loaded.expiresAt, expiresAt, throttle)) return;
+    const cookie = session.cookie === undefined ? undefined : encode({ cookie: session.cookie }).cookie;
+    if (cookie === undefined || cookie === loaded.data.cookie) {
+      if (await this.#call(() => this.store.touch(key, expiresAt))) loaded.expiresAt = expiresAt;
+      return;
+    }
+    // The stored cookie moves with the expiry, so get(), all() and handlers see the real one.
+    // Null: the session was destroyed meanwhile (logout in another tab); nothing is written back.
+    const result = await this.#call(() => this.store.patch(key, { set: { cookie }, unset: [], expiresAt }));
+    if (result) {
+      loaded.expiresAt = expiresAt;
+      loaded.data = { ...loaded.data, cookie };
+    }
   }
 
   async #keys(): Promise<string[]> {
@@ -361,16 +343,9 @@ export class ExpressSessionStore extends expressSessionStore() {
     }
   }
 
-  /** Expiry in ms: `ttl` function, else the cookie's `expires`, else `ttl` seconds. */
+  /** Expiry in ms by the store's clock, with the grace of this session's throttle (expiry.ts). */
   #expiryOf(session: Data, now: number): number {
-    if (typeof this.#ttl === 'function') return now + this.#ttl(session) * 1000;
-    const expires = (session.cookie as { expires?: unknown } | undefined)?.expires;
-    if (expires !== undefined && expires !== null) {
-      const at = new Date(expires as string | Date).getTime();
-      // express-session set it by this machine's clock: moved onto the store's.
-      if (Number.isFinite(at)) return at + (now - Date.now());
-    }
-    return now + this.#ttl * 1000;
+    return expiryOf(session, now, this.#ttl, throttleMs(session, this.#ttl, this.#touchAfterMs));
   }
 
   /** The first call waits (boundedly) for the first reading of the store's clock. */
@@ -412,28 +387,4 @@ export class ExpressSessionStore extends expressSessionStore() {
       throw error;
     }
   }
-}
-
-/** Each top-level value's JSON text, as express-session's own stores serialize (`toJSON` honoured). */
-function encode(session: Data): Record<string, string> {
-  const data: Record<string, string> = {};
-  for (const key of Object.keys(session)) {
-    let text: string | undefined;
-    try {
-      text = JSON.stringify(session[key]);
-    } catch (err) {
-      throw new SessionDataError(key, `cannot be written as JSON: ${(err as Error).message}`, { cause: err });
-    }
-    if (text !== undefined) data[key] = text;
-  }
-  return data;
-}
-
-function remember(target: object, loaded: Loaded): void {
-  Object.defineProperty(target, LOADED, {
-    value: loaded,
-    configurable: true,
-    enumerable: false,
-    writable: true,
-  });
 }
