@@ -34,8 +34,9 @@ export interface SessionOptions {
   /** Absolute lifetime in seconds from creation (or the last `regenerate()`), however active. @default 604800 */
   absoluteLifetime?: number;
   /**
-   * Seconds: an unchanged session is written (its expiry moved) only when the expiry would move by
-   * more than this. @default lifetime / 10
+   * Seconds: an unchanged session is written (its expiry moved, its cookie sent again) only when the
+   * expiry would move by more than this. Must be less than `lifetime` and than a set `cookie.maxAge`.
+   * @default a tenth of `lifetime`, or of `cookie.maxAge` when that is shorter
    */
   touchAfter?: number;
   /** How concurrent requests on one session combine; see the README. @default 'merge' */
@@ -181,9 +182,24 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
 
   const lifetime = seconds('lifetime', options.lifetime, 86_400, Number.MIN_VALUE);
   const absoluteLifetime = seconds('absoluteLifetime', options.absoluteLifetime, 604_800, Number.MIN_VALUE);
-  const touchAfter = seconds('touchAfter', options.touchAfter, lifetime / 10);
+  const cookie = options.cookie === false ? false : resolveCookie(options.cookie ?? {});
+  // The cookie is sent again only when the session is written: an unchanged session is written
+  // within touchAfter, so touchAfter must stay under both the idle lifetime and a shorter cookie's.
+  const cookieMaxAge =
+    cookie && typeof cookie.maxAge === 'number' && cookie.maxAge > 0 ? cookie.maxAge : null;
+  const touchAfter = seconds(
+    'touchAfter',
+    options.touchAfter,
+    Math.min(lifetime, cookieMaxAge ?? lifetime) / 10,
+  );
   if (touchAfter >= lifetime) {
     throw new ConfigError('touchAfter', `must be less than lifetime (${lifetime} s), got ${touchAfter}`);
+  }
+  if (cookieMaxAge !== null && touchAfter >= cookieMaxAge) {
+    throw new ConfigError(
+      'touchAfter',
+      `must be less than cookie.maxAge (${cookieMaxAge} s), got ${touchAfter}: the cookie would expire before an unchanged session is written again`,
+    );
   }
 
   const concurrency = options.concurrency ?? 'merge';
@@ -275,7 +291,7 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     concurrency,
     lockWaitMs: seconds('lockWait', options.lockWait, 10) * 1000,
     lockTtlMs: seconds('lockTtl', options.lockTtl, 30, Number.MIN_VALUE) * 1000,
-    cookie: options.cookie === false ? false : resolveCookie(options.cookie ?? {}),
+    cookie,
     header,
     saveUninitialized: bool('saveUninitialized', options.saveUninitialized, false),
     hashIds: bool('hashIds', options.hashIds, true),

@@ -46,6 +46,7 @@ describe('options are validated at construction', () => {
     configError({ lifetime: -1 }, 'lifetime');
     configError({ lifetime: 0 }, 'lifetime');
     configError({ touchAfter: 100, lifetime: 50 }, 'touchAfter');
+    configError({ touchAfter: 1800, cookie: { maxAge: 1800 } }, 'touchAfter');
     configError({ concurrency: 'yolo' as 'merge' }, 'concurrency');
     configError({ maxSize: 0 }, 'maxSize');
     configError({ header: 'bad header' }, 'header');
@@ -68,6 +69,24 @@ describe('options are validated at construction', () => {
       sameSite: 'lax',
       maxAge: undefined,
     });
+  });
+});
+
+describe('touchAfter never outlives a short lifetime', () => {
+  it('defaults to a tenth of lifetime, or of a shorter cookie.maxAge', () => {
+    assert.equal(new SessionManager({ store, secret, lifetime: 1.5 }).options.touchAfterMs, 150);
+    assert.equal(
+      new SessionManager({ store, secret, cookie: { maxAge: 1800 } }).options.touchAfterMs,
+      180_000,
+    );
+    assert.equal(
+      new SessionManager({ store, secret, lifetime: 600, cookie: { maxAge: 3600 } }).options.touchAfterMs,
+      60_000,
+    );
+    assert.equal(
+      new SessionManager({ store, secret, cookie: { maxAge: null } }).options.touchAfterMs,
+      8_640_000,
+    );
   });
 });
 
