@@ -116,7 +116,11 @@ describe('ExpressSessionStore: express-session on two instances over one baton s
       const eagerCalls = countCalls(eager);
       await sleep(5);
       await other.request(c.url, '/state');
-      assert.deepEqual(eagerCalls.counts, { get: 1, patch: 1 }, 'touchAfter: 0 writes every touch (expiry and cookie)');
+      assert.deepEqual(
+        eagerCalls.counts,
+        { get: 1, patch: 1 },
+        'touchAfter: 0 writes every touch (expiry and cookie)',
+      );
     } finally {
       await c.close();
     }
@@ -220,7 +224,10 @@ describe("ExpressSessionStore: express-session's store expectations", () => {
     const t0 = Date.now();
     await s.set('a', { cookie: cookie(10_000) });
     const a = (await memory.get('es:a'))!;
-    assert.ok(a.expiresAt >= t0 + 11_000 && a.expiresAt <= Date.now() + 11_000, 'from the cookie, with grace');
+    assert.ok(
+      a.expiresAt >= t0 + 11_000 && a.expiresAt <= Date.now() + 11_000,
+      'from the cookie, with grace',
+    );
     await s.set('b', { cookie: cookie(null) });
     const b = (await memory.get('es:b'))!;
     assert.ok(b.expiresAt >= t0 + 120_000 && b.expiresAt <= Date.now() + 120_000, 'from ttl');
@@ -325,6 +332,10 @@ describe('ExpressSessionStore: records it did not write', () => {
     const s = new ExpressSessionStore(memory);
     await assert.rejects(s.get('foreign'), { code: 'BATON_SESSION_DATA', key: 'cookie', status: 500 });
     await assert.rejects(s.all(), { code: 'BATON_SESSION_DATA', key: 'cookie' });
-    assert.deepEqual((await memory.get(hashId('foreign')))?.data, { a: '1' }, 'nothing deleted or overwritten');
+    assert.deepEqual(
+      (await memory.get(hashId('foreign')))?.data,
+      { a: '1' },
+      'nothing deleted or overwritten',
+    );
   });
 });
