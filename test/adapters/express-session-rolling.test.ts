@@ -203,6 +203,34 @@ for (const backend of backends) {
       assert.ok(listed, 'all() lists it with the same expiry');
     });
 
+    it('a skipped touch leaves the record outliving the rolled cookie (grace of one throttle)', async () => {
+      // maxAge 60 s: throttle 6 s. The cookie rolls 2 s later: no write, yet the record must
+      // outlive it. Margins of seconds, as an engine's clock is read to the second.
+      const sid = `grace-${randomBytes(6).toString('hex')}`;
+      const cookieFor = (at: number) => ({
+        originalMaxAge: 60_000,
+        expires: new Date(at + 60_000).toISOString(),
+      });
+      await sessions.set(sid, { cookie: cookieFor(Date.now()), userId: 'ann' });
+      const loaded = await sessions.get(sid);
+      await sleep(2_000);
+      // What express-session does on an unchanged rolling request: the cookie moves, then touch().
+      const rolled = Date.now();
+      loaded.cookie = cookieFor(rolled);
+      const calls = countCalls(store);
+      await sessions.touch(sid, loaded);
+      assert.deepEqual(calls.counts, {}, 'moved by 2 s, under the 6 s throttle: no store call');
+      const record = await store.get(hashId(sid));
+      assert.ok(record, 'still stored');
+      // Both sides on the store's clock.
+      const skew = (store.clock?.now() ?? Date.now()) - Date.now();
+      const cookieEnds = rolled + 60_000 + skew;
+      assert.ok(
+        record.expiresAt >= cookieEnds,
+        `record expires ${record.expiresAt - cookieEnds} ms after the rolled cookie`,
+      );
+    });
+
     it('a record without a cookie: the request fails with 500 BATON_SESSION_DATA and the record is left as it was', async () => {
       const jar = new ExpiringJar();
       await jar.request(app.url, '/login', { method: 'POST' });
