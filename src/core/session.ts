@@ -1,6 +1,7 @@
 import type { LockHandle } from '../stores/store.js';
 import type { Callback } from './callback.js';
 import { withCallback } from './callback.js';
+import { LOGGED_OUT_KEY, MOVED_KEY } from './moves.js';
 import { FORWARD_KEY } from './renewal.js';
 
 /** Internal state of a session, out of sight of `Object.keys(session)`. */
@@ -29,6 +30,16 @@ export interface SessionState {
   secure: boolean | (() => boolean);
   forceTouch: boolean;
   committed: boolean;
+  /** When the request loaded the session (store clock): a logout stamp after it ends a login made by it. */
+  loadedAt: number;
+  /** Tokens go back in the response header (header mode): the request spoke by header, or cookies are off. */
+  tokenInHeader: boolean;
+  /** The move marker this request's `regenerate()` left, checked after the new record is created. */
+  moved: string | undefined;
+  /** The presented id was moved by a login elsewhere (its marker was seen at load): `destroy()` ends that login. */
+  movedFrom: string | undefined;
+  /** The changes followed the session to the id a login elsewhere moved it to: the response sets no cookie. */
+  followed: boolean;
 }
 
 /** What a session asks of its manager. */
@@ -54,8 +65,10 @@ const METHODS = new Set([
   'login',
   'isNew',
   'cookie',
-  // Marks a forwarding record left by a renewal: never session data.
+  // Mark records left by a renewal, a regenerate and a "log out everywhere": never session data.
   FORWARD_KEY,
+  MOVED_KEY,
+  LOGGED_OUT_KEY,
 ]);
 
 /** True for names a session keeps for itself; they cannot hold data. */

@@ -1,0 +1,92 @@
+/**
+ * Logout always wins. What `regenerate()` and `destroyUser()` leave in the store so that a logout
+ * landing while a login is in flight on another instance still ends the session, and a request
+ * that loaded the old id still finds where its changes go.
+ *
+ * - A **move marker**, stored under `<old key>.moved` before the old record is deleted, names the
+ *   new store key (never the new id). The regenerating request checks, after creating the new
+ *   record, that the marker is still there; a logout deletes the marker first and the new record
+ *   second. Whichever order the calls land in, the new session ends (see docs/decisions.md).
+ * - A **logout stamp**, stored under `<hash of the user id>.loggedout` by `destroyUser()` before it
+ *   lists the user's sessions, holds when that happened. A request that started before it and
+ *   then stores a session for that user (a login in flight) deletes what it stored.
+ *
+ * Both are ordinary records that expire by themselves after `MOVE_WINDOW_MS`.
+ */
+import type { StoredSession } from '../stores/store.js';
+import { hashId } from './ids.js';
+
+/** The data key of a move marker. Reserved: a session never stores data under it. */
+export const MOVED_KEY = '__baton_moved';
+/** The data key of a logout stamp. Reserved likewise. */
+export const LOGGED_OUT_KEY = '__baton_logged_out';
+
+/**
+ * How long markers and stamps live: a login slower than this between `regenerate()` and its
+ * commit finds its marker gone and ends itself (it fails safe, as a logout would).
+ */
+export const MOVE_WINDOW_MS = 5 * 60_000;
+
+// Session keys are a prefix plus base64url (no '.'), so these suffixes never name a session.
+const MOVED_SUFFIX = '.moved';
+const LOGGED_OUT_SUFFIX = '.loggedout';
+
+/** The key of the move marker a regenerate of the session under `key` leaves. */
+export function movedKeyFor(key: string): string {
+  return key + MOVED_SUFFIX;
+}
+
+/** The key of a user's logout stamp: the user id appears only hashed. */
+export function loggedOutKeyFor(prefix: string, userId: string): string {
+  return `${prefix}${hashId(`user\u0000${userId}`)}${LOGGED_OUT_SUFFIX}`;
+}
+
+/** True for keys that hold a marker or a stamp, never a session (for listings). */
+export function isMarkerKey(key: string): boolean {
+  return key.endsWith(MOVED_SUFFIX) || key.endsWith(LOGGED_OUT_SUFFIX);
+}
+
+function record(dataKey: string, value: unknown, now: number, limit: number): StoredSession {
+  const expiresAt = Math.min(now + MOVE_WINDOW_MS, limit);
+  return {
+    data: { [dataKey]: JSON.stringify(value) },
+    createdAt: now,
+    expiresAt,
+    absoluteExpiresAt: expiresAt,
+    version: 1,
+  };
+}
+
+/** The move marker pointing at `targetKey`, living no longer than the old session would have. */
+export function moveRecord(targetKey: string, now: number, absoluteExpiresAt: number): StoredSession {
+  return record(MOVED_KEY, targetKey, now, absoluteExpiresAt);
+}
+
+/** The store key a move marker points at, or null for anything else (or nothing). */
+export function moveTarget(stored: StoredSession | null): string | null {
+  const raw = stored?.data[MOVED_KEY];
+  if (raw === undefined) return null;
+  try {
+    const key: unknown = JSON.parse(raw);
+    return typeof key === 'string' && key.length > 0 ? key : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A logout stamp made at `at` (ms since epoch, by the store's clock). */
+export function loggedOutRecord(at: number): StoredSession {
+  return record(LOGGED_OUT_KEY, at, at, Number.POSITIVE_INFINITY);
+}
+
+/** When a stamp says the user was logged out everywhere, or null. */
+export function loggedOutAt(stored: StoredSession | null): number | null {
+  const raw = stored?.data[LOGGED_OUT_KEY];
+  if (raw === undefined) return null;
+  try {
+    const at: unknown = JSON.parse(raw);
+    return typeof at === 'number' && Number.isFinite(at) ? at : null;
+  } catch {
+    return null;
+  }
+}
