@@ -497,6 +497,11 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const data: Record<string, unknown> = {};
     const snapshot = new Map<string, string>();
     for (const [k, raw] of Object.entries(stored.data)) {
+      if (isReservedKey(k)) {
+        // Written by other code: read as data it would shadow a method or the id.
+        this.emit('unreadable', { key, reason: 'reserved' });
+        return null;
+      }
       let text = raw;
       let stale = false;
       if (enc) {
@@ -509,7 +514,13 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         stale = opened.stale;
       }
       try {
-        data[k] = decodeValue(text);
+        // Defined, not assigned: a key named `__proto__` is data, never the object's prototype.
+        Object.defineProperty(data, k, {
+          value: decodeValue(text),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       } catch {
         this.emit('unreadable', { key, reason: 'json' });
         return null;

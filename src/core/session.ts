@@ -1,6 +1,7 @@
 import type { LockHandle } from '../stores/store.js';
 import type { Callback } from './callback.js';
 import { withCallback } from './callback.js';
+import { SessionDataError } from './errors.js';
 import { LOGGED_OUT_KEY, MOVED_KEY } from './moves.js';
 import { FORWARD_KEY } from './renewal.js';
 
@@ -76,6 +77,13 @@ export function isReservedKey(key: string): boolean {
   return METHODS.has(key);
 }
 
+function refuse(key: string): never {
+  throw new SessionDataError(
+    key,
+    "is a name the session keeps for itself (id, isNew, cookie, its methods and baton's markers) and cannot hold data; store it under another name",
+  );
+}
+
 /**
  * A session: plain properties hold the data, as in express-session. The methods return promises
  * and also take a node-style callback.
@@ -139,3 +147,26 @@ export class Session {
     );
   }
 }
+
+// Reserved names refuse assignment with a SessionDataError naming the key, instead of shadowing a
+// method or failing later; `__proto__` is an ordinary data key, never the object's prototype.
+for (const name of METHODS) {
+  const existing = Object.getOwnPropertyDescriptor(Session.prototype, name);
+  const get = existing?.get ?? (existing ? () => existing.value : () => undefined);
+  Object.defineProperty(Session.prototype, name, {
+    get,
+    set() {
+      refuse(name);
+    },
+    enumerable: false,
+    configurable: true,
+  });
+}
+Object.defineProperty(Session.prototype, '__proto__', {
+  get: () => undefined,
+  set(this: Session, value: unknown) {
+    Object.defineProperty(this, '__proto__', { value, enumerable: true, writable: true, configurable: true });
+  },
+  enumerable: false,
+  configurable: true,
+});

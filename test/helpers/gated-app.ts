@@ -60,6 +60,10 @@ function app(options: Omit<SessionOptions, 'secret'>, gates: Gates) {
   a.get('/state', (req, res) => {
     res.json({ data: { ...req.session } });
   });
+  // What a property the data never held reads as (a stored `__proto__` must not supply it).
+  a.get('/probe', (req, res) => {
+    res.json({ value: req.session[String(req.query.key)] ?? null });
+  });
   a.post('/set', async (req, res) => {
     await gates.wait(req.body.gate);
     req.session[req.body.key] = req.body.value;

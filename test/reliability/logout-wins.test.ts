@@ -7,20 +7,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
-import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
-import { MemoryStore } from '../../src/stores/memory/index.js';
-import { RedisStore } from '../../src/stores/redis/index.js';
-import type { Store } from '../../src/stores/store.js';
-import { sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 import { type GatedCluster, gatedCluster } from '../helpers/gated-app.js';
 import { Jar } from '../helpers/http.js';
-import { needService } from '../helpers/services.js';
+import { type SharedStores, sharedEngines } from '../helpers/shared-stores.js';
 
 const user = () => `u-${randomBytes(4).toString('hex')}`;
 const cleared = (setCookie: string[]) => setCookie.some((c) => /max-age=0/i.test(c));
 
-function logoutWins(name: string, stores: () => Promise<{ stores: [Store, Store]; close(): Promise<void> }>) {
+function logoutWins(name: string, stores: () => Promise<SharedStores>) {
   describe(`logout wins on ${name}`, { timeout: 60_000 }, () => {
     let made: Awaited<ReturnType<typeof stores>>;
     let c: GatedCluster;
@@ -129,38 +123,7 @@ function logoutWins(name: string, stores: () => Promise<{ stores: [Store, Store]
   });
 }
 
-logoutWins('memory', async () => {
-  const store = new MemoryStore();
-  return { stores: [store, store], close: () => store.close() };
-});
-
-const redisSkip = await needService('Redis', 6379);
-if (redisSkip) describe('logout wins on Redis', { skip: redisSkip }, () => {});
-else {
-  logoutWins('Redis', async () => {
-    const prefix = `baton-lw-${randomBytes(5).toString('hex')}:`;
-    const a = new RedisStore({ url: 'redis://127.0.0.1:6379', prefix });
-    const b = new RedisStore({ url: 'redis://127.0.0.1:6379', prefix });
-    return { stores: [a, b], close: async () => void (await Promise.all([a.close(), b.close()])) };
-  });
-}
-
-{
-  let engine: LocalDynamo | undefined;
-  logoutWins('DynamoDB (dynalite)', async () => {
-    engine = await startEngine();
-    const client = sdkClient(engine.endpoint);
-    const table = tableName();
-    const a = new DynamoDBStore({ tableName: table, client, ...warnings() });
-    await a.ensureTable();
-    const b = new DynamoDBStore({ tableName: table, client: sdkClient(engine.endpoint), ...warnings() });
-    return {
-      stores: [a, b],
-      close: async () => {
-        await Promise.all([a.close(), b.close()]);
-        client.destroy();
-        await engine?.close();
-      },
-    };
-  });
+for (const engine of await sharedEngines()) {
+  if (engine.skip) describe(`logout wins on ${engine.name}`, { skip: engine.skip }, () => {});
+  else logoutWins(engine.name, engine.open);
 }
