@@ -860,6 +860,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         ? { set: this.#seal(key, Object.fromEntries(changes.next)), unset: [], expiresAt, replace: true }
         : { set: this.#seal(key, changes.set), unset: changes.unset, expiresAt };
     if (userChanged) patch.userId = changes.userId ?? null;
+    // A `maxSize` below the store's limit is enforced by the store in the write itself (atomically).
+    const { maxSize } = this.options;
+    if (maxSize < this.store.limits.maxSessionBytes && Object.keys(patch.set).length > 0)
+      patch.maxBytes = maxSize;
     return patch;
   }
 

@@ -172,6 +172,35 @@ function edges(name: string, open: () => Promise<SharedStores>) {
       });
     });
 
+    describe('maxSize held by the store in the write itself (item 9)', () => {
+      it('10 concurrent 500-byte writes under maxSize 2,000: never more stored, the rest 413, the session stays usable', async () => {
+        const c = await cluster({ maxSize: 2_000 });
+        const jar = new Jar();
+        await jar.request(c.urls[0], '/set', { json: { key: 'a', value: 1 } });
+        const writes = Array.from({ length: 10 }, (_, i) =>
+          jar.request(c.urls[i % 2], '/set', {
+            json: { key: `k${i}`, value: 'x'.repeat(480), gate: `size-${i}` },
+          }),
+        );
+        // Every request has loaded the small session before any of them writes.
+        for (let i = 0; i < 10; i++) await c.gates.reached(`size-${i}`);
+        for (let i = 0; i < 10; i++) c.gates.open(`size-${i}`);
+        const statuses = (await Promise.all(writes)).map((r) => r.status).sort();
+        const stored = await made.stores[0].get(hashId(idOf(jar.cookie!)));
+        const size = Object.entries(stored?.data ?? {}).reduce(
+          (sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v),
+          0,
+        );
+        assert.ok(size <= 2_000, `stored ${size} bytes`);
+        const kept = Object.keys(stored?.data ?? {}).length - 1;
+        assert.equal(statuses.filter((s) => s === 200).length, kept, statuses.join(','));
+        assert.equal(statuses.filter((s) => s === 413).length, 10 - kept, statuses.join(','));
+        assert.equal((await jar.request(c.urls[1], '/set', { json: { key: 'b', value: 2 } })).status, 200);
+        assert.equal((await jar.request(c.urls[0], '/login', { json: { user: 'u' } })).status, 200);
+        assert.equal((await jar.request(c.urls[1], '/state')).body.data.userId, 'u');
+      });
+    });
+
     describe('encryption key rollout (item 12)', () => {
       it('a new key deployed decrypt-only first, then made current, logs nobody out at any step', async () => {
         const old = { id: 'k1', key: KEY_1 };
