@@ -173,7 +173,7 @@ function edges(name: string, open: () => Promise<SharedStores>) {
     });
 
     describe('maxSize held by the store in the write itself (item 9)', () => {
-      it('10 concurrent 500-byte writes under maxSize 2,000: never more stored, the rest 413, the session stays usable', async () => {
+      it('10 concurrent 500-byte writes under maxSize 2,000: never more stored, the rest 413, the session stays usable', async (t) => {
         const c = await cluster({ maxSize: 2_000 });
         const jar = new Jar();
         await jar.request(c.urls[0], '/set', { json: { key: 'a', value: 1 } });
@@ -191,6 +191,7 @@ function edges(name: string, open: () => Promise<SharedStores>) {
           (sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v),
           0,
         );
+        t.diagnostic(`stored ${size} bytes; statuses ${statuses.join(',')}`);
         assert.ok(size <= 2_000, `stored ${size} bytes`);
         const kept = Object.keys(stored?.data ?? {}).length - 1;
         assert.equal(statuses.filter((s) => s === 200).length, kept, statuses.join(','));
