@@ -178,7 +178,7 @@ function edges(name: string, open: () => Promise<SharedStores>) {
         const jar = new Jar();
         await jar.request(c.urls[0], '/set', { json: { key: 'a', value: 1 } });
         const writes = Array.from({ length: 10 }, (_, i) =>
-          jar.request(c.urls[i % 2], '/set', {
+          jar.request(c.urls[i % 2] as string, '/set', {
             json: { key: `k${i}`, value: 'x'.repeat(480), gate: `size-${i}` },
           }),
         );
