@@ -514,13 +514,11 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         stale = opened.stale;
       }
       try {
+        const value = decodeValue(text);
         // Defined, not assigned: a key named `__proto__` is data, never the object's prototype.
-        Object.defineProperty(data, k, {
-          value: decodeValue(text),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
+        if (k === '__proto__') {
+          Object.defineProperty(data, k, { value, enumerable: true, writable: true, configurable: true });
+        } else data[k] = value;
       } catch {
         this.emit('unreadable', { key, reason: 'json' });
         return null;
