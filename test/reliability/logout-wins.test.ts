@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type GatedCluster, gatedCluster } from '../helpers/gated-app.js';
 import { Jar } from '../helpers/http.js';
-import { type SharedStores, sharedEngines } from '../helpers/shared-stores.js';
+import { otherEngines, type SharedStores, sharedEngines } from '../helpers/shared-stores.js';
 
 const user = () => `u-${randomBytes(4).toString('hex')}`;
 const cleared = (setCookie: string[]) => setCookie.some((c) => /max-age=0/i.test(c));
@@ -21,11 +21,21 @@ function logoutWins(name: string, stores: () => Promise<SharedStores>) {
     before(async () => {
       made = await stores();
       c = await gatedCluster([{ store: made.stores[0] }, { store: made.stores[1] }]);
+      indexed =
+        (await made.stores[0].listByUser?.('nobody').then(
+          () => true,
+          () => false,
+        )) ?? false;
     });
     after(async () => {
       await c?.close();
       await made?.close();
     });
+
+    /** The user's sessions, where the store has a user index (none left is the point). */
+    const sessionsOf = async (u: string) => (indexed ? c.managers[1].listByUser(u) : []);
+    /** Memcached declares `listByUser` but cannot list (it says so with BATON_NOT_SUPPORTED). */
+    let indexed = false;
 
     /** The session the browser's cookie leads to now, as the other instance sees it. */
     const state = async (jar: Jar) => (await jar.request(c.urls[1], '/state')).body.data;
@@ -43,7 +53,7 @@ function logoutWins(name: string, stores: () => Promise<SharedStores>) {
       assert.equal(answered.status, 200);
       assert.ok(cleared(answered.setCookie), 'the login that lost to the logout clears the cookie');
       assert.deepEqual(await state(jar), {});
-      assert.deepEqual(await c.managers[1].listByUser(u), [], 'no session of the user is left');
+      assert.deepEqual(await sessionsOf(u), [], 'no session of the user is left');
     });
 
     it('a logout that loaded before the regenerate and deletes after it still ends the login', async () => {
@@ -59,10 +69,11 @@ function logoutWins(name: string, stores: () => Promise<SharedStores>) {
       c.gates.open('login-2');
       assert.equal((await login).status, 200);
       assert.deepEqual(await state(jar), {});
-      assert.deepEqual(await c.managers[1].listByUser(u), []);
+      assert.deepEqual(await sessionsOf(u), []);
     });
 
-    it('destroyUser() while a logged-in session is being regenerated leaves the user no live session', async () => {
+    it('destroyUser() while a logged-in session is being regenerated leaves the user no live session', async (t) => {
+      if (!indexed) return t.skip('this store has no user index');
       const jar = new Jar();
       const admin = new Jar();
       const u = user();
@@ -75,10 +86,11 @@ function logoutWins(name: string, stores: () => Promise<SharedStores>) {
       c.gates.open('login-3');
       assert.equal((await elevate).status, 200);
       assert.deepEqual(await state(jar), {});
-      assert.deepEqual(await c.managers[0].listByUser(u), []);
+      assert.deepEqual(await sessionsOf(u), []);
     });
 
-    it('destroyUser() while an anonymous session logs in as that user leaves the user no live session', async () => {
+    it('destroyUser() while an anonymous session logs in as that user leaves the user no live session', async (t) => {
+      if (!indexed) return t.skip('this store has no user index');
       const jar = new Jar();
       const admin = new Jar();
       const u = user();
@@ -89,7 +101,7 @@ function logoutWins(name: string, stores: () => Promise<SharedStores>) {
       c.gates.open('login-4');
       assert.equal((await login).status, 200);
       assert.deepEqual(await state(jar), {});
-      assert.deepEqual(await c.managers[0].listByUser(u), []);
+      assert.deepEqual(await sessionsOf(u), []);
       // A login that starts after the logout stands.
       await jar.request(c.urls[0], '/login', { json: { user: u } });
       assert.equal((await state(jar)).userId, u);
@@ -123,7 +135,9 @@ function logoutWins(name: string, stores: () => Promise<SharedStores>) {
   });
 }
 
-for (const engine of await sharedEngines()) {
+// Memory, Redis and DynamoDB, then file, PostgreSQL, MariaDB and Memcached (no user index: the
+// destroyUser rows skip there): the rule lives in the core, so it must hold on every store.
+for (const engine of [...(await sharedEngines()), ...(await otherEngines())]) {
   if (engine.skip) describe(`logout wins on ${engine.name}`, { skip: engine.skip }, () => {});
   else logoutWins(engine.name, engine.open);
 }
