@@ -69,8 +69,9 @@ function app(options: Omit<SessionOptions, 'secret'>, gates: Gates) {
     req.session[req.body.key] = req.body.value;
     res.json({ ok: true });
   });
-  // A login (or privilege change): regenerate, then (after the gate) record the user.
+  // A login (or privilege change): (gate `before`) regenerate, then (gate `gate`) record the user.
   a.post('/login', async (req, res) => {
+    await gates.wait(req.body.before);
     await req.session.regenerate();
     await gates.wait(req.body.gate);
     req.session.userId = req.body.user;

@@ -56,6 +56,21 @@ function logoutWins(name: string, stores: () => Promise<SharedStores>) {
       assert.deepEqual(await sessionsOf(u), [], 'no session of the user is left');
     });
 
+    it('a logout that completes between the login loading the session and its regenerate() ends the login', async () => {
+      const jar = new Jar();
+      const u = user();
+      await jar.request(c.urls[0], '/set', { json: { key: 'basket', value: [3] } });
+      const login = jar.request(c.urls[0], '/login', { json: { user: u, before: 'login-0' } });
+      await c.gates.reached('login-0');
+      assert.equal((await jar.request(c.urls[1], '/logout', { json: {} })).status, 200);
+      c.gates.open('login-0');
+      const answered = await login;
+      assert.equal(answered.status, 200);
+      assert.ok(cleared(answered.setCookie), 'the login finds its session logged out and is created dead');
+      assert.deepEqual(await state(jar), {});
+      assert.deepEqual(await sessionsOf(u), []);
+    });
+
     it('a logout that loaded before the regenerate and deletes after it still ends the login', async () => {
       const jar = new Jar();
       const u = user();
