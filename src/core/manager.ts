@@ -374,11 +374,12 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         await this.#call(() => this.store.create(markerKey, moveRecord(key, now, state.absoluteExpiresAt)));
       } catch (err) {
         if ((err as BatonError).code !== 'BATON_SESSION_EXISTS') throw err;
-        // Another request regenerated this session first.
+        // Another request is regenerating this session (a double login): that one moves it and
+        // deletes the old record; this one starts empty, so only one new id holds the data.
         marked = false;
       }
-      const existed = await this.#call(() => this.store.destroy(oldKey));
-      if (marked && existed) state.moved = markerKey;
+      const existed = marked && (await this.#call(() => this.store.destroy(oldKey)));
+      if (existed) state.moved = markerKey;
       else if (marked) {
         // Logged out (or destroyed everywhere) by another request meanwhile: the new id is created dead.
         await this.#discard(markerKey);
