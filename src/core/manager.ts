@@ -14,15 +14,16 @@ import {
 import type { SessionEvents } from './events.js';
 import { generateId, hashId, sign, unsign, type VerifiedKey, VerifiedValues } from './ids.js';
 import {
+  endMove,
   isMarkerKey,
-  loggedOutAt,
-  loggedOutKeyFor,
-  loggedOutRecord,
+  loggedOutSince,
   MOVE_WINDOW_MS,
   MOVED_KEY,
   movedKeyFor,
   moveRecord,
   moveTarget,
+  type StoreCall,
+  stampLogout,
 } from './moves.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import { FORWARD_KEY, MAX_FORWARDS, openForward, sealForward, shouldRenew } from './renewal.js';
@@ -112,6 +113,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   readonly #failures: number[] = [];
   #failureAt = 0;
   #lastBruteForce = Number.NEGATIVE_INFINITY;
+  /** Store calls made by the logout-wins helpers, bounded and mapped like every other. */
+  readonly #run: StoreCall = (fn) => this.#call(fn);
 
   constructor(options: SessionOptions) {
     super();
@@ -300,56 +303,17 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     if (!this.store.listByUser) {
       throw new NotSupportedError(`the ${this.store.name} store has no user index`);
     }
-    await this.#stampLogout(userId);
+    await stampLogout(this.store, this.#run, this.options.keyPrefix, userId, this.#now());
     const sessions = await this.listByUser(userId);
     const results = await Promise.all(
       sessions.map(async (s) => {
         const existed = await this.#call(() => this.store.destroy(s.key));
         // Regenerated while this ran: the session lives on under the key its marker names.
-        return existed || (await this.#endMove(s.key));
+        return existed || (await endMove(this.store, this.#run, s.key));
       }),
     );
     this.emit('userLoggedOut', { userId, sessions });
     return results.filter(Boolean).length;
-  }
-
-  /** Records that `userId` was logged out everywhere now (see `src/core/moves.ts`). */
-  async #stampLogout(userId: string): Promise<void> {
-    const key = loggedOutKeyFor(this.options.keyPrefix, userId);
-    const stamp = loggedOutRecord(this.#now());
-    const patch: Patch = { set: stamp.data, unset: [], expiresAt: stamp.expiresAt };
-    // Patch an existing stamp; create one otherwise; a stamp created meanwhile is patched.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (await this.#call(() => this.store.patch(key, patch))) return;
-      try {
-        await this.#call(() => this.store.create(key, stamp));
-        return;
-      } catch (err) {
-        if ((err as BatonError).code !== 'BATON_SESSION_EXISTS') throw err;
-      }
-    }
-  }
-
-  /** True when `userId` was logged out everywhere after `since` (a stamp newer than it). */
-  async #loggedOutSince(userId: string, since: number): Promise<boolean> {
-    if (!this.store.listByUser) return false;
-    const stamp = await this.#call(() => this.store.get(loggedOutKeyFor(this.options.keyPrefix, userId)));
-    const at = loggedOutAt(stamp);
-    return at !== null && at >= since;
-  }
-
-  /**
-   * Ends the session a regenerate moved `oldKey` to, if its marker is still there: the marker is
-   * deleted first, then the new record, so a regenerating request that checks its marker after
-   * creating the record either finds it gone or has its record deleted here. True when it did.
-   */
-  async #endMove(oldKey: string): Promise<boolean> {
-    const markerKey = movedKeyFor(oldKey);
-    const target = moveTarget(await this.#call(() => this.store.get(markerKey)));
-    if (target === null) return false;
-    await this.#call(() => this.store.destroy(markerKey));
-    await this.#call(() => this.store.destroy(target));
-    return true;
   }
 
   /** Stops listening to the store. The store itself is closed by whoever made it. */
@@ -417,9 +381,9 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       if (!state.isNew) {
         const existed = await this.#call(() => this.store.destroy(state.key));
         // Gone already: a login elsewhere may have moved it; that login ends too (logout wins).
-        if (!existed) await this.#endMove(state.key);
+        if (!existed) await endMove(this.store, this.#run, state.key);
       } else if (state.movedFrom) {
-        await this.#endMove(state.movedFrom);
+        await endMove(this.store, this.#run, state.movedFrom);
       }
       // This request's own regenerate() left a marker: nothing will need it now.
       if (state.moved) await this.#discard(state.moved);
@@ -886,7 +850,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       const target = moveTarget(await this.#call(() => this.store.get(state.moved!)));
       if (target === null) return true;
     }
-    return userId !== undefined && (await this.#loggedOutSince(userId, state.loadedAt));
+    return (
+      userId !== undefined &&
+      (await loggedOutSince(this.store, this.#run, this.options.keyPrefix, userId, state.loadedAt))
+    );
   }
 
   /**

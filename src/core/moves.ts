@@ -13,7 +13,7 @@
  *
  * Both are ordinary records that expire by themselves after `MOVE_WINDOW_MS`.
  */
-import type { StoredSession } from '../stores/store.js';
+import type { Patch, Store, StoredSession } from '../stores/store.js';
 import { hashId } from './ids.js';
 
 /** The data key of a move marker. Reserved: a session never stores data under it. */
@@ -89,4 +89,57 @@ export function loggedOutAt(stored: StoredSession | null): number | null {
   } catch {
     return null;
   }
+}
+
+/** A store call made the way the manager makes every one (bounded by `timeoutMs`, errors mapped). */
+export type StoreCall = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/** Records that `userId` was logged out everywhere at `now`: patches the stamp, or creates it. */
+export async function stampLogout(
+  store: Store,
+  call: StoreCall,
+  prefix: string,
+  userId: string,
+  now: number,
+): Promise<void> {
+  const key = loggedOutKeyFor(prefix, userId);
+  const stamp = loggedOutRecord(now);
+  const patch: Patch = { set: stamp.data, unset: [], expiresAt: stamp.expiresAt };
+  // A stamp created by another call meanwhile is patched on the next round.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (await call(() => store.patch(key, patch))) return;
+    try {
+      await call(() => store.create(key, stamp));
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'BATON_SESSION_EXISTS') throw err;
+    }
+  }
+}
+
+/** True when `userId` was logged out everywhere at or after `since` (stores with a user index only). */
+export async function loggedOutSince(
+  store: Store,
+  call: StoreCall,
+  prefix: string,
+  userId: string,
+  since: number,
+): Promise<boolean> {
+  if (!store.listByUser) return false;
+  const at = loggedOutAt(await call(() => store.get(loggedOutKeyFor(prefix, userId))));
+  return at !== null && at >= since;
+}
+
+/**
+ * Ends the session a regenerate moved `oldKey` to, if its marker is still there: the marker is
+ * deleted first, then the new record, so a regenerating request that reads its marker back after
+ * creating its record either finds it gone or has its record deleted here. True when it did.
+ */
+export async function endMove(store: Store, call: StoreCall, oldKey: string): Promise<boolean> {
+  const markerKey = movedKeyFor(oldKey);
+  const target = moveTarget(await call(() => store.get(markerKey)));
+  if (target === null) return false;
+  await call(() => store.destroy(markerKey));
+  await call(() => store.destroy(target));
+  return true;
 }
