@@ -31,9 +31,10 @@ export interface SessionEvents {
   bruteForce: [info: { failures: number; windowMs: number; threshold: number }];
   /**
    * A stored session that could not be read: a value failed decryption (tampered, or its key is no
-   * longer configured) or is not JSON. The session is treated as absent.
+   * longer configured), is not JSON, or sits under a reserved name (`id`, `isNew`, `regenerate`...,
+   * written by other code). The session is treated as absent.
    */
-  unreadable: [info: { key: string; reason: 'decrypt' | 'json' }];
+  unreadable: [info: { key: string; reason: 'decrypt' | 'json' | 'reserved' }];
   /** A correctly signed id the store does not know (expired, logged out, or from another deployment). */
   unknown: [info: { key: string }];
   /** `destroyUser` logged a user out everywhere. */

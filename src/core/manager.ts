@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { LockHandle, Patch, SessionSummary, Store, StoreClock, StoredSession } from '../stores/store.js';
 import { decodeValue, encodeValue } from './codec.js';
-import { clearCookie, readCookie, readHeaderToken, serializeCookie } from './cookie.js';
+import { clearCookie, readCookies, readHeaderToken, serializeCookie } from './cookie.js';
 import {
   type BatonError,
+  ConflictError,
   isBatonError,
   LockTimeoutError,
   NotSupportedError,
@@ -12,6 +13,18 @@ import {
 } from './errors.js';
 import type { SessionEvents } from './events.js';
 import { generateId, hashId, sign, unsign, type VerifiedKey, VerifiedValues } from './ids.js';
+import {
+  endMove,
+  isMarkerKey,
+  loggedOutSince,
+  MOVE_WINDOW_MS,
+  MOVED_KEY,
+  movedKeyFor,
+  moveRecord,
+  moveTarget,
+  type StoreCall,
+  stampLogout,
+} from './moves.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import { FORWARD_KEY, MAX_FORWARDS, openForward, sealForward, shouldRenew } from './renewal.js';
 import { isReservedKey, Session, type SessionController, type SessionState, STATE } from './session.js';
@@ -100,6 +113,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   readonly #failures: number[] = [];
   #failureAt = 0;
   #lastBruteForce = Number.NEGATIVE_INFINITY;
+  /** Store calls made by the logout-wins helpers, bounded and mapped like every other. */
+  readonly #run: StoreCall = (fn) => this.#call(fn);
 
   constructor(options: SessionOptions) {
     super();
@@ -141,12 +156,23 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     // The first request waits (boundedly) for the first reading of the store's clock; none after it.
     const warming = this.#clock?.ready();
     if (warming) await warming;
-    const raw =
-      (header ? readHeaderToken(request.header?.(header), header) : undefined) ??
-      (cookie ? readCookie(request.cookie, cookie.name) : undefined);
-    if (raw === undefined) return this.#fresh(secure, false);
+    const headerValue = header ? request.header?.(header) : undefined;
+    const fromHeader = header ? readHeaderToken(headerValue, header) : undefined;
+    const candidates =
+      fromHeader !== undefined ? [fromHeader] : cookie ? readCookies(request.cookie, cookie.name) : [];
+    // Header mode: a token goes back by header only to a request that spoke by header (or sent the
+    // header empty to be issued one), never to a cookie request: its cookie is HttpOnly.
+    const tokenInHeader =
+      !cookie || fromHeader !== undefined || (headerValue != null && candidates.length === 0);
+    const raw = candidates[0];
+    if (raw === undefined) return this.#fresh(secure, false, tokenInHeader);
 
-    const verified = this.#verify(raw);
+    // Of several cookies of the name (one tossed from a sibling subdomain), the first that verifies.
+    let verified: VerifiedKey | null = null;
+    for (const candidate of candidates) {
+      verified = this.#verify(candidate);
+      if (verified) break;
+    }
     if (!verified) {
       // No store read for anything that fails verification.
       this.emit('suspicious', {
@@ -154,7 +180,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         client: typeof request.client === 'function' ? request.client() : request.client,
       });
       this.#countFailure();
-      return this.#fresh(secure, true);
+      return this.#fresh(secure, true, tokenInHeader);
     }
 
     let id = verified.id;
@@ -191,12 +217,17 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       forwarded = true;
       this.emit('forwarded', { oldKey, key });
     }
-    const opened = stored ? this.#open(key, id, stored) : null;
+    const opened = stored ? this.#open(key, stored) : null;
     if (!stored || !opened) {
       await lock?.release().catch(() => {});
       if (!stored) this.emit('unknown', { key });
-      // Never adopt an id the store does not know: a new one is issued.
-      return this.#fresh(secure, true);
+      // Never adopt an id the store does not know: a new one is issued. An id a login elsewhere
+      // moved moments ago is not followed (that would undo the login's protection against
+      // fixation) and not cleared either (the browser has, or is about to get, the new cookie).
+      const moved = !stored && moveTarget(await this.#call(() => this.store.get(movedKeyFor(key)))) !== null;
+      const fresh = this.#fresh(secure, !moved, tokenInHeader);
+      if (moved) fresh[STATE].movedFrom = key;
+      return fresh;
     }
 
     const { data, snapshot } = opened;
@@ -219,6 +250,11 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       secure,
       forceTouch: false,
       committed: false,
+      loadedAt: this.#now(),
+      tokenInHeader,
+      moved: undefined,
+      movedFrom: undefined,
+      followed: false,
     };
     return new Session(state, data);
   }
@@ -254,13 +290,28 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     if (!this.store.listByUser) {
       throw new NotSupportedError(`the ${this.store.name} store has no user index`);
     }
-    return this.#call(() => this.store.listByUser!(userId));
+    const listed = await this.#call(() => this.store.listByUser!(userId));
+    return listed.filter((s) => !isMarkerKey(s.key));
   }
 
-  /** Logs a user out everywhere: deletes every session indexed under `userId`. Returns how many. */
+  /**
+   * Logs a user out everywhere: deletes every session indexed under `userId`. Returns how many.
+   * A logout stamp is written first, so a login for this user already in flight when this is
+   * called deletes the session it stores (logout wins).
+   */
   async destroyUser(userId: string): Promise<number> {
+    if (!this.store.listByUser) {
+      throw new NotSupportedError(`the ${this.store.name} store has no user index`);
+    }
+    await stampLogout(this.store, this.#run, this.options.keyPrefix, userId, this.#now());
     const sessions = await this.listByUser(userId);
-    const results = await Promise.all(sessions.map((s) => this.#call(() => this.store.destroy(s.key))));
+    const results = await Promise.all(
+      sessions.map(async (s) => {
+        const existed = await this.#call(() => this.store.destroy(s.key));
+        // Regenerated while this ran: the session lives on under the key its marker names.
+        return existed || (await endMove(this.store, this.#run, s.key));
+      }),
+    );
     this.emit('userLoggedOut', { userId, sessions });
     return results.filter(Boolean).length;
   }
@@ -275,17 +326,42 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   async regenerate(session: Session): Promise<void> {
     const state = session[STATE];
     const oldKey = state.key;
-    if (!state.isNew) {
-      const existed = await this.#call(() => this.store.destroy(oldKey));
+    const now = this.#now();
+    const id = generateId();
+    const key = this.keyFor(id);
+    let dead = false;
+    if (!state.isNew && !state.destroyed) {
+      // Logout wins: a marker naming the new key is stored before the old record goes (see moves.ts).
+      const markerKey = movedKeyFor(oldKey);
+      let marked = true;
+      try {
+        await this.#call(() => this.store.create(markerKey, moveRecord(key, now, state.absoluteExpiresAt)));
+      } catch (err) {
+        if ((err as BatonError).code !== 'BATON_SESSION_EXISTS') throw err;
+        // Another request is regenerating this session (a double login): that one moves it and
+        // deletes the old record; this one starts empty, so only one new id holds the data.
+        marked = false;
+      }
+      const existed = marked && (await this.#call(() => this.store.destroy(oldKey)));
+      if (existed) state.moved = markerKey;
+      else if (marked) {
+        // Logged out (or destroyed everywhere) by another request meanwhile: the new id is created dead.
+        await this.#discard(markerKey);
+        dead = true;
+      }
       if (!existed) {
-        // Logged out (or regenerated) by another request meanwhile: its data must not live on under a new id.
+        // Its data must not live on under a new id.
         for (const k of Object.keys(session)) delete session[k];
       }
+    } else if (state.moved) {
+      // Regenerated twice in one request: the marker names the newest key.
+      const expiresAt = Math.min(now + MOVE_WINDOW_MS, state.absoluteExpiresAt);
+      const patch: Patch = { set: { [MOVED_KEY]: JSON.stringify(key) }, unset: [], expiresAt };
+      if (!(await this.#call(() => this.store.patch(state.moved!, patch)))) dead = true;
     }
     state.lock = null;
-    const now = this.#now();
-    state.id = generateId();
-    state.key = this.keyFor(state.id);
+    state.id = id;
+    state.key = key;
     state.isNew = true;
     state.snapshot = new Map();
     state.userId = undefined;
@@ -296,11 +372,23 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     state.cookieNeeded = true;
     state.destroyed = false;
     this.emit('regenerated', { oldKey, key: state.key });
+    if (dead) this.#gone(session);
   }
 
   async destroy(session: Session): Promise<void> {
     const state = session[STATE];
-    if (!state.isNew && !state.destroyed) await this.#call(() => this.store.destroy(state.key));
+    if (!state.destroyed) {
+      if (!state.isNew) {
+        const existed = await this.#call(() => this.store.destroy(state.key));
+        // Gone already: a login elsewhere may have moved it; that login ends too (logout wins).
+        if (!existed) await endMove(this.store, this.#run, state.key);
+      } else if (state.movedFrom) {
+        await endMove(this.store, this.#run, state.movedFrom);
+      }
+      // This request's own regenerate() left a marker: nothing will need it now.
+      if (state.moved) await this.#discard(state.moved);
+      state.moved = undefined;
+    }
     state.lock = null;
     state.destroyed = true;
     for (const k of Object.keys(session)) delete session[k];
@@ -315,7 +403,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const state = session[STATE];
     const stored = state.isNew || state.destroyed ? null : await this.#call(() => this.store.get(state.key));
     for (const k of Object.keys(session)) delete session[k];
-    const opened = stored ? this.#open(state.key, state.id, stored) : null;
+    const opened = stored ? this.#open(state.key, stored) : null;
     if (!stored || !opened) {
       if (!state.isNew && !state.destroyed) await this.regenerate(session);
       return;
@@ -329,7 +417,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
 
   // Internals
 
-  #fresh(secure: boolean | (() => boolean), hadToken: boolean): Session {
+  #fresh(secure: boolean | (() => boolean), hadToken: boolean, tokenInHeader: boolean): Session {
     const now = this.#now();
     const id = generateId();
     const absoluteExpiresAt = now + this.options.absoluteLifetimeMs;
@@ -351,28 +439,38 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       secure,
       forceTouch: false,
       committed: false,
+      loadedAt: now,
+      tokenInHeader,
+      moved: undefined,
+      movedFrom: undefined,
+      followed: false,
     };
     return new Session(state, {});
   }
 
   /** Additional data binding an encrypted value to its session (the store key without prefix) and data key. */
-  #aad(id: string, dataKey: string): string {
-    return `baton-session\u0000${this.options.hashIds ? hashId(id) : id}\u0000${dataKey}`;
+  #aad(key: string, dataKey: string): string {
+    return `baton-session\u0000${key.slice(this.options.keyPrefix.length)}\u0000${dataKey}`;
   }
 
   /**
    * Decodes (and decrypts) a stored session's values. Null when any value does not decrypt or is
    * not JSON: the session is then absent, never half-read and never read as plaintext.
    */
-  #open(key: string, id: string, stored: StoredSession): Opened | null {
+  #open(key: string, stored: StoredSession): Opened | null {
     const enc = this.options.encryption;
     const data: Record<string, unknown> = {};
     const snapshot = new Map<string, string>();
     for (const [k, raw] of Object.entries(stored.data)) {
+      if (isReservedKey(k)) {
+        // Written by other code: read as data it would shadow a method or the id.
+        this.emit('unreadable', { key, reason: 'reserved' });
+        return null;
+      }
       let text = raw;
       let stale = false;
       if (enc) {
-        const opened = enc.open(this.#aad(id, k), raw);
+        const opened = enc.open(this.#aad(key, k), raw);
         if (!opened) {
           this.emit('unreadable', { key, reason: 'decrypt' });
           return null;
@@ -381,7 +479,11 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         stale = opened.stale;
       }
       try {
-        data[k] = decodeValue(text);
+        const value = decodeValue(text);
+        // Defined, not assigned: a key named `__proto__` is data, never the object's prototype.
+        if (k === '__proto__') {
+          Object.defineProperty(data, k, { value, enumerable: true, writable: true, configurable: true });
+        } else data[k] = value;
       } catch {
         this.emit('unreadable', { key, reason: 'json' });
         return null;
@@ -392,11 +494,11 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   }
 
   /** The values as the store receives them: encrypted under the current key when encryption is on. */
-  #seal(id: string, values: Record<string, string>): Record<string, string> {
+  #seal(key: string, values: Record<string, string>): Record<string, string> {
     const enc = this.options.encryption;
     if (!enc) return values;
     const out: Record<string, string> = {};
-    for (const [k, text] of Object.entries(values)) out[k] = enc.seal(this.#aad(id, k), text);
+    for (const [k, text] of Object.entries(values)) out[k] = enc.seal(this.#aad(key, k), text);
     return out;
   }
 
@@ -540,7 +642,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     if (state.isNew) {
       if (!shouldCreate(changes.next.size, this.options.saveUninitialized)) return;
       const record: StoredSession = {
-        data: this.#seal(state.id, Object.fromEntries(changes.next)),
+        data: this.#seal(state.key, Object.fromEntries(changes.next)),
         createdAt: state.createdAt,
         expiresAt,
         absoluteExpiresAt: state.absoluteExpiresAt,
@@ -548,6 +650,11 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       };
       if (changes.userId !== undefined) record.userId = changes.userId;
       await this.#call(() => this.store.create(state.key, record));
+      if (await this.#loggedOutMeanwhile(state, record.userId)) {
+        // A logout landed while this login was in flight: what was just stored goes again.
+        await this.#discard(state.key);
+        return this.#gone(session);
+      }
       this.#saved(state, changes, expiresAt, 1);
       this.emit('created', { key: state.key });
       return;
@@ -570,21 +677,25 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       if (!dataChanged && !userChanged && !lock) {
         // Only the expiry moves: a touch writes nothing else.
         const alive = await this.#call(() => this.store.touch(state.key, expiresAt));
-        if (!alive) return this.#gone(session);
+        if (!alive) return this.#lost(session, changes, expiresAt);
         state.expiresAt = expiresAt;
         state.forceTouch = false;
         state.cookieNeeded = true;
         return;
       }
-      const patch = this.#changePatch(state.id, changes, expiresAt, userChanged);
+      const patch = this.#changePatch(state.key, changes, expiresAt, userChanged);
       if (concurrency === 'strict') patch.expectVersion = state.version;
       if (lock) {
         patch.lockToken = lock.token;
         patch.releaseLock = final;
       }
       const result = await this.#call(() => this.store.patch(state.key, patch), state.key);
-      if (!result) return this.#gone(session);
+      if (!result) return this.#lost(session, changes, expiresAt);
       if (lock && final) state.lock = null;
+      if (userChanged && (await this.#loggedOutMeanwhile(state, changes.userId))) {
+        await this.#discard(state.key);
+        return this.#gone(session);
+      }
       this.#saved(state, changes, expiresAt, result.version);
       return;
     }
@@ -614,7 +725,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const id = generateId();
     const key = this.keyFor(id);
     const record: StoredSession = {
-      data: this.#seal(id, Object.fromEntries(changes.next)),
+      data: this.#seal(key, Object.fromEntries(changes.next)),
       createdAt: now,
       expiresAt,
       absoluteExpiresAt: state.absoluteExpiresAt,
@@ -659,7 +770,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     state.lock = null;
     if (!result) {
       await this.#discard(key);
-      return this.#gone(session);
+      return this.#lost(session, changes, expiresAt);
     }
     state.id = id;
     state.key = key;
@@ -693,7 +804,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       id = next;
     }
     const key = this.keyFor(id);
-    const patch = this.#changePatch(id, changes, expiresAt, changes.userId !== state.userId);
+    const patch = this.#changePatch(key, changes, expiresAt, changes.userId !== state.userId);
     const result = await this.#call(() => this.store.patch(key, patch), key);
     if (!result) return this.#gone(session);
     if (id !== state.id) {
@@ -706,12 +817,16 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   }
 
   /** The patch that writes a request's changes to session `id`: only what changed, or all of it in 'overwrite' mode. */
-  #changePatch(id: string, changes: Changes, expiresAt: number, userChanged: boolean): Patch {
+  #changePatch(key: string, changes: Changes, expiresAt: number, userChanged: boolean): Patch {
     const patch: Patch =
       this.options.concurrency === 'overwrite'
-        ? { set: this.#seal(id, Object.fromEntries(changes.next)), unset: [], expiresAt, replace: true }
-        : { set: this.#seal(id, changes.set), unset: changes.unset, expiresAt };
+        ? { set: this.#seal(key, Object.fromEntries(changes.next)), unset: [], expiresAt, replace: true }
+        : { set: this.#seal(key, changes.set), unset: changes.unset, expiresAt };
     if (userChanged) patch.userId = changes.userId ?? null;
+    // A `maxSize` below the store's limit is enforced by the store in the write itself (atomically).
+    const { maxSize } = this.options;
+    if (maxSize < this.store.limits.maxSessionBytes && Object.keys(patch.set).length > 0)
+      patch.maxBytes = maxSize;
     return patch;
   }
 
@@ -725,6 +840,55 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     state.cookieNeeded = true;
   }
 
+  /**
+   * After a login: false when the login stands; true when a logout landed while it was in flight —
+   * this request's `regenerate()` marker is gone (a logout by the old id ended it), or the user
+   * was logged out everywhere after this request loaded.
+   */
+  async #loggedOutMeanwhile(state: SessionState, userId: string | undefined): Promise<boolean> {
+    if (state.moved !== undefined) {
+      const target = moveTarget(await this.#call(() => this.store.get(state.moved!)));
+      if (target === null) return true;
+    }
+    return (
+      userId !== undefined &&
+      (await loggedOutSince(this.store, this.#run, this.options.keyPrefix, userId, state.loadedAt))
+    );
+  }
+
+  /**
+   * A write found the session gone. When a login elsewhere moved it meanwhile (its marker is
+   * there), this request's changes go to the new key and the response sets no cookie: the login's
+   * response carries the new one, and this request never learns the new id. Otherwise the session
+   * was logged out: write nothing, drop the cookie.
+   */
+  async #lost(session: Session, changes: Changes, expiresAt: number): Promise<void> {
+    const state = session[STATE];
+    const target = moveTarget(await this.#call(() => this.store.get(movedKeyFor(state.key))));
+    if (target === null) return this.#gone(session);
+    if (this.options.concurrency === 'strict') {
+      throw new ConflictError(
+        'the session was moved to a new id by a login in another request; reload and retry',
+      );
+    }
+    const dataChanged = Object.keys(changes.set).length > 0 || changes.unset.length > 0;
+    const userChanged = changes.userId !== state.userId;
+    let version = state.version;
+    if (dataChanged || userChanged) {
+      const patch = this.#changePatch(target, changes, expiresAt, userChanged);
+      const result = await this.#call(() => this.store.patch(target, patch), target);
+      // The new session was logged out too: logout wins.
+      if (!result) return this.#gone(session);
+      version = result.version;
+    }
+    const oldKey = state.key;
+    state.key = target;
+    state.lock = null;
+    state.followed = true;
+    this.#saved(state, changes, expiresAt, version);
+    this.emit('forwarded', { oldKey, key: target });
+  }
+
   /** The session was deleted by another request (logout in another tab): write nothing, drop the cookie. */
   #gone(session: Session): void {
     const state = session[STATE];
@@ -736,6 +900,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   #headers(state: SessionState): CommitResult {
     const result: CommitResult = { setCookie: [], headers: {} };
     const { cookie, header } = this.options;
+    // Followed to a login's new id: that login's response sets the cookie; this one leaves it alone.
+    if (state.followed && !state.destroyed) return result;
     if (state.destroyed || (state.isNew && state.hadToken)) {
       // Logged out, or the presented id was unknown and nothing new was stored: make the client forget it.
       if (state.hadToken && cookie) result.setCookie.push(clearCookie(cookie, isSecure(state)));
@@ -749,7 +915,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
             : Math.min(cookie.maxAge ?? this.options.lifetimeMs / 1000, remaining);
         result.setCookie.push(serializeCookie(cookie, token, maxAge, isSecure(state)));
       }
-      if (header) result.headers['x-session-token'] = token;
+      if (header && state.tokenInHeader) result.headers['x-session-token'] = token;
     }
     if (result.setCookie.length > 0 || result.headers['x-session-token'])
       result.headers['cache-control'] = 'no-store';

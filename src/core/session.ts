@@ -1,6 +1,8 @@
 import type { LockHandle } from '../stores/store.js';
 import type { Callback } from './callback.js';
 import { withCallback } from './callback.js';
+import { SessionDataError } from './errors.js';
+import { LOGGED_OUT_KEY, MOVED_KEY } from './moves.js';
 import { FORWARD_KEY } from './renewal.js';
 
 /** Internal state of a session, out of sight of `Object.keys(session)`. */
@@ -29,6 +31,16 @@ export interface SessionState {
   secure: boolean | (() => boolean);
   forceTouch: boolean;
   committed: boolean;
+  /** When the request loaded the session (store clock): a logout stamp after it ends a login made by it. */
+  loadedAt: number;
+  /** Tokens go back in the response header (header mode): the request spoke by header, or cookies are off. */
+  tokenInHeader: boolean;
+  /** The move marker this request's `regenerate()` left, checked after the new record is created. */
+  moved: string | undefined;
+  /** The presented id was moved by a login elsewhere (its marker was seen at load): `destroy()` ends that login. */
+  movedFrom: string | undefined;
+  /** The changes followed the session to the id a login elsewhere moved it to: the response sets no cookie. */
+  followed: boolean;
 }
 
 /** What a session asks of its manager. */
@@ -54,13 +66,22 @@ const METHODS = new Set([
   'login',
   'isNew',
   'cookie',
-  // Marks a forwarding record left by a renewal: never session data.
+  // Mark records left by a renewal, a regenerate and a "log out everywhere": never session data.
   FORWARD_KEY,
+  MOVED_KEY,
+  LOGGED_OUT_KEY,
 ]);
 
 /** True for names a session keeps for itself; they cannot hold data. */
 export function isReservedKey(key: string): boolean {
   return METHODS.has(key);
+}
+
+function refuse(key: string): never {
+  throw new SessionDataError(
+    key,
+    "is a name the session keeps for itself (id, isNew, cookie, its methods and baton's markers) and cannot hold data; store it under another name",
+  );
 }
 
 /**
@@ -126,3 +147,26 @@ export class Session {
     );
   }
 }
+
+// Reserved names refuse assignment with a SessionDataError naming the key, instead of shadowing a
+// method or failing later; `__proto__` is an ordinary data key, never the object's prototype.
+for (const name of METHODS) {
+  const existing = Object.getOwnPropertyDescriptor(Session.prototype, name);
+  const get = existing?.get ?? (existing ? () => existing.value : () => undefined);
+  Object.defineProperty(Session.prototype, name, {
+    get,
+    set() {
+      refuse(name);
+    },
+    enumerable: false,
+    configurable: true,
+  });
+}
+Object.defineProperty(Session.prototype, '__proto__', {
+  get: () => undefined,
+  set(this: Session, value: unknown) {
+    Object.defineProperty(this, '__proto__', { value, enumerable: true, writable: true, configurable: true });
+  },
+  enumerable: false,
+  configurable: true,
+});

@@ -3,7 +3,14 @@
  * Backend-free on purpose: nothing here knows an engine.
  */
 import { InvalidInputError } from '../core/errors.js';
-import type { OperationInfo, OperationListener, Patch, SessionSummary, StoredSession } from './store.js';
+import type {
+  OperationInfo,
+  OperationListener,
+  Patch,
+  SessionSummary,
+  StoredSession,
+  StoreLimits,
+} from './store.js';
 
 export function assertKey(store: string, key: unknown): asserts key is string {
   if (typeof key !== 'string' || key.length === 0) {
@@ -67,6 +74,11 @@ export function assertPatch(store: string, p: Patch): void {
     throw new InvalidInputError('`unset` must be an array of key names', { scope: store });
   }
   assertTime(store, 'expiresAt', p.expiresAt);
+  if (p.maxBytes !== undefined && (typeof p.maxBytes !== 'number' || !(p.maxBytes > 0))) {
+    throw new InvalidInputError(`\`maxBytes\` must be a positive number, got ${describe(p.maxBytes)}`, {
+      scope: store,
+    });
+  }
   if (
     p.userId !== undefined &&
     p.userId !== null &&
@@ -101,6 +113,13 @@ function describe(value: unknown): string {
         ? 'an array'
         : 'an object'
     : String(value);
+}
+
+/** The size limit a patch is held to: the store's own, or the patch's `maxBytes` when lower. */
+export function patchLimit(limits: StoreLimits, patch: Patch): number {
+  return patch.maxBytes === undefined
+    ? limits.maxSessionBytes
+    : Math.min(limits.maxSessionBytes, patch.maxBytes);
 }
 
 /** Bytes of key names plus JSON text: the size the core and `limits.maxSessionBytes` speak of. */

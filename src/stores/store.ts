@@ -44,6 +44,12 @@ export interface Patch {
   releaseLock?: boolean;
   /** `concurrency: 'overwrite'`: the whole data map becomes `set` (keys not in `set` are dropped). */
   replace?: boolean;
+  /**
+   * The session's size limit for this write (the `maxSize` option), when below the store's own:
+   * the store refuses, in the same atomic step as the write, a patch that would leave the session
+   * larger (`SessionTooLargeError`), so concurrent writes cannot add up past it.
+   */
+  maxBytes?: number;
 }
 
 /** A held lock. `session` is what the lock call read (null when the session is missing or expired). */

@@ -41,6 +41,9 @@ async function start(sessionStore: ExpressSessionStore, name: string) {
     const { cookie: _cookie, ...data } = req.session;
     res.json({ instance: name, data });
   });
+  app.get('/probe', (req, res) => {
+    res.json({ admin: req.session.admin ?? null });
+  });
   app.post('/set', async (req, res) => {
     const q = req.query as Record<string, string>;
     if (q.delay) await sleep(Number(q.delay));
@@ -87,6 +90,18 @@ describe('ExpressSessionStore: express-session on two instances over one baton s
   after(async () => {
     await a.close();
     await b.close();
+  });
+
+  it('a stored `__proto__` key stays data: it never becomes the prototype express-session copies from', async () => {
+    const jar = new Jar();
+    await jar.request(a.url, '/set?key=name&value=Jack', { method: 'POST' });
+    const set: Record<string, string> = {};
+    Object.defineProperty(set, '__proto__', { value: '{"admin":true}', enumerable: true, writable: true });
+    const key = hashId(sidOf(jar.cookie!));
+    assert.ok(await store.patch(key, { set, unset: [], expiresAt: Date.now() + 60_000 }));
+    const reply = await jar.request(b.url, '/probe');
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.admin, null);
   });
 
   it('a session made on A is read on B, stored under the hashed id', async () => {

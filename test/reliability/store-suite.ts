@@ -210,8 +210,9 @@ export function reliabilitySuite(
       await s1.save();
       const cookie = `sid=${(await a.commit(s1)).setCookie[0]?.split(';')[0]?.slice(4)}`;
       const writesByFirst = (calls.counts.create ?? 0) + (calls.counts.patch ?? 0);
-      // The explicit save wrote once; the end of the request wrote nothing more.
-      assert.equal(writesByFirst, 1);
+      // regenerate() wrote its move marker (logout wins), the explicit save wrote once, and the
+      // end of the request wrote nothing more.
+      assert.equal(writesByFirst, 2);
       await request(b, cookie, (s) => {
         s.other = 'concurrent';
       });

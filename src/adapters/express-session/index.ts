@@ -203,7 +203,15 @@ export class ExpressSessionStore extends expressSessionStore() {
       );
     }
     const session = {} as WithLoaded;
-    for (const [k, text] of Object.entries(stored.data)) session[k] = JSON.parse(text);
+    // Defined, not assigned: a stored `__proto__` key is data, never the session's prototype.
+    for (const [k, text] of Object.entries(stored.data)) {
+      Object.defineProperty(session, k, {
+        value: JSON.parse(text),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     remember(session, {
       data: stored.data,
       expiresAt: stored.expiresAt,

@@ -7,6 +7,7 @@
  * for the user index) · `lk`/`lkx` lock token and lock expiry (ms) · `wt` token of the last write.
  */
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
+import { putOwn } from '../shared.js';
 import type { AttributeValue, Item } from './transport.js';
 
 /** Attribute names that are not options. Short on purpose: names count toward item size. */
@@ -31,11 +32,12 @@ const BROTLI_TAG = 0x62; // 'b'
 
 /**
  * Map keys as stored: an empty name cannot go through `ExpressionAttributeNames`, so `''` is
- * stored as `~` and a key starting with `~` gets one more `~` in front. Reversible, and every
- * other key is stored as is.
+ * stored as `~`; `__proto__` is stored as `~__proto__` (JSON readers in some engines, dynalite's
+ * among them, refuse or drop a map key of that name); a key starting with `~` gets one more `~`
+ * in front. Reversible, and every other key is stored as is.
  */
 export function encodeKey(key: string): string {
-  return key === '' || key.startsWith('~') ? `~${key}` : key;
+  return key === '' || key === '__proto__' || key.startsWith('~') ? `~${key}` : key;
 }
 
 export function decodeKey(stored: string): string {
@@ -80,7 +82,8 @@ export function encodeData(
   compression: Compression,
 ): { M: Item } {
   const map: Item = {};
-  for (const [k, v] of Object.entries(data)) map[encodeKey(k)] = encodeValue(v, compressAbove, compression);
+  for (const [k, v] of Object.entries(data))
+    putOwn(map, encodeKey(k), encodeValue(v, compressAbove, compression));
   return { M: map };
 }
 
@@ -90,7 +93,7 @@ export function decodeData(value: AttributeValue | undefined): Record<string, st
   if (value === undefined || !('M' in value)) return data;
   for (const [k, v] of Object.entries(value.M)) {
     const json = decodeValue(v);
-    if (json !== undefined) data[decodeKey(k)] = json;
+    if (json !== undefined) putOwn(data, decodeKey(k), json);
   }
   return data;
 }

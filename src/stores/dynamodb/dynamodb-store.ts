@@ -20,6 +20,7 @@ import {
   assertUserId,
   dataSize,
   OperationReporter,
+  patchLimit,
   sleep,
   summarize,
 } from '../shared.js';
@@ -415,7 +416,7 @@ export class DynamoDBStore implements Store {
     return session;
   }
 
-  #checkData(data: Record<string, string>): void {
+  #checkData(data: Record<string, string>, limit = this.limits.maxSessionBytes): void {
     for (const k of Object.keys(data)) {
       if (Buffer.byteLength(k) + 1 > MAX_KEY_BYTES) {
         throw new SessionDataError(k.slice(0, 40), `the key name is over DynamoDB's 64 KB limit for names`, {
@@ -424,9 +425,7 @@ export class DynamoDBStore implements Store {
       }
     }
     const size = dataSize(data);
-    if (size > this.limits.maxSessionBytes) {
-      throw new SessionTooLargeError(size, this.limits.maxSessionBytes, { scope: this.name });
-    }
+    if (size > limit) throw new SessionTooLargeError(size, limit, { scope: this.name });
   }
 
   #checkItem(item: Item): void {
@@ -509,12 +508,19 @@ export class DynamoDBStore implements Store {
     return this.#ops.measure('patch', async (report) => {
       assertKey(this.name, key);
       assertPatch(this.name, patch);
-      this.#checkData(patch.set);
+      const limit = patchLimit(this.limits, patch);
+      this.#checkData(patch.set, limit);
       const token = writeToken();
       let expiresAt = patch.expiresAt;
       const unset = patch.unset.filter((k) => !Object.hasOwn(patch.set, k));
       const keyCount = Object.keys(patch.set).length + unset.length;
-      if (patch.replace || keyCount > MAX_PATCH_KEYS) return this.#rewrite(key, patch, token, report);
+      // Under a `maxBytes` below the item limit a growing write cannot be checked by an update
+      // expression (DynamoDB's size() counts a map's entries, not bytes): such writes read the
+      // item and write the whole map conditioned on the version read, so concurrent ones cannot
+      // add up past the limit. The cost: one strongly consistent read more per growing write.
+      const guarded = limit < this.limits.maxSessionBytes && Object.keys(patch.set).length > 0;
+      if (patch.replace || guarded || keyCount > MAX_PATCH_KEYS)
+        return this.#rewrite(key, patch, token, report);
       for (let attempt = 0; attempt < REWRITE_ATTEMPTS; attempt++) {
         const request = this.#perKeyUpdate(key, patch, unset, token, expiresAt);
         if (Buffer.byteLength(request.UpdateExpression) > MAX_EXPRESSION_BYTES) {
@@ -657,7 +663,7 @@ export class DynamoDBStore implements Store {
       if (decided !== undefined) return decided;
       const item = current as Item;
       const data = applyPatchData(patch.replace ? {} : decodeData(item[this.#data]), patch);
-      this.#checkData(data);
+      this.#checkData(data, patchLimit(this.limits, patch));
       const before = num(item, ATTR.version);
       const version = (before ?? 0) + 1;
       const abs = num(item, ATTR.absolute);

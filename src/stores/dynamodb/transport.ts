@@ -357,7 +357,15 @@ function wireCopy(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(wireCopy);
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = wireCopy(v);
+    // Defined, not assigned: a data key named `__proto__` stays a key.
+    for (const [k, v] of Object.entries(value)) {
+      Object.defineProperty(out, k, {
+        value: wireCopy(v),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     return out;
   }
   return value;

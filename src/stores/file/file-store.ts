@@ -33,6 +33,7 @@ import {
   clampExpiry,
   dataSize,
   OperationReporter,
+  patchLimit,
   sleep,
   summarize,
 } from '../shared.js';
@@ -220,7 +221,7 @@ export class FileStore implements Store {
             );
           }
           const data = applyPatchData(record.data, patch);
-          this.#checkSize(dataSize(data));
+          this.#checkSize(dataSize(data), patchLimit(this.limits, patch));
           const previousUser = record.userId;
           record.data = data;
           record.expiresAt = clampExpiry(patch.expiresAt, record.absoluteExpiresAt);
@@ -568,9 +569,9 @@ export class FileStore implements Store {
     return record.expiresAt > now && record.absoluteExpiresAt > now;
   }
 
-  #checkSize(size: number): void {
-    if (size > this.limits.maxSessionBytes) {
-      throw new SessionTooLargeError(size, this.limits.maxSessionBytes, { scope: this.name });
+  #checkSize(size: number, limit = this.limits.maxSessionBytes): void {
+    if (size > limit) {
+      throw new SessionTooLargeError(size, limit, { scope: this.name });
     }
   }
 

@@ -19,6 +19,7 @@ import {
   clampExpiry,
   dataSize,
   OperationReporter,
+  patchLimit,
   sleep,
 } from '../shared.js';
 import type {
@@ -254,7 +255,7 @@ export class MemcachedStore implements Store {
             );
           }
           const data = applyPatchData(s.data, patch);
-          this.#checkSize(data);
+          this.#checkSize(data, patchLimit(this.limits, patch));
           const next: SessionRecord = {
             session: {
               ...s,
@@ -388,10 +389,10 @@ export class MemcachedStore implements Store {
     return itemKey;
   }
 
-  #checkSize(data: Record<string, string>): void {
+  #checkSize(data: Record<string, string>, limit = this.limits.maxSessionBytes): void {
     const size = dataSize(data);
-    if (size > this.limits.maxSessionBytes) {
-      throw new SessionTooLargeError(size, this.limits.maxSessionBytes, { scope: NAME });
+    if (size > limit) {
+      throw new SessionTooLargeError(size, limit, { scope: NAME });
     }
   }
 

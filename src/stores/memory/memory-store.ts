@@ -9,6 +9,7 @@ import {
   clampExpiry,
   dataSize,
   OperationReporter,
+  patchLimit,
   summarize,
 } from '../shared.js';
 import type {
@@ -70,11 +71,9 @@ export class MemoryStore implements Store {
     return entry;
   }
 
-  #checkSize(data: Record<string, string>): void {
+  #checkSize(data: Record<string, string>, limit = this.limits.maxSessionBytes): void {
     const size = dataSize(data);
-    if (size > this.limits.maxSessionBytes) {
-      throw new SessionTooLargeError(size, this.limits.maxSessionBytes, { scope: this.name });
-    }
+    if (size > limit) throw new SessionTooLargeError(size, limit, { scope: this.name });
   }
 
   get(key: string): Promise<StoredSession | null> {
@@ -114,7 +113,7 @@ export class MemoryStore implements Store {
         );
       }
       const data = applyPatchData(s.data, patch);
-      this.#checkSize(data);
+      this.#checkSize(data, patchLimit(this.limits, patch));
       s.data = data;
       s.expiresAt = clampExpiry(patch.expiresAt, s.absoluteExpiresAt);
       s.version += 1;

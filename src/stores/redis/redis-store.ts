@@ -17,6 +17,7 @@ import {
   assertUserId,
   dataSize,
   OperationReporter,
+  patchLimit,
   sleep,
 } from '../shared.js';
 import type {
@@ -270,7 +271,7 @@ export class RedisStore implements Store {
           patch.lockToken ?? '',
           patch.releaseLock ? '1' : '0',
           patch.replace ? '1' : '0',
-          String(this.limits.maxSessionBytes),
+          String(patchLimit(this.limits, patch)),
           userMode,
           typeof patch.userId === 'string' ? patch.userId : '',
           String(set.length),
@@ -290,7 +291,7 @@ export class RedisStore implements Store {
           );
         }
         if (status === 4) {
-          throw new SessionTooLargeError(Number(reply[1]), this.limits.maxSessionBytes, { scope: NAME });
+          throw new SessionTooLargeError(Number(reply[1]), patchLimit(this.limits, patch), { scope: NAME });
         }
         const version = Number(reply[1]);
         const previousUser = String(reply[2] ?? '');

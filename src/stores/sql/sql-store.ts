@@ -29,6 +29,7 @@ import {
   assertUserId,
   dataSize,
   OperationReporter,
+  patchLimit,
   sleep,
 } from '../shared.js';
 import type {
@@ -144,8 +145,9 @@ export class SqlStore implements Store {
       this.#assertUserId(patch.userId);
       this.#assertNoNul('a data key or value', [...Object.entries(patch.set).flat(), ...patch.unset]);
       const setBytes = dataSize(patch.set);
-      this.#checkSize(setBytes);
-      const limit = { maxBytes: this.limits.maxSessionBytes, setBytes };
+      const maxBytes = patchLimit(this.limits, patch);
+      this.#checkSize(setBytes, maxBytes);
+      const limit = { maxBytes, setBytes };
       for (let attempt = 1; ; attempt++) {
         const now = this.clock.now();
         const version = await this.#guard(() => this.#dialect.patch(this.#run, key, patch, now, limit));
@@ -165,7 +167,7 @@ export class SqlStore implements Store {
           );
         }
         const size = dataSize(applyPatchData(row.data ?? {}, patch));
-        this.#checkSize(size);
+        this.#checkSize(size, maxBytes);
         // The row changed between the two statements (e.g. a concurrent patch shrank it): again.
         if (attempt >= PATCH_ATTEMPTS) {
           throw new ConflictError('the session kept changing while this patch was applied; retry', {
@@ -386,9 +388,9 @@ export class SqlStore implements Store {
     }
   }
 
-  #checkSize(size: number): void {
-    if (size > this.limits.maxSessionBytes) {
-      throw new SessionTooLargeError(size, this.limits.maxSessionBytes, { scope: this.name });
+  #checkSize(size: number, limit = this.limits.maxSessionBytes): void {
+    if (size > limit) {
+      throw new SessionTooLargeError(size, limit, { scope: this.name });
     }
   }
 }
