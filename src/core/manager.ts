@@ -12,8 +12,8 @@ import {
 } from './errors.js';
 import type { SessionEvents } from './events.js';
 import { generateId, hashId, sign, unsign, type VerifiedKey, VerifiedValues } from './ids.js';
-import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import { LocalQueue, nextPause, pause, type Turn } from './lock-wait.js';
+import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import { FORWARD_KEY, MAX_FORWARDS, openForward, sealForward, shouldRenew } from './renewal.js';
 import { isReservedKey, Session, type SessionController, type SessionState, STATE } from './session.js';
 
@@ -80,7 +80,6 @@ const REWRITE = '';
 
 /** How many verified cookie values a manager remembers: about 250 bytes each. */
 const VERIFIED_VALUES = 4096;
-
 
 /**
  * The framework-free engine: loads a session for a request and commits it before the response.
