@@ -155,8 +155,14 @@ describe('lock waiting: bounded store calls per waiting request', () => {
     const order: number[] = [];
     const first = await queue.enter('k', Date.now() + 1000, 60_000);
     assert.ok(first);
-    const second = queue.enter('k', Date.now() + 1000, 60_000).then((t) => (order.push(2), t));
-    const third = queue.enter('k', Date.now() + 1000, 50).then((t) => (order.push(3), t));
+    const second = queue.enter('k', Date.now() + 1000, 60_000).then((t) => {
+      order.push(2);
+      return t;
+    });
+    const third = queue.enter('k', Date.now() + 1000, 50).then((t) => {
+      order.push(3);
+      return t;
+    });
     const other = await queue.enter('other', Date.now() + 1000, 60_000);
     assert.ok(other, 'another session is not held up');
     other.done();
