@@ -1,4 +1,6 @@
 import { ServerResponse } from 'node:http';
+import type { SessionManager } from '../../core/manager.js';
+import type { Session } from '../../core/session.js';
 
 export interface HoldHooks<T> {
   /** Runs once, before any header or body byte leaves. */
@@ -225,4 +227,16 @@ function ownFlushHeaders(this: ServerResponse): void {
  */
 export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): Held {
   return new Hold(res, hooks);
+}
+
+/**
+ * In `'lock'` mode, gives the session's lock up as soon as the client goes away before its
+ * response is complete (a handler that never answers holds nobody up until `lockTtl`). Nothing is
+ * listened to in the other modes.
+ */
+export function releaseOnClose(manager: SessionManager, session: Session, res: ServerResponse): void {
+  if (manager.options.concurrency !== 'lock') return;
+  res.once('close', () => {
+    if (!res.writableFinished) void manager.clientGone(session);
+  });
 }
