@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
-import { LARGE_PATCH_KEYS } from '../../src/stores/mysql/mysql-dialect.js';
 import { MySQLStore } from '../../src/stores/mysql/index.js';
+import { LARGE_PATCH_KEYS } from '../../src/stores/mysql/mysql-dialect.js';
 import { applyPatchData } from '../../src/stores/shared.js';
 import type { Patch } from '../../src/stores/store.js';
 import { newKey, record } from '../conformance/suite.js';
@@ -43,7 +43,7 @@ describe('MySQLStore: large patches and statement time', { skip }, () => {
     const start: Record<string, string> = { keep: '1', gone: '2', 'naïve "q"': '"x"' };
     for (let i = 0; i < 100; i++) start[`old-${i}`] = JSON.stringify(`o${i}`);
     await store.create(key, record({ data: start }));
-    const set: Record<string, string> = { keep: '"changed"', '日本': '{"a":[1,2]}', 'a.b$c': 'null' };
+    const set: Record<string, string> = { keep: '"changed"', 日本: '{"a":[1,2]}', 'a.b$c': 'null' };
     Object.defineProperty(set, '__proto__', { value: '{"admin":true}', enumerable: true });
     for (let i = 0; i < 200; i++) set[`new-${i}`] = JSON.stringify({ i, s: 'é'.repeat(i % 7) });
     const unset = ['gone', ...Array.from({ length: 50 }, (_, i) => `old-${i}`), 'never-there'];
@@ -97,7 +97,11 @@ describe('MySQLStore: large patches and statement time', { skip }, () => {
     await assert.rejects(store.patch(key, { set: many(50, 6000), unset: [], expiresAt: expiresAt() }), {
       code: 'BATON_SESSION_TOO_LARGE',
     });
-    assert.equal(Object.keys((await store.get(key))!.data).length, 51, 'nothing of the refused patch written');
+    assert.equal(
+      Object.keys((await store.get(key))!.data).length,
+      51,
+      'nothing of the refused patch written',
+    );
     await store.destroy(key);
     assert.equal(await store.patch(key, { set: many(50), unset: [], expiresAt: expiresAt() }), null);
   });
@@ -118,9 +122,12 @@ describe('MySQLStore: large patches and statement time', { skip }, () => {
     await holder.query(`SELECT 1 FROM \`${table}\` WHERE \`key\` = ? FOR UPDATE`, [key]);
     try {
       const started = Date.now();
-      await assert.rejects(limited.patch(key, { set: { late: '"yes"' }, unset: [], expiresAt: expiresAt() }), {
-        code: 'BATON_STORE_UNAVAILABLE',
-      });
+      await assert.rejects(
+        limited.patch(key, { set: { late: '"yes"' }, unset: [], expiresAt: expiresAt() }),
+        {
+          code: 'BATON_STORE_UNAVAILABLE',
+        },
+      );
       const waited = Date.now() - started;
       t.diagnostic(`cancelled after ${waited} ms (statementTimeoutMs 300, row lock wait 5 s)`);
       assert.ok(waited < 2000, `cancelled near 300 ms, not at the 5 s lock wait (${waited} ms)`);
