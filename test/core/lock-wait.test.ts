@@ -82,13 +82,13 @@ async function waitersBehindHolder(store: Store): Promise<{ statuses: number[]; 
     const holder = post(c.urls[0], '/hold', { ms: 2000 });
     // Wait until the holder has the lock: the store refuses a lock attempt (polling, never a fixed sleep).
     for (;;) {
-      const probe = await store.lock!(jar.cookie ? keyOf(store, cookie) : '', 1000);
+      const probe = await store.lock!(keyOf(cookie), 1000);
       if (!probe) break;
       await probe.release();
       await sleep(5);
     }
     const waiters = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => post(c.urls[i % 2], '/set', { key: `k${i}`, value: i })),
+      Array.from({ length: 20 }, (_, i) => post(c.urls[i % 2] as string, '/set', { key: `k${i}`, value: i })),
     );
     const held = await holder;
     assert.equal(held.status, 200);
@@ -102,12 +102,12 @@ async function waitersBehindHolder(store: Store): Promise<{ statuses: number[]; 
 }
 
 /** The store key of a cookie (hashIds on): worked out the way the manager does. */
-let keyOf: (store: Store, cookie: string) => string;
+let keyOf: (cookie: string) => string;
 before(async () => {
   const { SessionManager } = await import('../../src/core/manager.js');
   const { unsign } = await import('../../src/core/ids.js');
   const manager = new SessionManager({ store: new MemoryStore(), secret: SECRET });
-  keyOf = (_store, cookie) => {
+  keyOf = (cookie) => {
     const value = decodeURIComponent(cookie.split('=')[1] ?? '');
     return manager.keyFor(unsign(value, [SECRET])!.id);
   };
