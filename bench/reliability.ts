@@ -4,7 +4,8 @@
  *
  *   npm run bench:reliability                          every row below, defaults (about 20 minutes)
  *   npm run bench:reliability -- --only load-01,sec-05  some rows
- *   options: --only ROW[,ROW]   load-01, load-05, load-06, sec-05, ret-04
+ *   options: --only ROW[,ROW]   load-01, load-05, load-06, sec-05, ret-04, lock-calls, mariadb-patch,
+ *                               backpressure (the last three: bench/lock-load.ts)
  *            --duration S       LOAD-01 closed-loop run per store (default 60; the matrix asks 600)
  *            --stores LIST      LOAD-01 stores (default dynamodb,redis,postgres,mysql)
  *            --soak S           LOAD-05 soak length (default 300; the matrix asks 3600)
@@ -15,6 +16,7 @@
  *            --verifications N  SEC-05 verifications per class (default 100000)
  *            --seed N           SEC-05 order seed (default: random, printed)
  *            --ret-expired N    RET-04 expired rows (default 10000; live rows are a tenth of it)
+ *            --stream-mb N      backpressure: size of the streamed body (default 300)
  *            --out FILE         default bench/results/reliability.json
  *
  * Everything runs on loopback: dynalite and a private redis-server in their own processes (as
@@ -45,6 +47,7 @@ import {
   startDynamo,
   startRedis,
 } from './engines.js';
+import { backpressure, lockCalls, mariadbPatch } from './lock-load.js';
 import { round, seed, send } from './measure.js';
 import { machineInfo } from './results.js';
 import { batchWrite, templateItem } from './scale.js';
@@ -64,7 +67,16 @@ const PROXY = fileURLToPath(new URL('./rr-proxy.ts', import.meta.url));
 const EXIT_CHECK = fileURLToPath(new URL('./exit-check.ts', import.meta.url));
 const POSTGRES_URL = process.env.BATON_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const MYSQL_URL = process.env.BATON_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
-const ROWS = ['load-01', 'load-05', 'load-06', 'sec-05', 'ret-04'] as const;
+const ROWS = [
+  'load-01',
+  'load-05',
+  'load-06',
+  'sec-05',
+  'ret-04',
+  'lock-calls',
+  'mariadb-patch',
+  'backpressure',
+] as const;
 type Row = (typeof ROWS)[number];
 type StoreName = 'dynamodb' | 'redis' | 'postgres' | 'mysql';
 
@@ -80,6 +92,7 @@ interface Args {
   verifications: number;
   seed: number;
   retExpired: number;
+  streamMb: number;
   out: string;
 }
 
@@ -95,6 +108,7 @@ function parseArgs(argv: string[]): Args {
     gcRate: 400,
     verifications: 100_000,
     retExpired: 10_000,
+    streamMb: 300,
     seed: Math.floor(Math.random() * 2 ** 31),
     out: resolve(ROOT, 'bench/results/reliability.json'),
   };
@@ -124,6 +138,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--verifications') args.verifications = number();
     else if (a === '--seed') args.seed = number();
     else if (a === '--ret-expired') args.retExpired = number();
+    else if (a === '--stream-mb') args.streamMb = number();
     else if (a === '--out') args.out = resolve(value());
     else throw new Error(`unknown option ${a} (see the header of bench/reliability.ts)`);
   }
@@ -1239,6 +1254,40 @@ async function main(): Promise<void> {
         }
       }
       results.ret04 = stamp({ runs }, from);
+    }
+
+    const lockEngines = {
+      dynamoEndpoint: engines.dynamo.endpoint,
+      ...(engines.redis ? { redisUrl: engines.redis.url } : {}),
+      postgresUrl: POSTGRES_URL,
+      mysqlUrl: MYSQL_URL,
+      ...(process.env.BATON_MEMCACHED !== ''
+        ? { memcached: process.env.BATON_MEMCACHED ?? '127.0.0.1:11211' }
+        : {}),
+    };
+    if (args.only.includes('lock-calls')) {
+      log('\n== lock-calls: 20 requests behind a 2 s lock holder on 2 instances, per store');
+      const from = begin();
+      const runs = await lockCalls(lockEngines, log);
+      results.lockCalls = stamp({ runs }, from);
+      for (const r of runs) {
+        if (!r.pass.atMost10CallsPerWaiter) failed.push(`lock-calls ${r.store}: > 10 calls`);
+        if (!r.pass.noFailedRequests) failed.push(`lock-calls ${r.store}: a waiter failed`);
+      }
+    }
+    if (args.only.includes('mariadb-patch')) {
+      log('\n== mariadb-patch: one patch changing 1k / 4k / 10k stored keys, MariaDB vs PostgreSQL');
+      const from = begin();
+      const r = await mariadbPatch(lockEngines, [1_000, 4_000, 10_000], log);
+      results.mariadbPatch = stamp(r, from);
+      if (!r.pass.within2xOfPostgresAt10k) failed.push('mariadb-patch: over 2x PostgreSQL at 10k keys');
+    }
+    if (args.only.includes('backpressure')) {
+      log(`\n== backpressure: peak RSS serving one ${args.streamMb} MB streamed response`);
+      const from = begin();
+      const r = await backpressure(args.streamMb, log);
+      results.backpressure = stamp(r, from);
+      if (!r.pass.within1_2x) failed.push('backpressure: peak RSS over 1.2x without the middleware');
     }
   } finally {
     await engines.dynamo?.stop();

@@ -25,6 +25,7 @@ import {
   type StoreCall,
   stampLogout,
 } from './moves.js';
+import { LocalQueue, nextPause, pause, type Turn } from './lock-wait.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import { FORWARD_KEY, MAX_FORWARDS, openForward, sealForward, shouldRenew } from './renewal.js';
 import { isReservedKey, Session, type SessionController, type SessionState, STATE } from './session.js';
@@ -93,10 +94,6 @@ const REWRITE = '';
 /** How many verified cookie values a manager remembers: about 250 bytes each. */
 const VERIFIED_VALUES = 4096;
 
-const LOCK_RETRY_FIRST_MS = 5;
-/** Keeps a `LockTimeoutError` within one short interval of `lockWait`. */
-const LOCK_RETRY_MAX_MS = 50;
-
 /**
  * The framework-free engine: loads a session for a request and commits it before the response.
  * Adapters map their framework onto `load` and `commit`.
@@ -115,6 +112,13 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   #lastBruteForce = Number.NEGATIVE_INFINITY;
   /** Store calls made by the logout-wins helpers, bounded and mapped like every other. */
   readonly #run: StoreCall = (fn) => this.#call(fn);
+  /** `'lock'` mode: this process's requests for one session take turns before calling the store. */
+  readonly #queue = new LocalQueue();
+  /** The turn each locked session holds in `#queue`, until its commit or abandon ends. */
+  readonly #turns = new WeakMap<SessionState, Turn>();
+  readonly #handleTurns = new WeakMap<LockHandle, Turn>();
+  /** Sessions whose commit is under way: a client leaving then changes nothing. */
+  readonly #committing = new WeakSet<SessionState>();
 
   constructor(options: SessionOptions) {
     super();
@@ -256,6 +260,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       movedFrom: undefined,
       followed: false,
     };
+    const turn = lock ? this.#handleTurns.get(lock) : undefined;
+    if (turn) this.#turns.set(state, turn);
     return new Session(state, data);
   }
 
@@ -266,11 +272,15 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   async commit(session: Session): Promise<CommitResult> {
     const state = session[STATE];
     if (state.committed) return { setCookie: [], headers: {} };
+    this.#committing.add(state);
     try {
       await this.#write(session, true);
     } catch (err) {
       await this.abandon(session);
       throw err;
+    } finally {
+      this.#committing.delete(state);
+      this.#endTurn(state);
     }
     state.committed = true;
     return this.#headers(state);
@@ -283,6 +293,18 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const lock = state.lock;
     state.lock = null;
     await lock?.release().catch(() => {});
+    this.#endTurn(state);
+  }
+
+  /**
+   * The request's client went away before its response: in `'lock'` mode the lock is given up at
+   * once (and nothing more is written for this request), instead of being held until `lockTtl`.
+   * A session without a lock, or whose commit is under way, is left alone.
+   */
+  async clientGone(session: Session): Promise<void> {
+    const state = session[STATE];
+    if (state.committed || !state.lock || this.#committing.has(state)) return;
+    await this.abandon(session);
   }
 
   /** The live sessions of one user. */
@@ -519,27 +541,60 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     this.emit('bruteForce', { failures: size, windowMs: policy.windowMs, threshold: policy.threshold });
   }
 
+  /**
+   * Takes the session's lock: first this process's turn for the session (no store call while an
+   * earlier request of this process has it), then the store's lock, retried with capped
+   * exponential backoff and jitter (see `lock-wait.ts`), until `lockWait` runs out.
+   */
   async #acquire(key: string): Promise<LockHandle> {
     const started = Date.now();
-    let delay = LOCK_RETRY_FIRST_MS;
-    for (;;) {
-      const handle = await this.#call(
-        () => this.store.lock!(key, this.options.lockTtlMs),
-        key,
-        // A lock granted after the timeout gave up on it is released at once, not left to lockTtl.
-        (late) => void late?.release().catch(() => {}),
-      );
-      if (handle) return handle;
-      const waited = Date.now() - started;
-      if (waited >= this.options.lockWaitMs) {
-        this.emit('lockTimeout', { key, waitedMs: waited });
-        throw new LockTimeoutError(waited);
+    const deadline = started + this.options.lockWaitMs;
+    const turn = await this.#queue.enter(key, deadline, this.options.lockTtlMs);
+    if (!turn) return this.#lockTimeout(key, started);
+    for (let refused = 0; ; refused++) {
+      let handle: LockHandle | null;
+      try {
+        handle = await this.#call(
+          () => this.store.lock!(key, this.options.lockTtlMs),
+          key,
+          // A lock granted after the timeout gave up on it is released at once, not left to lockTtl.
+          (late) => void late?.release().catch(() => {}),
+        );
+      } catch (err) {
+        turn.done();
+        throw err;
       }
-      // Backoff with jitter, never sleeping past the deadline.
-      const pause = Math.min(delay * (0.5 + Math.random() / 2), this.options.lockWaitMs - waited);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(1, pause)));
-      delay = Math.min(delay * 2, LOCK_RETRY_MAX_MS);
+      if (handle) return this.#withTurn(handle, turn);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        turn.done();
+        return this.#lockTimeout(key, started);
+      }
+      await pause(nextPause(refused, remaining));
     }
+  }
+
+  #lockTimeout(key: string, started: number): never {
+    const waited = Date.now() - started;
+    this.emit('lockTimeout', { key, waitedMs: waited });
+    throw new LockTimeoutError(waited);
+  }
+
+  /** The store's handle, whose release also lets the next request of this process in line try. */
+  #withTurn(handle: LockHandle, turn: Turn): LockHandle {
+    const held: LockHandle = {
+      token: handle.token,
+      session: handle.session,
+      release: () => handle.release().finally(() => turn.done()),
+    };
+    this.#handleTurns.set(held, turn);
+    return held;
+  }
+
+  /** Ends the local turn a locked session holds (its commit or abandon is over). */
+  #endTurn(state: SessionState): void {
+    this.#turns.get(state)?.done();
+    this.#turns.delete(state);
   }
 
   /**

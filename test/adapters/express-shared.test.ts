@@ -31,6 +31,10 @@ adapterSuite(
       await req.session.destroy();
       res.json({ ok: true });
     });
+    app.post('/hang', async (req) => {
+      req.session[req.query.key as string] = 'hung';
+      await new Promise(() => {});
+    });
     app.post('/boom', (req) => {
       req.session[req.query.key as string] = 'lost';
       throw Object.assign(new Error('boom'), { expose: false });

@@ -33,6 +33,9 @@ async function start(options: SessionOptions | SessionManager, name: string, tls
     } else if (route === 'POST /logout') {
       await ctx.session.destroy();
       ctx.body = { ok: true };
+    } else if (route === 'POST /hang') {
+      ctx.session[q.key!] = 'hung';
+      await new Promise(() => {});
     } else if (route === 'POST /boom') {
       ctx.session[q.key!] = 'lost';
       throw new Error('boom');

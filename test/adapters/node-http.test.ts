@@ -28,7 +28,10 @@ function makeServer(sessions: NodeSessions, name: string, tls?: Tls) {
         await session.regenerate();
         session.userId = q.user;
       } else if (route === 'POST /logout') await session.destroy();
-      else if (route === 'POST /boom') {
+      else if (route === 'POST /hang') {
+        session[q.key!] = 'hung';
+        await new Promise(() => {});
+      } else if (route === 'POST /boom') {
         session[q.key!] = 'lost';
         throw new Error('boom');
       } else if (route === 'GET /end-then-throw') {

@@ -26,7 +26,10 @@ function makeHandler(sessions: WebSessions, name: string) {
       await session.regenerate();
       session.userId = q.user;
     } else if (route === 'POST /logout') await session.destroy();
-    else if (route === 'POST /boom') {
+    else if (route === 'POST /hang') {
+      session[q.key!] = 'hung';
+      await new Promise(() => {});
+    } else if (route === 'POST /boom') {
       session[q.key!] = 'lost';
       throw new Error('boom');
     } else if (route === 'GET /redirect') {

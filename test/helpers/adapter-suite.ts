@@ -7,6 +7,7 @@
  *   POST /login?user=u                  → await session.regenerate(); session.userId = u
  *   POST /logout                        → await session.destroy()
  *   POST /boom?key=k                    → session[k] = 'lost', then throws (a 500 through the framework)
+ *   POST /hang?key=k                    → session[k] = 'hung', then never answers
  *
  * Instances trust a proxy's X-Forwarded-Proto (each framework's own setting).
  */
@@ -248,6 +249,30 @@ export function adapterSuite(framework: string, start: StartInstance, suite: Sui
       assert.equal(data.b, '2');
       if (suite.errorKeepsChanges) assert.equal(data.lost, 'lost', 'the error reply committed the change');
       else assert.equal(data.lost, undefined, 'a failed request writes nothing');
+    });
+
+    it('a client that goes away while its handler never answers gives the lock up at once', async () => {
+      const jar = new Jar();
+      await jar.request(c.a, '/set?key=a&value=1', { method: 'POST' });
+      const client = new AbortController();
+      const hanging = fetch(`${c.a}/hang?key=hung`, {
+        method: 'POST',
+        headers: { cookie: jar.cookie! },
+        signal: client.signal,
+      }).catch(() => 'aborted');
+      // Wait until the hanging request has the lock: another request times out behind it (lockWait 0.3 s).
+      await waitFor(async () => {
+        const r = await jar.request(c.b, '/state');
+        return r.status === 503 ? r : undefined;
+      });
+      client.abort();
+      assert.equal(await hanging, 'aborted');
+      // lockTtl is 30 s: only a release on the client's departure lets this through within lockWait.
+      const next = await jar.request(c.b, '/set?key=b&value=2', { method: 'POST' });
+      assert.equal(next.status, 200, 'not a 503: the lock left with the client');
+      const data = (await jar.request(c.b, '/state')).body.data;
+      assert.equal(data.b, '2');
+      assert.equal(data.hung, undefined, 'the departed request wrote nothing');
     });
 
     it('a lock wait past lockWait is a 503 through the error path', async () => {

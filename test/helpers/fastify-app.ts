@@ -30,6 +30,10 @@ export async function startFastify(options: SessionOptions | SessionManager, nam
     await request.session.destroy();
     return { ok: true };
   });
+  app.post('/hang', async (request) => {
+    request.session[(request.query as Query).key!] = 'hung';
+    await new Promise(() => {});
+  });
   app.post('/boom', async (request) => {
     request.session[(request.query as Query).key!] = 'lost';
     throw new Error('boom');

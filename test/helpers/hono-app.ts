@@ -32,6 +32,10 @@ export function makeApp(options: SessionOptions | SessionManager, name: string) 
     await c.get('session').destroy();
     return c.json({ ok: true });
   });
+  app.post('/hang', async (c) => {
+    c.get('session')[c.req.query('key')!] = 'hung';
+    return new Promise<Response>(() => {});
+  });
   app.post('/boom', (c) => {
     c.get('session')[c.req.query('key')!] = 'lost';
     // An HTTPException keeps Hono's default handler from logging a stack for this expected error.

@@ -3,7 +3,7 @@ import { type CommitResult, SessionManager } from '../../core/manager.js';
 import type { SessionOptions } from '../../core/options.js';
 import type { Session, SessionData } from '../../core/session.js';
 import { applyHeaders, headerValue } from '../node-http/headers.js';
-import { holdResponse } from '../node-http/hold.js';
+import { holdResponse, releaseOnClose } from '../node-http/hold.js';
 
 /** `req.session`: data as plain properties plus the session methods. */
 export type RequestSession = Session & Partial<SessionData>;
@@ -61,6 +61,7 @@ export function session(options: SessionOptions | SessionManager): ExpressSessio
           apply: (result: CommitResult) => applyHeaders(res, result),
           fail: (err: unknown) => next(err),
         });
+        releaseOnClose(manager, loaded, res);
         next();
       }, next);
   } as ExpressSessionMiddleware;

@@ -3,7 +3,7 @@ import type { SessionManager } from '../../core/manager.js';
 import type { Session, SessionData } from '../../core/session.js';
 import { errorBody, errorStatus } from '../errors.js';
 import { type ProxyOptions, type ProxySessionOptions, resolveTrustProxy, toManager } from '../options.js';
-import { fetchRequestInfo } from '../web/headers.js';
+import { fetchRequestInfo, releaseOnAbort } from '../web/headers.js';
 
 /** `c.get('session')`: data as plain properties plus the session methods. */
 export type RequestSession = Session & Partial<SessionData>;
@@ -42,6 +42,7 @@ export function session(
       throw withResponse(err);
     }
     c.set('session', loaded);
+    releaseOnAbort(manager, loaded, c.req.raw);
     // Hono catches a handler's error inside next() and turns it into c.res, setting c.error.
     await next();
     if (c.error) {

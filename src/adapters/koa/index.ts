@@ -3,6 +3,7 @@ import type { SessionManager } from '../../core/manager.js';
 import type { SessionOptions } from '../../core/options.js';
 import type { Session, SessionData } from '../../core/session.js';
 import { nodeRequestInfo } from '../node-http/headers.js';
+import { releaseOnClose } from '../node-http/hold.js';
 import { toManager } from '../options.js';
 
 /** `ctx.session`: data as plain properties plus the session methods. */
@@ -32,6 +33,7 @@ export function session(options: SessionOptions | SessionManager): KoaSessionMid
   const middleware = async function batonSession(ctx: ParameterizedContext, next: () => Promise<unknown>) {
     const loaded = (await manager.load(nodeRequestInfo(ctx.headers, ctx.secure))) as RequestSession;
     ctx.session = loaded;
+    releaseOnClose(manager, loaded, ctx.res);
     try {
       await next();
     } catch (err) {

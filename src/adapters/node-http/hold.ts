@@ -1,4 +1,6 @@
 import { ServerResponse } from 'node:http';
+import type { SessionManager } from '../../core/manager.js';
+import type { Session } from '../../core/session.js';
 
 export interface HoldHooks<T> {
   /** Runs once, before any header or body byte leaves. */
@@ -77,8 +79,7 @@ function patchPrototype(proto: ServerResponse): Outputs {
     write(...args) {
       const hold = holds.get(this);
       if (!hold?.viaPrototype) return original.write.apply(this, args);
-      hold.push('write', args);
-      return true;
+      return hold.push('write', args);
     },
     end(...args) {
       const hold = holds.get(this);
@@ -115,6 +116,10 @@ class Hold<T> implements Held {
   readonly #out: Outputs;
   /** Calls made while the commit runs, replayed in order: method, then its arguments. */
   readonly #queue: Array<Method | unknown[]> = [];
+  /** Body bytes held so far. */
+  #bytes = 0;
+  /** A held `write` returned false: the writer waits for 'drain'. */
+  #needDrain = false;
 
   constructor(res: ServerResponse, hooks: HoldHooks<T>) {
     this.#res = res;
@@ -138,10 +143,21 @@ class Hold<T> implements Held {
     }
   }
 
-  push(method: Method, args: unknown[]): void {
+  /**
+   * Holds one call. For `write`, returns what a response's `write` returns: false once the held
+   * body reaches the response's high-water mark, so a writer that honours backpressure (`pipe`,
+   * `pipeline`, a loop awaiting 'drain') waits for the commit instead of piling its whole body up
+   * in memory; 'drain' follows once the held output is out.
+   */
+  push(method: Method, args: unknown[]): boolean {
     this.#queue.push(method, args);
     if (method === 'end') this.ended = true;
     this.start();
+    if (method !== 'write') return true;
+    this.#bytes += chunkBytes(args[0], args[1]);
+    if (this.#bytes < this.#res.writableHighWaterMark) return true;
+    this.#needDrain = true;
+    return false;
   }
 
   start(): void {
@@ -176,6 +192,9 @@ class Hold<T> implements Held {
       const output = method === 'end' ? out.end : method === 'write' ? out.write : out.writeHead;
       output.apply(res, queue[i + 1] as unknown[]);
     }
+    queue.length = 0;
+    // A writer told to wait is woken here, unless the socket is itself full (its own 'drain' comes later).
+    if (this.#needDrain && !this.ended && !res.writableNeedDrain && !res.destroyed) res.emit('drain');
   }
 
   #fail(err: unknown): void {
@@ -199,9 +218,16 @@ function ownWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse 
 function ownWrite(this: ServerResponse, ...args: unknown[]): boolean {
   const hold = holds.get(this);
   if (!hold) return (this.write as Output).apply(this, args) as boolean;
-  hold.push('write', args);
-  // "Keep writing": the held chunks are small and flushed as soon as the commit lands.
-  return true;
+  return hold.push('write', args);
+}
+
+/** The bytes of a chunk passed to `write` (a string in `encoding`, a Buffer or another typed array). */
+function chunkBytes(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === 'string') {
+    return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  }
+  if (ArrayBuffer.isView(chunk)) return chunk.byteLength;
+  return 0;
 }
 
 function ownEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
@@ -225,4 +251,16 @@ function ownFlushHeaders(this: ServerResponse): void {
  */
 export function holdResponse<T>(res: ServerResponse, hooks: HoldHooks<T>): Held {
   return new Hold(res, hooks);
+}
+
+/**
+ * In `'lock'` mode, gives the session's lock up as soon as the client goes away before its
+ * response is complete (a handler that never answers holds nobody up until `lockTtl`). Nothing is
+ * listened to in the other modes.
+ */
+export function releaseOnClose(manager: SessionManager, session: Session, res: ServerResponse): void {
+  if (manager.options.concurrency !== 'lock') return;
+  res.once('close', () => {
+    if (!res.writableFinished) void manager.clientGone(session);
+  });
 }

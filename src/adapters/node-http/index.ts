@@ -4,7 +4,7 @@ import type { Session, SessionData } from '../../core/session.js';
 import { errorBody, errorStatus } from '../errors.js';
 import { type ProxyOptions, type ProxySessionOptions, resolveTrustProxy, toManager } from '../options.js';
 import { applyHeaders, nodeRequestInfo, nodeSecure } from './headers.js';
-import { holdResponse } from './hold.js';
+import { holdResponse, releaseOnClose } from './hold.js';
 
 /** The session: data as plain properties plus the session methods. */
 export type RequestSession = Session & Partial<SessionData>;
@@ -68,6 +68,7 @@ export function createSessions(
             apply: (result) => applyHeaders(res, result),
             fail: (err) => sendError(res, err),
           });
+          releaseOnClose(manager, session, res);
           Promise.resolve()
             .then(() => handler(req, res, session))
             .catch(async (err: unknown) => {

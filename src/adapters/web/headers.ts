@@ -1,4 +1,5 @@
-import type { CommitResult, RequestInfo } from '../../core/manager.js';
+import type { CommitResult, RequestInfo, SessionManager } from '../../core/manager.js';
+import type { Session } from '../../core/session.js';
 import { forwardedHttps } from '../node-http/headers.js';
 
 /** The request came over https: its URL says so, or (with `trustProxy`) the proxy in front does. */
@@ -20,4 +21,19 @@ export function fetchRequestInfo(request: Request, trustProxy: boolean): Request
 export function appendHeaders(headers: Headers, result: CommitResult): void {
   for (const cookie of result.setCookie) headers.append('set-cookie', cookie);
   for (const [name, value] of Object.entries(result.headers)) headers.set(name, value);
+}
+
+/**
+ * In `'lock'` mode, gives the session's lock up as soon as the request is aborted (the client went
+ * away), so a handler that never answers holds nobody up until `lockTtl`. Once the response is
+ * committed an abort changes nothing.
+ */
+export function releaseOnAbort(manager: SessionManager, session: Session, request: Request): void {
+  if (manager.options.concurrency !== 'lock') return;
+  const signal = request.signal;
+  if (signal.aborted) {
+    void manager.clientGone(session);
+    return;
+  }
+  signal.addEventListener('abort', () => void manager.clientGone(session), { once: true });
 }

@@ -2,7 +2,7 @@ import type { SessionManager } from '../../core/manager.js';
 import type { Session, SessionData } from '../../core/session.js';
 import { errorBody, errorStatus } from '../errors.js';
 import { type ProxyOptions, type ProxySessionOptions, resolveTrustProxy, toManager } from '../options.js';
-import { appendHeaders, fetchRequestInfo } from './headers.js';
+import { appendHeaders, fetchRequestInfo, releaseOnAbort } from './headers.js';
 
 /** The session: data as plain properties plus the session methods. */
 export type RequestSession = Session & Partial<SessionData>;
@@ -57,6 +57,7 @@ export function createSessions(
       } catch (err) {
         return errorResponse(err);
       }
+      releaseOnAbort(manager, session, request);
       let response: Response;
       try {
         response = await handler(request, session);

@@ -16,6 +16,11 @@ import type { Patch, StoredSession } from '../store.js';
 export interface SqlQuery {
   text: string;
   values: unknown[];
+  /**
+   * Send the values apart from the text (a server-side prepared statement) where the client can:
+   * for a large value, which a client that escapes values into the text spends long on.
+   */
+  prepared?: boolean;
 }
 
 /** What the store needs back from any statement. */
