@@ -13,6 +13,7 @@ import {
 } from './errors.js';
 import type { SessionEvents } from './events.js';
 import { generateId, hashId, sign, unsign, type VerifiedKey, VerifiedValues } from './ids.js';
+import { LocalQueue, nextPause, pause, type Turn } from './lock-wait.js';
 import {
   endMove,
   isMarkerKey,
@@ -25,7 +26,6 @@ import {
   type StoreCall,
   stampLogout,
 } from './moves.js';
-import { LocalQueue, nextPause, pause, type Turn } from './lock-wait.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import { FORWARD_KEY, MAX_FORWARDS, openForward, sealForward, shouldRenew } from './renewal.js';
 import { isReservedKey, Session, type SessionController, type SessionState, STATE } from './session.js';
