@@ -7,8 +7,8 @@
  *                  holder. On DynamoDB also the capacity units of the lock calls, with a 264 KB item.
  *   mariadb-patch  one patch changing 1k / 4k / 10k keys of a session that already holds them,
  *                  MariaDB against PostgreSQL.
- *   backpressure   peak RSS of a process serving one 300 MB streamed response, with the session
- *                  middleware (the route changes the session) and without (bench/backpressure-app.ts).
+ *
+ * The backpressure row is in bench/backpressure.ts.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +16,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import express from 'express';
 import mysql from 'mysql2/promise';
@@ -31,7 +30,6 @@ import { MySQLStore } from '../src/stores/mysql/index.js';
 import { PostgresStore } from '../src/stores/postgres/index.js';
 import { RedisStore } from '../src/stores/redis/index.js';
 import type { Store } from '../src/stores/store.js';
-import { Child } from './child.js';
 import { round } from './measure.js';
 
 const SECRET = 'lock-load-bench-secret-long-enough-0123456789';
@@ -364,41 +362,4 @@ export async function mariadbPatch(
   }
   const at10k = runs.find((r) => r.keys === 10_000);
   return { runs, pass: { within2xOfPostgresAt10k: at10k ? at10k.ratio <= 2 : true } };
-}
-
-const BACKPRESSURE_APP = fileURLToPath(new URL('./backpressure-app.ts', import.meta.url));
-
-/** Peak RSS of a process serving one streamed response of `megabytes`, with and without the middleware. */
-export async function backpressure(
-  megabytes: number,
-  log: (line: string) => void,
-): Promise<{
-  megabytes: number;
-  runs: Array<{ mode: string; peakRssMb: number; bytes: number; ms: number }>;
-  ratio: number;
-  pass: { within1_2x: boolean };
-}> {
-  const runs: Array<{ mode: string; peakRssMb: number; bytes: number; ms: number }> = [];
-  for (const mode of ['plain', 'session', 'plain', 'session']) {
-    const { child, ready } = await Child.start(BACKPRESSURE_APP, {
-      name: `backpressure-${mode}`,
-      env: { BP_MODE: mode, BP_MEGABYTES: String(megabytes) },
-    });
-    try {
-      const started = performance.now();
-      const res = await fetch(`http://127.0.0.1:${ready.port as number}/download`, { method: 'POST' });
-      let bytes = 0;
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.byteLength;
-      const ms = Math.round(performance.now() - started);
-      const peak = (await child.ask('peak')).maxRssKb as number;
-      runs.push({ mode, peakRssMb: round(peak / 1024, 1), bytes, ms });
-      log(`  ${mode.padEnd(7)} peak RSS ${round(peak / 1024, 1)} MB, ${bytes} bytes in ${ms} ms`);
-    } finally {
-      await child.stop();
-    }
-  }
-  const best = (mode: string) => Math.min(...runs.filter((r) => r.mode === mode).map((r) => r.peakRssMb));
-  const ratio = round(best('session') / best('plain'), 2);
-  log(`  session / plain peak RSS: ×${ratio} (target ≤ 1.2)`);
-  return { megabytes, runs, ratio, pass: { within1_2x: ratio <= 1.2 } };
 }

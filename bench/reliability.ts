@@ -39,6 +39,7 @@ import { MySQLStore } from '../src/stores/mysql/index.js';
 import { PostgresStore } from '../src/stores/postgres/index.js';
 import type { Store } from '../src/stores/store.js';
 import { welch } from '../test/helpers/stats.js';
+import { backpressure } from './backpressure.js';
 import { Child } from './child.js';
 import {
   type DynamoEngine,
@@ -47,7 +48,7 @@ import {
   startDynamo,
   startRedis,
 } from './engines.js';
-import { backpressure, lockCalls, mariadbPatch } from './lock-load.js';
+import { lockCalls, mariadbPatch } from './lock-load.js';
 import { round, seed, send } from './measure.js';
 import { machineInfo } from './results.js';
 import { batchWrite, templateItem } from './scale.js';

@@ -5,8 +5,7 @@
  * - Within one process, requests for the same session queue in order (`LocalQueue`): only the
  *   first of them calls the store; the others wait for their turn without any store call, and the
  *   next one tries as soon as the one before it has committed or given up.
- * - The one that calls the store backs off exponentially with jitter up to a cap (`nextPause`),
- *   and is woken early where the store reports releases (`waitForRelease`).
+ * - The one that calls the store backs off exponentially with jitter up to a cap (`nextPause`).
  */
 
 /** The first pause after a refused lock attempt, before jitter. */
@@ -103,16 +102,7 @@ export class LocalQueue {
   }
 }
 
-/** Sleeps `ms`, or less when `early` (a store's release notice) settles first. */
-export function pause(ms: number, early?: Promise<unknown>): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    early?.then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      () => {},
-    );
-  });
+/** Sleeps `ms` (a pause between lock attempts; bounded by `lockWait`, so it is not unref'd). */
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -2,14 +2,14 @@
  * MySQL 8 and MariaDB 10.11 statements. Times are BIGINT ms since the epoch (MySQL's TIMESTAMP
  * ends in 2038 and converts through the session time zone; DATETIME has no zone). `data` is a
  * JSON column (MariaDB: LONGTEXT with a JSON_VALID check) holding key → JSON text as JSON
- * strings, patched in one UPDATE with JSON_MERGE_PATCH (no JSON paths, so any key works).
+ * strings, patched in one UPDATE with JSON_MERGE_PATCH (no JSON paths, so any key works); on
+ * MariaDB a patch of many keys is merged by the store instead (`whole-patch.ts`).
  *
  * MySQL has no RETURNING: a patch returns its new version through `LAST_INSERT_ID(version + 1)`,
  * which the server sends back in the same OK packet; `lock` updates, then reads the row it
  * locked by its token.
  */
 
-import { applyPatchData, dataSize } from '../shared.js';
 import {
   num,
   Params,
@@ -22,27 +22,13 @@ import {
 } from '../sql/dialect.js';
 import type { Patch, StoredSession } from '../store.js';
 
-/**
- * Patches naming more keys than this are merged here and written whole on MariaDB (see
- * `#patchWhole`): MariaDB's JSON_MERGE_PATCH takes time in proportion to the stored keys times
- * the patch's keys (measured on 10.11: 2,000 × 2,000 keys 2.5 s, 4,000 × 4,000 keys 7.9 s).
- */
-export const LARGE_PATCH_KEYS = 32;
-/** Re-reads of a large patch whose row changed between its read and its write. */
-const WHOLE_PATCH_ATTEMPTS = 5;
+import { objectText } from './json-text.js';
+import { LARGE_PATCH_KEYS, patchWhole } from './whole-patch.js';
+
+export { objectText };
 
 const placeholder = () => '?';
 const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
-
-/**
- * A JSON object text from entries, built by hand so that no key (not even `__proto__`) is
- * special. With `null` values it is an RFC 7396 merge patch that deletes those members.
- */
-export function objectText(entries: Iterable<[string, string | null]>): string {
-  const parts: string[] = [];
-  for (const [k, v] of entries) parts.push(`${JSON.stringify(k)}:${JSON.stringify(v)}`);
-  return `{${parts.join(',')}}`;
-}
 
 /**
  * Bytes of key names plus JSON text of a data document (values are JSON strings). `doc` is
@@ -210,7 +196,17 @@ export class MySQLDialect implements SqlDialect {
       setKeys.length + patch.unset.length > LARGE_PATCH_KEYS &&
       (await this.#serverFlavor(run)) === 'mariadb'
     ) {
-      return this.#patchWhole(run, key, patch, now, limit.maxBytes);
+      return patchWhole(
+        {
+          table: this.#table,
+          read: () => this.get(run, key, now),
+          write: (query) => this.#bounded(run, query),
+        },
+        key,
+        patch,
+        now,
+        limit.maxBytes,
+      );
     }
     const p = new Params(placeholder);
     const assignments: string[] = [];
@@ -250,53 +246,6 @@ export class MySQLDialect implements SqlDialect {
       values: p.values,
     });
     return result.affected > 0 && result.insertId !== undefined ? result.insertId : null;
-  }
-
-  /**
-   * A large patch on MariaDB, in time linear in the keys: read the row, merge here, write the
-   * whole document back guarded by the version read (and the patch's own guards), again from the
-   * read when another write came between. Null (left to the store to explain, as for a one
-   * statement patch) when the row is gone, a guard fails, the result is over `maxBytes`, or the
-   * row kept changing.
-   */
-  async #patchWhole(
-    run: SqlRunner,
-    key: string,
-    patch: Patch,
-    now: number,
-    maxBytes: number,
-  ): Promise<number | null> {
-    for (let attempt = 0; attempt < WHOLE_PATCH_ATTEMPTS; attempt++) {
-      const row = await this.get(run, key, now);
-      if (!row) return null;
-      if (patch.expectVersion !== undefined && row.version !== patch.expectVersion) return null;
-      if (patch.lockToken !== undefined && row.lockToken !== patch.lockToken) return null;
-      const data = applyPatchData(row.data ?? {}, patch);
-      if (dataSize(data) > maxBytes) return null;
-      const p = new Params(placeholder);
-      const assignments = [
-        `\`data\` = ${p.add(objectText(Object.entries(data)))}`,
-        `\`expires\` = LEAST(${p.add(patch.expiresAt)}, \`absolute_expires\`)`,
-      ];
-      if (patch.userId !== undefined) assignments.push(`\`uid\` = ${p.add(patch.userId)}`);
-      if (patch.lockToken !== undefined && patch.releaseLock) {
-        assignments.push('`lock_token` = NULL', '`lock_expires` = NULL');
-      }
-      assignments.push('`version` = LAST_INSERT_ID(`version` + 1)');
-      const guards = [
-        `\`key\` = ${p.add(key)}`,
-        `\`expires\` > ${p.add(now)}`,
-        `\`version\` = ${p.add(row.version)}`,
-      ];
-      if (patch.lockToken !== undefined) guards.push(`\`lock_token\` = ${p.add(patch.lockToken)}`);
-      const result = await this.#bounded(run, {
-        text: `UPDATE ${this.#table} SET ${assignments.join(', ')} WHERE ${guards.join(' AND ')}`,
-        values: p.values,
-        prepared: true,
-      });
-      if (result.affected > 0 && result.insertId !== undefined) return result.insertId;
-    }
-    return null;
   }
 
   async touch(run: SqlRunner, key: string, expiresAt: number, now: number): Promise<boolean> {
