@@ -97,15 +97,8 @@ describe('README quick start, as pasted, against the packed package', () => {
   });
 
   it('POST /basket without a JSON body answers 400, not 500', async () => {
-    const env = {
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${engine?.output().match(/127\.0\.0\.1:(\d+)/)?.[1]}`,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      SESSION_SECRET: 'a-test-secret-that-is-long-enough-0123456789',
-    };
     const port = await freePort();
-    const instance = background(process.execPath, ['server.mjs'], app, { ...env, PORT: String(port) });
+    const instance = background(process.execPath, ['server.mjs'], app, { ...localEnv(), PORT: String(port) });
     try {
       await waitForPort(port);
       const res = await fetch(`http://127.0.0.1:${port}/basket`, { method: 'POST' });
@@ -114,4 +107,36 @@ describe('README quick start, as pasted, against the packed package', () => {
       await stop(instance);
     }
   });
+
+  it("docs/install.md's CommonJS server.js runs in the same app", async () => {
+    const install = readFileSync(join(ROOT, 'docs/install.md'), 'utf8');
+    const section = install.slice(install.indexOf('\n## CommonJS\n'));
+    const code = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(code?.includes("require('baton-session/express')"), 'the CommonJS block');
+    writeFileSync(join(app, 'server.js'), code ?? '');
+    const port = await freePort();
+    const instance = background(process.execPath, ['server.js'], app, { ...localEnv(), PORT: String(port) });
+    try {
+      await waitForPort(port);
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(await res.text(), 'Hello, Jack Sparrow', instance.output());
+      assert.doesNotMatch(
+        instance.output(),
+        /ExperimentalWarning|NodeVersionSupportWarning|ERR_REQUIRE/,
+        'require() of the package is plain on a supported Node',
+      );
+    } finally {
+      await stop(instance);
+    }
+  });
+
+  function localEnv(): Record<string, string> {
+    return {
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${engine?.output().match(/127\.0\.0\.1:(\d+)/)?.[1]}`,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      SESSION_SECRET: 'a-test-secret-that-is-long-enough-0123456789',
+    };
+  }
 });
