@@ -9,9 +9,18 @@ for (const [subpath, target] of Object.entries(pkg.exports)) {
   for (const file of files) if (!existsSync(file)) missing.push(`${subpath} → ${file}`);
 }
 for (const bin of Object.values(pkg.bin ?? {})) if (!existsSync(bin)) missing.push(`bin → ${bin}`);
+// typesVersions serves TypeScript's classic `moduleResolution: node`, which ignores exports: it must
+// map every subpath to the same types.
+const classic = pkg.typesVersions?.['*'] ?? {};
+for (const [subpath, target] of Object.entries(pkg.exports)) {
+  if (subpath === '.' || typeof target === 'string') continue;
+  const mapped = classic[subpath.slice(2)]?.[0];
+  if (mapped !== target.types)
+    missing.push(`typesVersions ${subpath.slice(2)} → ${mapped} (exports say ${target.types})`);
+}
 if (missing.length > 0) {
   console.error(
-    `exports map points at files the build did not make (run npm run build):\n  ${missing.join('\n  ')}`,
+    `exports map points at files the build did not make (run npm run build), or typesVersions disagrees:\n  ${missing.join('\n  ')}`,
   );
   process.exit(1);
 }

@@ -283,7 +283,8 @@ async function build(parsed: StoreUrl, options: CreateStoreOptions): Promise<Sto
       });
     }
     case 'postgres': {
-      const { PostgresStore } = await load('postgres', () => import('./postgres/index.js'));
+      const { PostgresStore, loadPg } = await load('postgres', () => import('./postgres/postgres-store.js'));
+      await loadPg(); // a missing pg fails here, not at the first query
       return new PostgresStore({
         ...extra,
         connectionString: parsed.connectionString,
@@ -300,7 +301,8 @@ async function build(parsed: StoreUrl, options: CreateStoreOptions): Promise<Sto
       });
     }
     case 'mysql': {
-      const { MySQLStore } = await load('mysql', () => import('./mysql/index.js'));
+      const { MySQLStore, loadMysql } = await load('mysql', () => import('./mysql/mysql-store.js'));
+      await loadMysql(); // a missing mysql2 fails here, not at the first query
       return new MySQLStore({
         ...extra,
         uri: parsed.uri,

@@ -10,6 +10,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { RunningDemo } from '../../demo/run.js';
 
+const CHECKOUT =
+  'git clone https://github.com/baton-session/baton-session && cd baton-session && npm install && npm start';
+
 function portNumber(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -54,8 +57,18 @@ export function demoCommand(): Command {
     .option('--memory', 'keep the engine data in memory only (nothing written, nothing kept)')
     .option('--restart-delay <seconds>', 'pause before a killed instance comes back', seconds, 3)
     .action(async (flags: DemoFlags) => {
-      // Loaded here so that other commands work without the demo's dev dependencies.
-      const { startDemo } = await import('../../demo/run.js');
+      // Loaded here so that other commands work without the demo's dev dependencies. The published
+      // package leaves the demo out: it runs from a checkout.
+      let startDemo: typeof import('../../demo/run.js').startDemo;
+      try {
+        ({ startDemo } = await import('../../demo/run.js'));
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw err;
+        console.error(`baton demo runs from a checkout: ${CHECKOUT}`);
+        process.exitCode = 1;
+        return;
+      }
       let demo: Awaited<ReturnType<typeof startDemo>>;
       try {
         demo = await startDemo({

@@ -1,5 +1,6 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { ConfigError } from '../../core/errors.js';
+import type { SqlQuery, SqlResult } from '../sql/dialect.js';
 import {
   checkSqlOptions,
   isSqlIdentifier,
@@ -8,7 +9,25 @@ import {
   SqlStore,
   type SqlStoreOptions,
 } from '../sql/sql-store.js';
+import { missingPackage } from '../url.js';
 import { MySQLDialect } from './mysql-dialect.js';
+
+let mysqlModule: Promise<typeof mysql> | undefined;
+
+/**
+ * Loads `mysql2` on first use rather than at import, so `baton-session/mysql` can be imported (and
+ * `require()`d) without it; a missing package becomes the usual "install mysql2" `ConfigError`.
+ */
+export function loadMysql(): Promise<typeof mysql> {
+  mysqlModule ??= import('mysql2/promise').then(
+    (mod) => (mod as { default?: typeof mysql }).default ?? (mod as unknown as typeof mysql),
+    (err: unknown) => {
+      mysqlModule = undefined;
+      throw missingPackage('mysql', err) ?? err;
+    },
+  );
+  return mysqlModule;
+}
 
 export interface MySQLStoreOptions extends SqlStoreOptions {
   /**
@@ -106,19 +125,47 @@ function backend(
   const hasPool = options.pool !== undefined;
   const hasUri = options.uri !== undefined;
   if (hasPool === hasUri) throw new ConfigError('uri', 'give either `uri` or `pool` (one of them)');
-  let pool: mysql.Pool;
-  let owned = false;
+  const read = (result: unknown): SqlResult => {
+    if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], affected: 0 };
+    const ok = result as OkPacket;
+    // "Rows matched: 1  Changed: 0": count matched rows whatever the FOUND_ROWS flag says.
+    const matched = /Rows matched:\s*(\d+)/.exec(ok.info ?? '');
+    return {
+      rows: [],
+      affected: matched ? Number(matched[1]) : ok.affectedRows,
+      insertId: Number(ok.insertId),
+    };
+  };
+  const run = async (pool: mysql.Pool, { text, values, prepared }: SqlQuery): Promise<SqlResult> => {
+    // mysql2 escapes values into the text for query() (about 100 ms for 400 KB of JSON);
+    // execute() sends them apart, in the binary protocol, and caches the statement per connection.
+    const [result] =
+      prepared && typeof pool.execute === 'function'
+        ? await pool.execute(text, values as Parameters<mysql.Pool['execute']>[1])
+        : await pool.query(text, values);
+    return read(result);
+  };
   if (options.pool) {
-    if (typeof options.pool.query !== 'function') {
+    const given = options.pool;
+    if (typeof given.query !== 'function') {
       throw new ConfigError('pool', 'must be a mysql2/promise pool (or anything with its `query()`)');
     }
-    pool = options.pool;
-  } else {
-    if (typeof options.uri !== 'string' || options.uri.length === 0) {
-      throw new ConfigError('uri', 'must be a non-empty mysql:// URL');
-    }
-    pool = mysql.createPool({
-      uri: options.uri,
+    return {
+      query: (q) => run(given, q),
+      async end() {},
+    };
+  }
+  const uri = options.uri;
+  if (typeof uri !== 'string' || uri.length === 0) {
+    throw new ConfigError('uri', 'must be a non-empty mysql:// URL');
+  }
+  // The pool is made at the first query (mysql2 is imported then); the store owns and ends it.
+  let pool: mysql.Pool | undefined;
+  let making: Promise<mysql.Pool> | undefined;
+  const make = async (): Promise<mysql.Pool> => {
+    const { createPool } = await loadMysql();
+    const made = createPool({
+      uri,
       connectionLimit: settings.poolSize,
       connectTimeout: settings.connectTimeoutMs,
       supportBigNumbers: true,
@@ -126,31 +173,26 @@ function backend(
     const seconds = Math.max(1, Math.ceil(settings.rowLockTimeoutMs / 1000));
     // MySQL 8 cannot scope innodb_lock_wait_timeout to one statement: set it on each new
     // connection, before it serves any query. (A failure here leaves the server default.)
-    pool.pool.on('connection', (connection) => {
+    made.pool.on('connection', (connection) => {
       connection.query(`SET SESSION innodb_lock_wait_timeout = ${seconds}`, () => {});
     });
-    owned = true;
-  }
+    pool = made;
+    return made;
+  };
+  const ready = (): Promise<mysql.Pool> => {
+    making ??= make().catch((err: unknown) => {
+      making = undefined;
+      throw err;
+    });
+    return making;
+  };
   return {
-    async query({ text, values, prepared }) {
-      // mysql2 escapes values into the text for query() (about 100 ms for 400 KB of JSON);
-      // execute() sends them apart, in the binary protocol, and caches the statement per connection.
-      const [result] =
-        prepared && typeof pool.execute === 'function'
-          ? await pool.execute(text, values as Parameters<mysql.Pool['execute']>[1])
-          : await pool.query(text, values);
-      if (Array.isArray(result)) return { rows: result as Record<string, unknown>[], affected: 0 };
-      const ok = result as unknown as OkPacket;
-      // "Rows matched: 1  Changed: 0": count matched rows whatever the FOUND_ROWS flag says.
-      const matched = /Rows matched:\s*(\d+)/.exec(ok.info ?? '');
-      return {
-        rows: [],
-        affected: matched ? Number(matched[1]) : ok.affectedRows,
-        insertId: Number(ok.insertId),
-      };
+    async query(q) {
+      return run(pool ?? (await ready()), q);
     },
     async end() {
-      if (owned) await pool.end();
+      const made = pool ?? (await making?.catch(() => undefined));
+      await made?.end();
     },
   };
 }

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { ConfigError } from '../../core/errors.js';
 import {
   checkSqlOptions,
@@ -8,7 +8,25 @@ import {
   SqlStore,
   type SqlStoreOptions,
 } from '../sql/sql-store.js';
+import { missingPackage } from '../url.js';
 import { PostgresDialect } from './postgres-dialect.js';
+
+let pgModule: Promise<typeof pg> | undefined;
+
+/**
+ * Loads `pg` on first use rather than at import, so `baton-session/postgres` can be imported (and
+ * `require()`d) without it; a missing package becomes the usual "install pg" `ConfigError`.
+ */
+export function loadPg(): Promise<typeof pg> {
+  pgModule ??= import('pg').then(
+    (mod) => (mod as { default?: typeof pg }).default ?? (mod as unknown as typeof pg),
+    (err: unknown) => {
+      pgModule = undefined;
+      throw missingPackage('postgres', err) ?? err;
+    },
+  );
+  return pgModule;
+}
 
 export interface PostgresStoreOptions extends SqlStoreOptions {
   /**
@@ -86,35 +104,55 @@ function backend(
   if (hasPool === hasUrl) {
     throw new ConfigError('connectionString', 'give either `connectionString` or `pool` (one of them)');
   }
-  let pool: pg.Pool;
-  let owned = false;
   if (options.pool) {
-    if (typeof options.pool.query !== 'function') {
+    const given = options.pool;
+    if (typeof given.query !== 'function') {
       throw new ConfigError('pool', 'must be a pg.Pool (or anything with its `query()`)');
     }
-    pool = options.pool;
-  } else {
-    if (typeof options.connectionString !== 'string' || options.connectionString.length === 0) {
-      throw new ConfigError('connectionString', 'must be a non-empty postgres:// URL');
-    }
-    pool = new pg.Pool({
-      connectionString: options.connectionString,
+    return {
+      async query({ text, values }) {
+        const result = await given.query(text, values);
+        return { rows: result.rows, affected: result.rowCount ?? 0 };
+      },
+      async end() {},
+    };
+  }
+  const connectionString = options.connectionString;
+  if (typeof connectionString !== 'string' || connectionString.length === 0) {
+    throw new ConfigError('connectionString', 'must be a non-empty postgres:// URL');
+  }
+  // The pool is made at the first query (pg is imported then); the store owns and ends it.
+  let pool: pg.Pool | undefined;
+  let making: Promise<pg.Pool> | undefined;
+  const make = async (): Promise<pg.Pool> => {
+    const { Pool } = await loadPg();
+    const made = new Pool({
+      connectionString,
       max: settings.poolSize,
       connectionTimeoutMillis: settings.connectTimeoutMs,
       allowExitOnIdle: true,
     });
     // An idle client whose server went away raises 'error' on the pool; without a listener
     // that would end the process. The next query gets a fresh connection or a typed error.
-    pool.on('error', () => {});
-    owned = true;
-  }
+    made.on('error', () => {});
+    pool = made;
+    return made;
+  };
+  const ready = (): Promise<pg.Pool> => {
+    making ??= make().catch((err: unknown) => {
+      making = undefined;
+      throw err;
+    });
+    return making;
+  };
   return {
     async query({ text, values }) {
-      const result = await pool.query(text, values);
+      const result = await (pool ?? (await ready())).query(text, values);
       return { rows: result.rows, affected: result.rowCount ?? 0 };
     },
     async end() {
-      if (owned) await pool.end();
+      const made = pool ?? (await making?.catch(() => undefined));
+      await made?.end();
     },
   };
 }
