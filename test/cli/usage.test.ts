@@ -47,6 +47,14 @@ describe('baton: help', () => {
     });
   });
 
+  it('says once where --store comes from when it is not given', async () => {
+    const r = await baton(['ls', '--help']);
+    assert.equal(r.code, 0);
+    const help = r.stdout.replace(/\s+/g, ' ');
+    assert.equal(help.match(/\(env: BATON_STORE\)/g)?.length, 1, r.stdout);
+    assert.doesNotMatch(help, /default: \$BATON_STORE/);
+  });
+
   it('--version prints the package version', async () => {
     const r = await baton(['--version']);
     assert.equal(r.code, 0);
@@ -82,7 +90,7 @@ describe('baton: bad usage exits 2 with a one-line reason', () => {
   it('unknown URL parameter', () =>
     badUsage(
       ['ls', '--store', 'dynamodb://sessions?regoin=eu-west-1'],
-      /`url\?regoin`: unknown parameter; known: region, endpoint/,
+      /^baton: --store: \[dynamodb\] option `url`: unknown parameter `regoin` \(known: region, endpoint/,
     ));
   it('a password in a bad URL is not echoed', async () => {
     const r = await baton(['ls', '--store', 'redis://:hunter2@127.0.0.1:6379/0?bad=1']);
@@ -126,7 +134,8 @@ describe('baton iam-policy', () => {
     for (const s of policy.Statement) {
       assert.equal(s.Effect, 'Allow');
       // The docs may write a single action or resource as a string, as IAM allows.
-      for (const a of [s.Action].flat()) byAction.set(a, [...(byAction.get(a) ?? []), ...[s.Resource].flat()]);
+      for (const a of [s.Action].flat())
+        byAction.set(a, [...(byAction.get(a) ?? []), ...[s.Resource].flat()]);
     }
     return byAction;
   }
