@@ -37,10 +37,9 @@ export class ReportedFailure extends Error {
 
 export const STORE_HELP =
   'store URL: dynamodb://TABLE?region=R&endpoint=URL, redis://HOST:6379/0?prefix=sess:, ' +
-  'postgres://…?table=sessions, mysql://…?table=sessions, memcached://HOST:11211, file:///DIR, memory: ' +
-  '(default: $BATON_STORE)';
+  'postgres://…?table=sessions, mysql://…?table=sessions, memcached://HOST:11211, file:///DIR, memory:';
 
-/** `-s, --store <url>`, falling back to the BATON_STORE environment variable. */
+/** `-s, --store <url>`, falling back to the BATON_STORE environment variable (help says `(env: BATON_STORE)`). */
 export function storeOption(flags = '-s, --store <url>', description = STORE_HELP): Option {
   return new Option(flags, description).env('BATON_STORE');
 }
@@ -78,11 +77,16 @@ export async function withStore<T>(
   options: CreateStoreOptions = {},
 ): Promise<T> {
   const store = await openStore(url, '--store', options);
+  let result: T;
   try {
-    return await fn(store);
-  } finally {
-    await store.close();
+    result = await fn(store);
+  } catch (err) {
+    // The command's own error is the one to report; closing may fail for the same cause.
+    await store.close().catch(() => {});
+    throw err;
   }
+  await store.close();
+  return result;
 }
 
 /** Opens a store for `option` (`--store`, `--from`, `--to`); bad or missing URL → `UsageError`. */

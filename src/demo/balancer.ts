@@ -15,7 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
-import httpProxy from 'http-proxy';
+import { createProxyServer } from 'httpxy';
 import type { ClusterKind } from './messages.js';
 
 /** The cookie naming a client's sticky instance. */
@@ -129,7 +129,8 @@ function isDown(err: NodeJS.ErrnoException, method: string | undefined): boolean
 export function createBalancer(options: BalancerOptions): Server {
   const { shared, sticky, log } = options;
   const assets = loadAssets(options.publicDir);
-  const proxy = httpProxy.createProxyServer({ xfwd: true, proxyTimeout: 15_000 });
+  // Options given here win over those given per request: the target is given per request.
+  const proxy = createProxyServer({ xfwd: true, proxyTimeout: 15_000 });
   const notes = new WeakMap<IncomingMessage, Note>();
 
   proxy.on('proxyRes', (proxyRes, req) => {
@@ -171,11 +172,10 @@ export function createBalancer(options: BalancerOptions): Server {
         });
       }
       notes.set(req, note);
-      proxy.web(
-        req,
-        res,
-        { target: `http://127.0.0.1:${target.port}`, buffer: Readable.from([body]) },
-        (err: NodeJS.ErrnoException) => {
+      // With no 'error' listener on the proxy, a failed attempt rejects the promise web() returns.
+      proxy
+        .web(req, res, { target: `http://127.0.0.1:${target.port}`, buffer: Readable.from([body]) })
+        .catch((err: NodeJS.ErrnoException) => {
           if (!res.headersSent && isDown(err, req.method)) {
             skipped.push(target.name);
             log(`balancer: ${target.name} is down (${err.code ?? err.message}); trying another instance`);
@@ -184,8 +184,7 @@ export function createBalancer(options: BalancerOptions): Server {
           }
           if (!res.headersSent) sendJson(res, 502, { error: `${target.name} failed: ${err.message}` });
           else res.destroy();
-        },
-      );
+        });
     };
     attempt(first);
   }

@@ -229,7 +229,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       dataDir,
       sessionsAtStart,
       stop() {
-        stopping ??= stopAll();
+        // The instances first, so that none of them is reported as restarting: a signal to the whole
+        // process group (a terminal, a supervisor) reaches them as soon as it reaches us.
+        stopping ??= Promise.all([shared.stop(), sticky.stop()]).then(stopAll);
         return stopping;
       },
     };

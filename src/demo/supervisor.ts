@@ -34,9 +34,17 @@ export interface ClusterOptions {
   log: (line: string) => void;
 }
 
+/**
+ * Where an instance is in its life, the one vocabulary the page shows for both clusters:
+ * `up` serves requests; `down` has died and waits for its restart (`restartAt`); `starting` has a
+ * new process that does not serve yet.
+ */
+export type InstancePhase = 'up' | 'down' | 'starting';
+
 export interface InstanceStatus {
   name: string;
   alive: boolean;
+  phase: InstancePhase;
   /** Times the instance was started again after it died. */
   restarts: number;
   /** When it comes back, for a dead instance (ms since epoch). */
@@ -84,10 +92,17 @@ export class DemoInstance {
     return {
       name: this.name,
       alive: this.alive,
+      phase: this.#phase(),
       restarts: this.#restarts,
       restartAt: this.#restartAt,
       pid: this.alive ? (this.#child?.pid ?? null) : null,
     };
+  }
+
+  #phase(): InstancePhase {
+    if (this.alive) return 'up';
+    // A process without a pending restart is one started and not serving yet.
+    return !this.#stopped && this.#restartAt === null && this.#child ? 'starting' : 'down';
   }
 
   /** Forks the child; resolves once it serves, rejects if it dies first. */
@@ -136,8 +151,9 @@ export class DemoInstance {
   /** Kills the process at once, as a crash would. False when it is not running. */
   kill(): boolean {
     if (!this.#child || !this.alive) return false;
-    // Out of rotation now, before the exit event arrives.
+    // Out of rotation now, and reported down with its restart time, before the exit event arrives.
     this.#port = undefined;
+    this.#restartAt = Date.now() + this.#options.restartDelayMs;
     this.#child.kill('SIGKILL');
     return true;
   }

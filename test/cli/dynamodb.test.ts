@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { generateId, hashId } from '../../src/core/ids.js';
 import type { Store, StoredSession } from '../../src/stores/store.js';
 import { createStore } from '../../src/stores/url.js';
-import { baton, json, type LocalEngine, startLocal } from './run.js';
+import { baton, json, type LocalEngine, spawnBaton, startLocal } from './run.js';
 
 const table = (name: string) => `cli-${name}-${randomBytes(4).toString('hex')}`;
 const key = () => `k-${randomBytes(12).toString('base64url')}`;
@@ -29,6 +30,18 @@ function session(overrides: Partial<StoredSession> = {}): StoredSession {
     version: 1,
     ...overrides,
   };
+}
+
+/** A loopback port nothing listens on (taken from the OS, then released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** Polls until every key reads as absent (expired), for at most 10 s. */
@@ -111,6 +124,33 @@ describe('baton on DynamoDB (baton local --memory)', () => {
     assert.ok(report.roundTrip.capacityUnits > 0, `capacity units ${report.roundTrip.capacityUnits}`);
     // The temporary session is gone again.
     assert.equal(json(await baton(['stats', '--store', url, '--json'])).live, 0);
+
+    // A small table is counted, not estimated: DescribeTable's ItemCount lags by hours.
+    const store = await createStore(url, { onWarning: () => {} });
+    try {
+      for (let i = 0; i < 4; i++) await store.create(key(), session());
+    } finally {
+      await store.close();
+    }
+    const counted = await baton(['doctor', '--store', url]);
+    assert.equal(counted.code, 0, counted.stdout + counted.stderr);
+    assert.match(
+      counted.stdout,
+      /^ {2}ok {4}table {9}`cli-create-\w+` ACTIVE, partition key id \(S\), on-demand, 4 items$/m,
+    );
+  });
+
+  it('doctor on an engine that is not there: a failure, and no "ok" for capabilities', async () => {
+    const port = await freePort();
+    const r = await baton([
+      'doctor',
+      '--store',
+      `dynamodb://sessions?endpoint=http://127.0.0.1:${port}&region=us-east-1`,
+    ]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ {2}fail {2}reachable /m);
+    assert.doesNotMatch(r.stdout, /^ {2}ok /m, 'nothing is ok when nothing answered');
+    assert.match(r.stdout, /^unhealthy: 1 failed, 0 warnings, 0 ok$/m);
   });
 
   it('--no-user-index and provisioned billing are applied to a new table', async () => {
@@ -207,6 +247,10 @@ describe('baton on DynamoDB (baton local --memory)', () => {
 
     const revokeUser = json(await baton(['revoke', '--user', 'u-anne', '--json'], env));
     assert.equal(revokeUser.revoked, 2);
+    // A second time there is nothing left: the same words as for a key, as docs/cli.md says.
+    const again = await baton(['revoke', '--user', 'u-anne'], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, 'user u-anne has no live sessions; nothing to revoke\n');
     assert.equal(await store.get(a1), null);
     assert.equal(await store.get(a2), null);
     assert.deepEqual(json(await baton(['ls', '--json'], env)), []);
@@ -316,6 +360,29 @@ describe('baton on DynamoDB (baton local --memory)', () => {
     const r = await baton(['migrate', '--from', url, '--to', url]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^baton: --from and --to are the same store/);
+  });
+
+  it('baton local suggests commands that run from a project (npx baton ...)', async () => {
+    const child = spawnBaton(['local', '--memory', '--port', '0']);
+    let out = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!out.includes('Press Ctrl-C')) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`baton local printed:\n${out}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      child.kill('SIGINT');
+      await exited;
+    }
+    assert.match(
+      out,
+      /^Next:\n {2}export BATON_STORE='dynamodb:\/\/sessions\?endpoint=http:\/\/127\.0\.0\.1:\d+&region=us-east-1'\n {2}npx baton create-table\n {2}npx baton doctor\n/m,
+    );
   });
 
   it('baton local stops cleanly on SIGINT (exit 0)', async () => {

@@ -66,6 +66,11 @@ export function baton(args: string[], env: Record<string, string | undefined> = 
   });
 }
 
+/** `baton ...args` as a running child process (stdout and stderr piped), for long-running commands. */
+export function spawnBaton(args: string[]): ChildProcess {
+  return spawn(process.execPath, [...COMMAND, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
 /** Parses stdout as JSON, with the output in the message when it is not. */
 export function json<T = any>(result: Result): T {
   try {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
@@ -134,6 +135,61 @@ describe('baton on Memcached', { skip: await needService('Memcached', 11211) }, 
       assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, /^baton: .*cannot list sessions.*DynamoDB/);
     }
+  });
+});
+
+/** A loopback port nothing listens on (taken from the OS, then released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const mysqlSkip = await needService('MariaDB', 3306);
+
+describe('baton errors name their store and where it is', () => {
+  it('an unreachable Redis: the address and the connection error, and doctor says no "ok"', async () => {
+    const port = await freePort();
+    const url = `redis://:hunter2@127.0.0.1:${port}/0`;
+    const ls = await baton(['ls', '--store', url]);
+    assert.equal(ls.code, 1, ls.stderr);
+    assert.match(
+      ls.stderr,
+      new RegExp(`^baton: \\[redis\\] Redis at 127\\.0\\.0\\.1:${port} call failed: .*ECONNREFUSED`),
+    );
+    assert.doesNotMatch(ls.stderr, /hunter2/);
+    const doctor = await baton(['doctor', '--store', url]);
+    assert.equal(doctor.code, 1);
+    assert.match(
+      doctor.stdout,
+      new RegExp(`fail {2}reachable +\\[redis\\] Redis at 127\\.0\\.0\\.1:${port}`),
+    );
+    assert.doesNotMatch(doctor.stdout, /^ {2}ok /m);
+  });
+
+  it('MySQL: an unknown database is reported with the [mysql] prefix, every time', {
+    skip: mysqlSkip,
+  }, async () => {
+    const url = MYSQL.replace(/\/[^/?]*$/, `/baton_no_such_db_${suffix}`);
+    const runs = await Promise.all([1, 2, 3, 4].map(() => baton(['ls', '--store', url])));
+    for (const r of runs) {
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^baton: \[mysql\] .*Unknown database/);
+    }
+    // The race behind the missing prefix, made certain: the pool closed while its first connection fails.
+    const store = await createStore(url);
+    const read = store.get('k').catch((err: Error) => err);
+    const closed = await store.close().then(
+      () => null,
+      (err: Error) => err,
+    );
+    assert.ok(closed === null || /^\[baton-session\] \[mysql\] /.test(closed.message), closed?.message);
+    assert.match(((await read) as Error).message, /^\[baton-session\] \[mysql\] /);
   });
 });
 

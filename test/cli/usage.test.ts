@@ -3,6 +3,7 @@
  * policy, and the commands on the memory store (which lives in the CLI process only).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { baton, json } from './run.js';
 
@@ -46,6 +47,14 @@ describe('baton: help', () => {
     });
   });
 
+  it('says once where --store comes from when it is not given', async () => {
+    const r = await baton(['ls', '--help']);
+    assert.equal(r.code, 0);
+    const help = r.stdout.replace(/\s+/g, ' ');
+    assert.equal(help.match(/\(env: BATON_STORE\)/g)?.length, 1, r.stdout);
+    assert.doesNotMatch(help, /default: \$BATON_STORE/);
+  });
+
   it('--version prints the package version', async () => {
     const r = await baton(['--version']);
     assert.equal(r.code, 0);
@@ -81,7 +90,7 @@ describe('baton: bad usage exits 2 with a one-line reason', () => {
   it('unknown URL parameter', () =>
     badUsage(
       ['ls', '--store', 'dynamodb://sessions?regoin=eu-west-1'],
-      /`url\?regoin`: unknown parameter; known: region, endpoint/,
+      /^baton: --store: \[dynamodb\] option `url`: unknown parameter `regoin` \(known: region, endpoint/,
     ));
   it('a password in a bad URL is not echoed', async () => {
     const r = await baton(['ls', '--store', 'redis://:hunter2@127.0.0.1:6379/0?bad=1']);
@@ -115,16 +124,46 @@ describe('baton iam-policy', () => {
   const base = ['iam-policy', '--table', 'sessions', '--region', 'eu-west-1', '--account', '123456789012'];
   const arn = 'arn:aws:dynamodb:eu-west-1:123456789012:table/sessions';
 
-  it('prints the least-privilege app policy', async () => {
-    const r = await baton(base);
-    assert.equal(r.code, 0, r.stderr);
-    const policy = json(r);
+  /** Each granted action with its resources, checking the document's shape on the way. */
+  function grants(policy: {
+    Version: string;
+    Statement: { Effect: string; Action: string | string[]; Resource: string | string[] }[];
+  }): Map<string, string[]> {
     assert.equal(policy.Version, '2012-10-17');
     const byAction = new Map<string, string[]>();
     for (const s of policy.Statement) {
       assert.equal(s.Effect, 'Allow');
-      for (const a of s.Action) byAction.set(a, s.Resource);
+      // The docs may write a single action or resource as a string, as IAM allows.
+      for (const a of [s.Action].flat())
+        byAction.set(a, [...(byAction.get(a) ?? []), ...[s.Resource].flat()]);
     }
+    return byAction;
+  }
+
+  it('prints what the app needs when it calls ensureTable() at boot (the default, and --app)', async () => {
+    const [bare, app] = await Promise.all([baton(base), baton([...base, '--app'])]);
+    assert.equal(bare.code, 0, bare.stderr);
+    assert.equal(app.stdout, bare.stdout);
+    const byAction = grants(json(bare));
+    assert.deepEqual([...byAction.keys()].sort(), [
+      'dynamodb:DeleteItem',
+      'dynamodb:DescribeTable',
+      'dynamodb:DescribeTimeToLive',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
+    assert.deepEqual(byAction.get('dynamodb:GetItem'), [arn]);
+    assert.deepEqual(byAction.get('dynamodb:DescribeTable'), [arn]);
+    // The one index the store queries, not every index of the table.
+    assert.deepEqual(byAction.get('dynamodb:Query'), [`${arn}/index/uid-index`]);
+  });
+
+  it('--app --no-setup leaves out the Describe calls; --user-index names another index', async () => {
+    const r = await baton([...base, '--app', '--no-setup', '--user-index', 'by-user']);
+    assert.equal(r.code, 0, r.stderr);
+    const byAction = grants(json(r));
     assert.deepEqual([...byAction.keys()].sort(), [
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
@@ -132,8 +171,37 @@ describe('baton iam-policy', () => {
       'dynamodb:Query',
       'dynamodb:UpdateItem',
     ]);
-    assert.deepEqual(byAction.get('dynamodb:GetItem'), [arn]);
-    assert.deepEqual(byAction.get('dynamodb:Query'), [`${arn}/index/*`]);
+    assert.deepEqual(byAction.get('dynamodb:Query'), [`${arn}/index/by-user`]);
+  });
+
+  it('refuses --no-setup with --with-setup, and a malformed index name (exit 2)', async () => {
+    await badUsage([...base, '--no-setup', '--with-setup'], /--no-setup .* --with-setup .*contradict/);
+    await badUsage([...base, '--user-index', 'a*'], /--user-index: "a\*" is not a DynamoDB index name/);
+  });
+
+  it('agrees with docs/cli.md and docs/dynamodb.md, index ARN included', async () => {
+    const r = await baton(base);
+    assert.equal(r.code, 0, r.stderr);
+    // docs/cli.md shows this very command's output.
+    const cli = readFileSync('docs/cli.md', 'utf8');
+    const shown =
+      /\$ baton iam-policy --table sessions --region eu-west-1 --account 123456789012\n(\{[\s\S]*?\n\})\n```/.exec(
+        cli,
+      );
+    assert.ok(shown, 'docs/cli.md shows no output of the app policy');
+    assert.deepEqual(JSON.parse(shown[1] ?? ''), json(r));
+    // docs/dynamodb.md writes it with placeholders: the same actions on the same resources.
+    const dynamo = readFileSync('docs/dynamodb.md', 'utf8');
+    const section = dynamo.slice(dynamo.indexOf('## Least-privilege IAM policy'));
+    const block = /```json\n([\s\S]*?)\n```/.exec(section)?.[1] ?? '';
+    const documented = grants(
+      JSON.parse(block.replaceAll('REGION', 'eu-west-1').replaceAll('ACCOUNT', '123456789012')),
+    );
+    const printed = grants(json(r));
+    assert.deepEqual(
+      new Map([...documented].sort(([a], [b]) => a.localeCompare(b))),
+      new Map([...printed].sort(([a], [b]) => a.localeCompare(b))),
+    );
   });
 
   it('--with-admin adds Scan, BatchWriteItem and the Describe calls; no wildcard action anywhere', async () => {
@@ -151,7 +219,9 @@ describe('baton iam-policy', () => {
     assert.ok(actions.includes('dynamodb:CreateTable'));
     for (const a of actions) assert.match(a, /^dynamodb:[A-Z][A-Za-z]+$/, `no wildcard in ${a}`);
     const resources: string[] = json(r).Statement.flatMap((s: { Resource: string[] }) => s.Resource);
-    for (const res of resources) assert.ok(res === arn || res === `${arn}/index/*`, res);
+    for (const res of resources) assert.ok(res === arn || res === `${arn}/index/uid-index`, res);
+    // No action is granted twice on the same resource.
+    assert.equal(new Set(actions).size, actions.length, actions.join(', '));
   });
 
   it('refuses a malformed account or region (exit 2)', async () => {

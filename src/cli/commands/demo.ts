@@ -5,7 +5,7 @@
  *
  *   baton demo [--port 3000] [--host 127.0.0.1] [--data .baton/demo] [--memory] [--restart-delay 3]
  *
- * Needs the dev dependencies of a checkout (express, http-proxy, dynalite, the AWS SDK).
+ * Needs the dev dependencies of a checkout (express, httpxy, dynalite, the AWS SDK).
  */
 import { Command, InvalidArgumentError } from 'commander';
 import type { RunningDemo } from '../../demo/run.js';

@@ -48,7 +48,33 @@ export interface RoundTrip {
 
 const ms = (start: number) => Math.round((performance.now() - start) * 10) / 10;
 
-function tableFindings(d: TableDescription, url: string, localEngine: boolean): Finding[] {
+/** Tables up to this many items are counted exactly; DescribeTable's figure lags by hours. */
+const EXACT_COUNT_LIMIT = 1000;
+
+/**
+ * The table's size in words: an exact count (expired items not yet deleted included) when it holds
+ * at most EXACT_COUNT_LIMIT items, else DescribeTable's estimate, named as such.
+ */
+async function itemsOf(store: Store, d: TableDescription): Promise<string | undefined> {
+  if (!d.exists || d.itemCount === undefined) return undefined;
+  const estimate = `DescribeTable estimates ~${d.itemCount} items, refreshed about every 6 hours`;
+  if (store.scan === undefined || d.itemCount > EXACT_COUNT_LIMIT) return estimate;
+  let n = 0;
+  try {
+    for await (const _ of store.scan({ includeExpired: true, limit: EXACT_COUNT_LIMIT + 1 })) n++;
+  } catch {
+    // No Scan permission, say: the estimate is all there is (the round trip reports real failures).
+    return estimate;
+  }
+  return n > EXACT_COUNT_LIMIT ? `more than ${EXACT_COUNT_LIMIT} items (${estimate})` : `${n} items`;
+}
+
+function tableFindings(
+  d: TableDescription,
+  url: string,
+  localEngine: boolean,
+  items: string | undefined,
+): Finding[] {
   const createTable = `baton create-table --store '${url}'`;
   if (!d.exists) {
     return [
@@ -86,7 +112,7 @@ function tableFindings(d: TableDescription, url: string, localEngine: boolean): 
     out.push({
       check: 'table',
       status: 'ok',
-      detail: `\`${d.tableName}\` ACTIVE, partition key ${d.hashKey?.name} (S), ${billing}${d.itemCount === undefined ? '' : `, ~${d.itemCount} items`}`,
+      detail: `\`${d.tableName}\` ACTIVE, partition key ${d.hashKey?.name} (S), ${billing}${items === undefined ? '' : `, ${items}`}`,
     });
   }
   if (d.ttl !== undefined) {
@@ -202,7 +228,7 @@ export async function diagnose(
         status: 'ok',
         detail: `DescribeTable answered in ${ms(started)} ms`,
       });
-      findings.push(...tableFindings(d, shown, isLocalEngine(url)));
+      findings.push(...tableFindings(d, shown, isLocalEngine(url), await itemsOf(store, d)));
     } else {
       await store.get(`baton-doctor-${randomUUID()}`);
       findings.push({ check: 'reachable', status: 'ok', detail: `a read answered in ${ms(started)} ms` });
@@ -237,6 +263,8 @@ export async function diagnose(
       });
     }
   }
+  // What the store can do is reported once it answers: "ok" next to an outage would read as health.
+  if (!reachable) return { findings };
   const caps = [
     store.lock === undefined ? undefined : 'lock',
     store.listByUser === undefined ? undefined : 'listByUser',

@@ -72,8 +72,9 @@ Examples:
             '',
             'Next:',
             `  export BATON_STORE='${store}'`,
-            '  baton create-table',
-            '  baton doctor',
+            // Installed as a dependency, `baton` is in node_modules/.bin, not on the PATH.
+            '  npx baton create-table',
+            '  npx baton doctor',
             '',
             'Press Ctrl-C to stop.',
             '',

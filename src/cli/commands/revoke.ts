@@ -62,7 +62,7 @@ Examples:
           process.stdout.write(
             key !== undefined
               ? `no live session under ${keys[0]}; nothing to revoke\n`
-              : `user ${options.user} has no live sessions\n`,
+              : `user ${options.user} has no live sessions; nothing to revoke\n`,
           );
         } else {
           process.stdout.write(`revoked ${revoked} session${revoked === 1 ? '' : 's'}\n`);

@@ -12,6 +12,55 @@ function el(tag, text, attrs = {}) {
   return node;
 }
 
+/** A list of names as text: `Apples, Bread and Tea`. */
+function names(list) {
+  return list.length < 2 ? list.join('') : `${list.slice(0, -1).join(', ')} and ${list.at(-1)}`;
+}
+
+/**
+ * What an instance row says, the same words on both clusters: `up`, `down · back in N s` while its
+ * restart is pending, `starting…` while its new process boots, `down` when none is coming.
+ */
+function phaseLabel(instance, now) {
+  if (instance.phase === 'up') return 'up';
+  if (instance.phase === 'down') {
+    if (instance.restartAt === null) return 'down';
+    const seconds = Math.ceil((instance.restartAt - now) / 1000);
+    if (seconds > 0) return `down · back in ${seconds} s`;
+  }
+  return 'starting…';
+}
+
+/**
+ * What `before` had that `after` lacks, beyond what the action meant to change (`expect`): the
+ * items (as many times as they were there) and the user, or null when nothing was lost.
+ */
+function lostBetween(before, after, expect) {
+  if (!before || expect.reset) return null;
+  const expected = [...before.basket];
+  if (expect.removed !== undefined) {
+    const at = expected.indexOf(expect.removed);
+    if (at >= 0) expected.splice(at, 1);
+  }
+  const remaining = [...after.basket];
+  const items = [];
+  for (const item of expected) {
+    const at = remaining.indexOf(item);
+    if (at >= 0) remaining.splice(at, 1);
+    else items.push(item);
+  }
+  const user = before.user !== null && after.user === null ? before.user : null;
+  return items.length > 0 || user !== null ? { items, user } : null;
+}
+
+/** The session in words: `your basket (Apples and Tea) and your login as Jack`. */
+function describe(basket, user) {
+  const parts = [];
+  if (basket.length > 0) parts.push(`your basket (${names(basket)})`);
+  if (user !== null) parts.push(`your login as ${user}`);
+  return names(parts);
+}
+
 function time(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 }
@@ -24,6 +73,9 @@ class ClusterView {
     this.served = new Map();
     this.lastServed = null;
     this.state = null;
+    // One user's calls go one after the other, as a person clicking would see them answered: two
+    // quick adds sent at once would each write the basket they read.
+    this.queue = Promise.resolve();
 
     const body = document.getElementById('cluster-body').content.cloneNode(true);
     section.append(body);
@@ -42,16 +94,17 @@ class ClusterView {
     }
     this.$('add-form').addEventListener('submit', async (event) => {
       event.preventDefault();
-      const input = event.target.elements.item;
+      // `elements.item` would be the collection's item() method: look the field up by name.
+      const input = event.currentTarget.elements.namedItem('item');
       if (await this.add(input.value)) input.value = '';
     });
     this.$('login-form').addEventListener('submit', async (event) => {
       event.preventDefault();
-      await this.act('POST', '/login', { user: event.target.elements.user.value });
+      await this.act('POST', '/login', { user: event.currentTarget.elements.namedItem('user').value });
       await this.loadSessions();
     });
     on('logout', async () => {
-      await this.act('POST', '/logout');
+      await this.act('POST', '/logout', undefined, { reset: true });
       await this.loadSessions();
     });
     on('refresh', () => this.act('GET', '/state'));
@@ -66,14 +119,23 @@ class ClusterView {
     });
     on('everywhere', async () => {
       const reply = await this.request('POST', '/sessions/logout-everywhere');
-      if (reply.ok) await this.act('GET', '/state');
+      if (reply.ok) await this.act('GET', '/state', undefined, { reset: true });
       await this.loadSessions();
     });
     on('clear-log', () => this.$('log').replaceChildren());
+    on('dismiss', () => {
+      this.$('outcome').hidden = true;
+    });
   }
 
-  /** One API call through the balancer, logged with the instance that served it. */
-  async request(method, path, body, init = {}) {
+  /** One API call through the balancer, after this view's previous ones, logged with the instance that served it. */
+  request(method, path, body, init = {}) {
+    const reply = this.queue.then(() => this.send(method, path, body, init));
+    this.queue = reply.catch(() => {});
+    return reply;
+  }
+
+  async send(method, path, body, init) {
     const started = performance.now();
     let status = 0;
     let json = null;
@@ -109,10 +171,14 @@ class ClusterView {
     return { ok: status >= 200 && status < 300, status, json };
   }
 
-  /** A call that answers with the shop state `{ instance, basket, user }`. */
-  async act(method, path, body) {
+  /**
+   * A call that answers with the shop state `{ instance, basket, user }`. `expect` says what the
+   * call means to take away (`removed` item, or `reset` for a logout), so that anything else gone
+   * is shown as lost; `killed` names the instance just killed from the page.
+   */
+  async act(method, path, body, expect = {}) {
     const reply = await this.request(method, path, body);
-    if (reply.ok && reply.json && Array.isArray(reply.json.basket)) this.render(reply.json);
+    if (reply.ok && reply.json && Array.isArray(reply.json.basket)) this.render(reply.json, expect);
     return reply.ok;
   }
 
@@ -126,18 +192,18 @@ class ClusterView {
     return ok;
   }
 
-  render(state) {
+  render(state, expect = {}) {
     const before = this.state;
     this.state = state;
+    const lost = lostBetween(before, state, expect);
+    if (lost) this.showLost(lost, state, expect.killed);
+    else if (expect.killed) this.showKept(before, state, expect.killed);
     const served = this.$('served');
     served.replaceChildren(
       'As ',
       el('strong', state.instance, { 'data-served-by': state.instance }),
       ' sees it',
     );
-    if (before && before.basket.length > 0 && state.basket.length === 0 && before.user === state.user) {
-      served.append(el('span', ' — the basket is empty now', { class: 'lost' }));
-    }
 
     const list = this.$('basket');
     list.replaceChildren();
@@ -161,6 +227,47 @@ class ClusterView {
     for (const action of ['other-device', 'everywhere']) {
       this.root.querySelector(`[data-action="${action}"]`).disabled = !loggedIn;
     }
+  }
+
+  /** The banner saying what the session lost, and why. */
+  showLost(lost, state, killed) {
+    const gone = [];
+    if (lost.items.length > 0)
+      gone.push(
+        lost.items.length === 1
+          ? `the item ${lost.items[0]}`
+          : `${lost.items.length} items (${names(lost.items)})`,
+      );
+    if (lost.user !== null) gone.push(`the login as ${lost.user}`);
+    const why = killed
+      ? `${killed} went down and your session went with it: ${state.instance} has never seen you.`
+      : `${state.instance} does not know your session: it lived in another instance's memory.`;
+    this.outcome('lost', 'Session lost', `${why} Gone: ${names(gone)}.`);
+    // The login form is back: empty, as for a stranger, not with the old name still typed in.
+    if (lost.user !== null) this.$('login-form').elements.namedItem('user').value = '';
+  }
+
+  /** The banner after a kill that cost nothing, and why. */
+  showKept(before, state, killed) {
+    const had = before ? describe(before.basket, before.user) : '';
+    let text;
+    if (had === '') {
+      text = `${killed} went down; ${state.instance} answered. Your session held nothing yet: add items or log in, then kill the instance marked last request.`;
+    } else if (this.kind === 'shared') {
+      text = `${killed} went down; ${state.instance} still has ${had}, read from the shared table.`;
+    } else {
+      text = `${killed} went down, but your session lives in ${state.instance}'s memory: kill that one to see it lost.`;
+    }
+    this.outcome('kept', 'Session kept', text);
+  }
+
+  outcome(kind, title, text) {
+    const box = this.$('outcome');
+    box.className = `outcome ${kind}`;
+    box.setAttribute('role', kind === 'lost' ? 'alert' : 'status');
+    this.$('outcome-title').textContent = title;
+    this.$('outcome-text').textContent = text;
+    box.hidden = false;
   }
 
   async loadSessions() {
@@ -238,16 +345,10 @@ class ClusterView {
         );
         list.append(li);
       }
-      const back = instance.restartAt
-        ? Math.max(0, Math.ceil((instance.restartAt - Date.now()) / 1000))
-        : null;
-      li.classList.toggle('down', !instance.alive);
+      li.classList.toggle('down', instance.phase === 'down');
+      li.classList.toggle('starting', instance.phase === 'starting');
       li.classList.toggle('last', instance.name === this.lastServed);
-      li.querySelector('.state').textContent = instance.alive
-        ? 'up'
-        : back
-          ? `down · back in ${back} s`
-          : 'down · restarting';
+      li.querySelector('.state').textContent = phaseLabel(instance, Date.now());
       const count = this.served.get(instance.name) ?? 0;
       li.querySelector('.count').textContent =
         instance.name === this.lastServed ? `last request · served ${count}` : `served ${count}`;
@@ -260,7 +361,7 @@ class ClusterView {
     await this.pollInstances();
     // Ask again at once: the balancer sends it to a live instance, which shows what it knows.
     if (reply.ok) {
-      await this.act('GET', '/state');
+      await this.act('GET', '/state', undefined, { killed: name });
       await this.loadSessions();
     }
   }

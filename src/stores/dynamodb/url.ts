@@ -55,7 +55,7 @@ export function optionsFromUrl(url: string | URL): DynamoDBStoreOptions {
   const params = parsed.searchParams;
   for (const name of params.keys()) {
     if (!KNOWN.has(name)) {
-      throw new ConfigError(`url?${name}`, `unknown parameter; known: ${[...KNOWN].join(', ')}`, {
+      throw new ConfigError('url', `unknown parameter \`${name}\` (known: ${[...KNOWN].join(', ')})`, {
         scope: 'dynamodb',
       });
     }
@@ -101,7 +101,7 @@ export function optionsFromUrl(url: string | URL): DynamoDBStoreOptions {
 function parseBoolean(name: string, value: string): boolean {
   if (value === 'true' || value === '1') return true;
   if (value === 'false' || value === '0') return false;
-  throw new ConfigError(`url?${name}`, `must be true or false, got ${JSON.stringify(value)}`, {
+  throw new ConfigError('url', `parameter \`${name}\` must be true or false, got ${JSON.stringify(value)}`, {
     scope: 'dynamodb',
   });
 }
@@ -109,7 +109,7 @@ function parseBoolean(name: string, value: string): boolean {
 function parseNumber(name: string, value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) {
-    throw new ConfigError(`url?${name}`, `must be a number, got ${JSON.stringify(value)}`, {
+    throw new ConfigError('url', `parameter \`${name}\` must be a number, got ${JSON.stringify(value)}`, {
       scope: 'dynamodb',
     });
   }

@@ -122,6 +122,8 @@ export class RedisStore implements Store {
   readonly #connectTimeoutMs: number;
   readonly #scanCount: number;
   readonly #url: string | undefined;
+  /** `host:port` of a store opened from a URL, named in its errors (never the password). */
+  readonly #address: string | undefined;
   readonly #ops = new OperationReporter(NAME);
   readonly #waitForReplicas: WaitForReplicas | undefined;
   #commands: RedisCommands | undefined;
@@ -156,6 +158,7 @@ export class RedisStore implements Store {
       prefix ??= parsed.searchParams.get('prefix') ?? undefined;
       parsed.searchParams.delete('prefix');
       this.#url = parsed.toString();
+      this.#address = `${parsed.hostname}:${parsed.port || '6379'}`;
     } else if (!isRedisClient(client)) {
       throw new ConfigError(
         'client',
@@ -702,7 +705,11 @@ export class RedisStore implements Store {
       if (isBatonError(err)) throw err;
       const cause = err ?? this.#lastConnectionError;
       const message = err instanceof Error ? err.message : String(err);
-      throw new StoreUnavailableError(`Redis call failed: ${message}`, { scope: NAME, cause });
+      // node-redis answers "The client is offline" while it reconnects: say where, and why it is.
+      const last = this.#lastConnectionError instanceof Error ? this.#lastConnectionError.message : '';
+      const why = last !== '' && last !== message ? ` (last connection error: ${last})` : '';
+      const at = this.#address === undefined ? '' : ` at ${this.#address}`;
+      throw new StoreUnavailableError(`Redis${at} call failed: ${message}${why}`, { scope: NAME, cause });
     }
   }
 }

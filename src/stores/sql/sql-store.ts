@@ -297,7 +297,10 @@ export class SqlStore implements Store {
   }
 
   close(): Promise<void> {
-    this.#closed ??= this.#backend.end();
+    // mysql2's pool.end() rejects with the error of a connection that failed while opening.
+    this.#closed ??= this.#backend.end().catch((err: unknown) => {
+      throw this.#storeError(err);
+    });
     return this.#closed;
   }
 
