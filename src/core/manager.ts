@@ -15,6 +15,19 @@ import { generateId, hashId, sign, unsign, type VerifiedKey, VerifiedValues } fr
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import { FORWARD_KEY, MAX_FORWARDS, openForward, sealForward, shouldRenew } from './renewal.js';
 import { isReservedKey, Session, type SessionController, type SessionState, STATE } from './session.js';
+import {
+  adapterOf,
+  type CommitContext,
+  changedSize,
+  commitChannel,
+  commitTrace,
+  errorCode,
+  fingerprint,
+  type LoadContext,
+  loadChannel,
+  rememberAdapter,
+  traceCommitOf,
+} from './tracing.js';
 
 /** What an adapter tells the manager about a request. */
 export interface RequestInfo {
@@ -32,6 +45,8 @@ export interface RequestInfo {
    * called only when such an event fires.
    */
   client?: string | undefined | (() => string | undefined);
+  /** The adapter serving the request (`express`, `fastify`, ...), named in tracing channels. */
+  adapter?: string;
 }
 
 /** What an adapter adds to the response after `commit`. */
@@ -136,6 +151,23 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
 
   /** Loads the session a request refers to, or a new unsaved one. Store failures reject with 503 errors. */
   async load(request: RequestInfo = {}): Promise<Session> {
+    if (!loadChannel.hasSubscribers) return this.#load(request, undefined);
+    const trace: LoadContext = {
+      ...this.#traceBase(request.adapter),
+      outcome: 'new',
+      forwarded: false,
+      lockWaitMs: 0,
+    };
+    let session: Session | undefined;
+    // The traced function resolves to nothing: the session never reaches a subscriber.
+    await loadChannel.tracePromise(async () => {
+      session = await this.#load(request, trace);
+      rememberAdapter(session, request.adapter);
+    }, trace);
+    return session as Session;
+  }
+
+  async #load(request: RequestInfo, trace: LoadContext | undefined): Promise<Session> {
     const secure = request.secure ?? false;
     const { header, cookie } = this.options;
     // The first request waits (boundedly) for the first reading of the store's clock; none after it.
@@ -154,6 +186,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         client: typeof request.client === 'function' ? request.client() : request.client,
       });
       this.#countFailure();
+      if (trace) trace.outcome = 'forged';
       return this.#fresh(secure, true);
     }
 
@@ -164,7 +197,9 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     let forwarded = false;
     for (let hop = 0; ; hop++) {
       if (this.options.concurrency === 'lock') {
+        const waitFrom = trace ? performance.now() : 0;
         lock = await this.#acquire(key);
+        if (trace) trace.lockWaitMs += performance.now() - waitFrom;
         stored = lock.session;
       } else {
         stored = await this.#call(() => this.store.get(key));
@@ -195,11 +230,17 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     if (!stored || !opened) {
       await lock?.release().catch(() => {});
       if (!stored) this.emit('unknown', { key });
+      if (trace) trace.outcome = 'expired';
       // Never adopt an id the store does not know: a new one is issued.
       return this.#fresh(secure, true);
     }
 
     const { data, snapshot } = opened;
+    if (trace) {
+      trace.outcome = 'loaded';
+      trace.forwarded = forwarded;
+      trace.fingerprint = fingerprint(this.options.secrets[0] as string, key);
+    }
     const state: SessionState = {
       controller: this,
       id,
@@ -228,6 +269,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
    * the headers to send. Call it before the response headers go out.
    */
   async commit(session: Session): Promise<CommitResult> {
+    return commitChannel.hasSubscribers ? this.#traceCommit(session) : this.#commit(session);
+  }
+
+  async #commit(session: Session): Promise<CommitResult> {
     const state = session[STATE];
     if (state.committed) return { setCookie: [], headers: {} };
     try {
@@ -238,6 +283,48 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     }
     state.committed = true;
     return this.#headers(state);
+  }
+
+  /** The fields every load and commit context carries. */
+  #traceBase(adapter: string | undefined): {
+    adapter: string | undefined;
+    store: string;
+    concurrency: string;
+  } {
+    return { adapter, store: this.store.name, concurrency: this.options.concurrency };
+  }
+
+  /** `commit` with a `baton-session:commit` context: what was written is read off the state before and after. */
+  async #traceCommit(session: Session): Promise<CommitResult> {
+    const state = session[STATE];
+    const before = { ...state };
+    const trace: CommitContext = {
+      ...this.#traceBase(adapterOf(session)),
+      written: false,
+      write: 'none',
+      keys: 0,
+      bytes: 0,
+      conflicts: 0,
+      retries: 0,
+    };
+    if (!state.isNew) trace.fingerprint = fingerprint(this.options.secrets[0] as string, state.key);
+    let result: CommitResult | undefined;
+    const untrack = traceCommitOf(session, trace);
+    try {
+      await commitChannel.tracePromise(async () => {
+        try {
+          result = await this.#commit(session);
+        } catch (err) {
+          if (errorCode(err) === 'BATON_CONFLICT') trace.conflicts++;
+          throw err;
+        } finally {
+          describeCommit(trace, before, state);
+        }
+      }, trace);
+    } finally {
+      untrack();
+    }
+    return result as CommitResult;
   }
 
   /** Releases what a session holds (its lock) without writing: for requests that failed before `commit`. */
@@ -683,6 +770,11 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
    */
   async #writeAfterLostRenewal(session: Session, changes: Changes, expiresAt: number): Promise<void> {
     const state = session[STATE];
+    const trace = commitTrace(session);
+    if (trace) {
+      trace.conflicts++;
+      trace.retries++;
+    }
     const current = await this.#call(() => this.store.get(state.key));
     if (!current) return this.#gone(session);
     let id = state.id;
@@ -755,4 +847,20 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       result.headers['cache-control'] = 'no-store';
     return result;
   }
+}
+
+/** Fills a commit context from the session's state before and after the commit. */
+function describeCommit(trace: CommitContext, before: SessionState, after: SessionState): void {
+  if (before.committed || before.destroyed) return;
+  if (after.destroyed) trace.write = 'gone';
+  else if (before.isNew && !after.isNew) trace.write = 'create';
+  else if (after.key !== before.key && trace.retries === 0) trace.write = 'renew';
+  else if (after.snapshot !== before.snapshot) trace.write = 'patch';
+  else if (after.expiresAt !== before.expiresAt) trace.write = 'touch';
+  if (trace.write === 'create' || trace.write === 'patch' || trace.write === 'renew') {
+    const size = changedSize(before.isNew ? new Map() : before.snapshot, after.snapshot);
+    trace.keys = size.keys;
+    trace.bytes = size.bytes;
+  }
+  trace.written = trace.write !== 'none' && trace.write !== 'gone';
 }

@@ -20,6 +20,7 @@ import {
   assertUserId,
   dataSize,
   OperationReporter,
+  reportAttempts,
   sleep,
   summarize,
 } from '../shared.js';
@@ -318,6 +319,7 @@ export class DynamoDBStore implements Store {
     try {
       out = await this.#transport.call(operation, { ...input, ReturnConsumedCapacity: 'TOTAL' });
     } catch (err) {
+      reportAttempts(report, sdkAttempts(err));
       if (isBatonError(err)) throw err;
       const failure = describeFailure(err);
       const units = (err as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity
@@ -337,6 +339,7 @@ export class DynamoDBStore implements Store {
       }
       throw this.#unavailable(operation, err);
     }
+    reportAttempts(report, sdkAttempts(out));
     const consumed = out.ConsumedCapacity;
     if (Array.isArray(consumed)) {
       for (const c of consumed) if (typeof c?.CapacityUnits === 'number') report(c.CapacityUnits);
@@ -1180,4 +1183,10 @@ function makeTransport(options: DynamoDBStoreOptions): Transport {
   // A failure here (no SDK installed) surfaces on the first call, not as an unhandled rejection.
   pending.catch(() => {});
   return new SdkV3Transport(pending, true);
+}
+
+/** HTTP attempts behind one answer (the AWS SDK's `$metadata.attempts`, retries included); 1 where unknown. */
+function sdkAttempts(answer: unknown): number {
+  const attempts = (answer as { $metadata?: { attempts?: unknown } } | null)?.$metadata?.attempts;
+  return typeof attempts === 'number' && attempts > 0 ? attempts : 1;
 }
