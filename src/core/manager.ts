@@ -122,6 +122,12 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     this.store = this.options.store;
     this.#unsubscribe = this.store.onOperation((info) => this.emit('operation', info));
     this.#clock = this.store.clock;
+    const { logger } = this.options;
+    if (logger) {
+      // The store's and its clock's warnings go to the logger too, unless given one of their own.
+      this.store.logger ??= logger;
+      if (this.#clock) this.#clock.logger ??= logger;
+    }
   }
 
   /** Now, by the store's clock (the local one for stores without a clock of their own). */
@@ -501,6 +507,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const oldest = ring[this.#failureAt] as number;
     if (now - oldest > policy.windowMs || now - this.#lastBruteForce < policy.windowMs) return;
     this.#lastBruteForce = now;
+    this.options.logger?.warn(
+      { code: 'BATON_BRUTE_FORCE', scope: 'manager', failures: size, windowMs: policy.windowMs },
+      `[baton-session] ${size} cookies or tokens failed verification within ${policy.windowMs / 1000} s`,
+    );
     this.emit('bruteForce', { failures: size, windowMs: policy.windowMs, threshold: policy.threshold });
   }
 
@@ -548,7 +558,13 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
               cause: err,
             },
           );
-      if (error.code === 'BATON_STORE_UNAVAILABLE') this.emit('storeError', error);
+      if (error.code === 'BATON_STORE_UNAVAILABLE') {
+        this.options.logger?.error(
+          { code: error.code, scope: this.store.name, cause: errorCode(error.cause) },
+          `[baton-session] the ${this.store.name} store failed; the request answered 503`,
+        );
+        this.emit('storeError', error);
+      }
       if (error.code === 'BATON_CONFLICT' && reportConflict) this.emit('conflict', { key });
       throw error;
     }

@@ -1,6 +1,7 @@
 import type { Store } from '../stores/store.js';
 import { Encryption, type EncryptionOptions } from './encryption.js';
 import { ConfigError } from './errors.js';
+import { isLogger, type Logger } from './logger.js';
 
 export type ConcurrencyMode = 'merge' | 'lock' | 'strict' | 'overwrite';
 
@@ -89,6 +90,13 @@ export interface SessionOptions {
    * @default false
    */
   renewal?: RenewalOptions | false;
+  /**
+   * A pino-compatible logger (`warn`, `error`, `debug`, each taking `(fields, message)`). Warnings
+   * that went to `process.emitWarning` (the store's, its clock's) go to `logger.warn`; store
+   * failures to `logger.error` (code and store only). Nothing logged holds an id, cookie, key or data.
+   * @default undefined (process.emitWarning)
+   */
+  logger?: Logger;
 }
 
 export interface RenewalOptions {
@@ -128,6 +136,7 @@ export interface ResolvedOptions {
   timeoutMs: number;
   bruteForce: { threshold: number; windowMs: number } | false;
   renewal: { intervalMs: number; graceMs: number } | false;
+  logger: Logger | undefined;
 }
 
 export const MIN_SECRET_LENGTH = 32;
@@ -266,7 +275,15 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     renewal = { intervalMs: interval * 1000, graceMs: grace * 1000 };
   }
 
+  if (options.logger !== undefined && !isLogger(options.logger)) {
+    throw new ConfigError(
+      'logger',
+      'must be a pino-compatible logger: an object with warn, error and debug methods',
+    );
+  }
+
   return {
+    logger: options.logger,
     store,
     secrets: [...secrets],
     lifetimeMs: lifetime * 1000,

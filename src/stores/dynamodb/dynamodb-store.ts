@@ -10,6 +10,7 @@ import {
   SessionTooLargeError,
   StoreUnavailableError,
 } from '../../core/errors.js';
+import { type Logger, warn } from '../../core/logger.js';
 import { type ClockOption, resolveClockOptions, SyncedClock } from '../clock.js';
 import {
   applyPatchData,
@@ -137,7 +138,7 @@ export interface DynamoDBStoreOptions {
   scanSegments?: number;
   /**
    * Receives warnings such as "this engine has no TTL deleter" (each at most once per store).
-   * @default process.emitWarning
+   * @default the store's `logger` (set by a manager given `logger`), else process.emitWarning
    */
   onWarning?: (message: string) => void;
   /**
@@ -191,6 +192,8 @@ export class DynamoDBStore implements Store {
   readonly name = 'dynamodb';
   readonly limits: StoreLimits = { maxSessionBytes: MAX_ITEM_BYTES - ITEM_RESERVE_BYTES };
   readonly tableName: string;
+  /** Where warnings go when no `onWarning` was given (a manager given `logger` sets it). */
+  logger: Logger | undefined;
   readonly #transport: Transport;
   readonly #ops = new OperationReporter('dynamodb');
   readonly #hashKey: string;
@@ -270,7 +273,8 @@ export class DynamoDBStore implements Store {
       throw new ConfigError('onWarning', 'must be a function', { scope: 'dynamodb' });
     }
     this.#onWarning =
-      options.onWarning ?? ((message) => process.emitWarning(message, { code: 'BATON_DYNAMODB' }));
+      options.onWarning ??
+      ((message) => warn(this.logger, { code: 'BATON_DYNAMODB', scope: 'dynamodb' }, message));
     this.#transport = makeTransport(options);
     this.clock = new SyncedClock(() => this.serverTime(), {
       ...resolveClockOptions(options.clock, 'dynamodb'),
