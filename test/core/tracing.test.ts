@@ -183,7 +183,7 @@ function channelTests(
         assert.equal(commits.length, 2);
         assert.equal(commits[0]?.conflicts, 0);
         assert.equal(commits[1]?.conflicts, 1);
-        assert.equal((commits[1]?.error as { code?: string }).code, 'BATON_CONFLICT');
+        assert.equal((commits[1]?.error as { code?: string } | undefined)?.code, 'BATON_CONFLICT');
         const patches = rec.seen.filter((x) => x.channel === 'store' && x.context.operation === 'patch');
         assert.deepEqual(
           patches.map((p) => p.context.errorCode),
@@ -256,7 +256,7 @@ function channelTests(
         assert.equal(ops[0]?.context.operation, 'create');
         assert.equal(ops[0]?.context.errorCode, 'BATON_STORE_UNAVAILABLE');
         const commit = rec.seen.find((x) => x.channel === 'commit');
-        assert.equal((commit?.context.error as { code?: string }).code, 'BATON_STORE_UNAVAILABLE');
+        assert.equal((commit?.context.error as { code?: string } | undefined)?.code, 'BATON_STORE_UNAVAILABLE');
         remember(m, s);
         scan(rec.seen, secrets);
       } finally {
