@@ -42,7 +42,12 @@ function record(): { seen: Seen[]; stop: () => void } {
     tc.subscribe(handlers);
     stops.push(() => tc.unsubscribe(handlers));
   }
-  return { seen, stop: () => stops.forEach((s) => s()) };
+  return {
+    seen,
+    stop: () => {
+      for (const s of stops) s();
+    },
+  };
 }
 
 function cookieOf(setCookie: string[]): string | undefined {
@@ -256,7 +261,10 @@ function channelTests(
         assert.equal(ops[0]?.context.operation, 'create');
         assert.equal(ops[0]?.context.errorCode, 'BATON_STORE_UNAVAILABLE');
         const commit = rec.seen.find((x) => x.channel === 'commit');
-        assert.equal((commit?.context.error as { code?: string } | undefined)?.code, 'BATON_STORE_UNAVAILABLE');
+        assert.equal(
+          (commit?.context.error as { code?: string } | undefined)?.code,
+          'BATON_STORE_UNAVAILABLE',
+        );
         remember(m, s);
         scan(rec.seen, secrets);
       } finally {
