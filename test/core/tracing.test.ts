@@ -4,7 +4,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
 import { SessionManager } from '../../src/core/manager.js';
 import type { SessionOptions } from '../../src/core/options.js';
-import { STATE } from '../../src/core/session.js';
+import { type Session, STATE } from '../../src/core/session.js';
 import type { CommitContext, LoadContext, StoreContext } from '../../src/core/tracing.js';
 import { DynamoDBStore, type LocalDynamo } from '../../src/stores/dynamodb/index.js';
 import { MemoryStore } from '../../src/stores/memory/index.js';
@@ -77,8 +77,8 @@ function channelTests(
       new SessionManager({ store, secret: SECRET, ...options });
 
     /** Adds the id, cookie and store key of a session to what no payload may hold. */
-    const remember = (m: SessionManager, session: Record<string | symbol, unknown>, cookie?: string) => {
-      const state = (session as unknown as { [STATE]: { id: string; key: string } })[STATE];
+    const remember = (m: SessionManager, session: Session, cookie?: string) => {
+      const state = session[STATE];
       secrets.push(state.id, state.key, m.keyFor(state.id));
       if (cookie) secrets.push(cookie, cookie.split('=')[1] as string);
     };
