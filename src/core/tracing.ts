@@ -94,9 +94,9 @@ export interface StoreContext {
   error?: unknown;
 }
 
-export const loadChannel = diagnostics.tracingChannel<string, LoadContext>('baton-session:load');
-export const commitChannel = diagnostics.tracingChannel<string, CommitContext>('baton-session:commit');
-export const storeChannel = diagnostics.tracingChannel<string, StoreContext>('baton-session:store');
+export const loadChannel = diagnostics.tracingChannel<unknown, LoadContext>('baton-session:load');
+export const commitChannel = diagnostics.tracingChannel<unknown, CommitContext>('baton-session:commit');
+export const storeChannel = diagnostics.tracingChannel<unknown, StoreContext>('baton-session:store');
 
 /** Commits being traced, so inner steps can count their conflicts and retries. */
 const commits = new WeakMap<object, CommitContext>();
