@@ -3,6 +3,16 @@ import type { LockHandle, Patch, SessionSummary, Store, StoreClock, StoredSessio
 import { decodeValue, encodeValue } from './codec.js';
 import { clearCookie, readCookie, readHeaderToken, serializeCookie } from './cookie.js';
 import {
+  DEVICE_KEY,
+  type DeviceInfo,
+  describeUserAgent,
+  deviceTrack,
+  loadParser,
+  parseDevice,
+  trackDevice,
+  truncateIp,
+} from './devices.js';
+import {
   type BatonError,
   isBatonError,
   LockTimeoutError,
@@ -87,6 +97,15 @@ interface Changes {
 interface Opened {
   data: Record<string, unknown>;
   snapshot: Map<string, string>;
+  /** The device entry's JSON text (option `devices`), kept out of the data. */
+  device?: string;
+}
+
+/** A session of a user as `listByUser` reports it: its summary, and its device when `devices` is on. */
+export interface UserSession extends SessionSummary {
+  device?: DeviceInfo;
+  /** The session passed as `current`. */
+  current?: boolean;
 }
 
 /** Snapshot entry for a value stored under an old encryption key: never equal to any JSON text, so it is rewritten. */
@@ -115,6 +134,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   readonly #failures: number[] = [];
   #failureAt = 0;
   #lastBruteForce = Number.NEGATIVE_INFINITY;
+  /** The User-Agent parser, once loaded (option `devices`). */
+  #parse: Awaited<ReturnType<typeof loadParser>> | undefined;
+  /** The device entry each loaded session's record held, until `load` files it with the request's. */
+  readonly #loadedDevices = new WeakMap<SessionState, DeviceInfo>();
 
   constructor(options: SessionOptions) {
     super();
@@ -157,7 +180,27 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
 
   /** Loads the session a request refers to, or a new unsaved one. Store failures reject with 503 errors. */
   async load(request: RequestInfo = {}): Promise<Session> {
+    const { devices } = this.options;
+    if (devices) {
+      this.#parse ??= await loadParser();
+      const session = loadChannel.hasSubscribers
+        ? await this.#traceLoad(request)
+        : await this.#load(request, undefined);
+      const state = session[STATE];
+      trackDevice(state, {
+        userAgent: devices.userAgent ? (request.header?.('user-agent') ?? undefined) : undefined,
+        ip: devices.ip
+          ? truncateIp(typeof request.client === 'function' ? request.client() : request.client)
+          : undefined,
+        stored: state.isNew ? undefined : this.#loadedDevices.get(state),
+      });
+      return session;
+    }
     if (!loadChannel.hasSubscribers) return this.#load(request, undefined);
+    return this.#traceLoad(request);
+  }
+
+  async #traceLoad(request: RequestInfo): Promise<Session> {
     const trace: LoadContext = {
       ...this.#traceBase(request.adapter),
       outcome: 'new',
@@ -241,7 +284,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       return this.#fresh(secure, true);
     }
 
-    const { data, snapshot } = opened;
+    const { data, snapshot, device } = opened;
     if (trace) {
       trace.outcome = 'loaded';
       trace.forwarded = forwarded;
@@ -267,6 +310,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       forceTouch: false,
       committed: false,
     };
+    const storedDevice = parseDevice(device);
+    if (storedDevice) this.#loadedDevices.set(state, storedDevice);
     return new Session(state, data);
   }
 
@@ -289,6 +334,58 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     }
     state.committed = true;
     return this.#headers(state);
+  }
+
+  /** Adds the session's device entry, last seen `now`, to values about to be written (option `devices`). */
+  #deviceInto(state: SessionState, id: string, target: Record<string, string>, now: number): void {
+    if (!this.options.devices) return;
+    const track = deviceTrack(state);
+    if (!track) return;
+    const previous = state.isNew ? undefined : track.stored;
+    const entry: DeviceInfo = previous
+      ? { ...previous, lastSeenAt: now }
+      : {
+          ...(this.#parse && track.userAgent !== undefined
+            ? describeUserAgent(this.#parse, track.userAgent)
+            : { description: 'Unknown device' }),
+          createdAt: state.createdAt,
+          lastSeenAt: now,
+        };
+    if (track.ip !== undefined) entry.ip = track.ip;
+    track.stored = entry;
+    const sealed = this.#seal(id, { [DEVICE_KEY]: JSON.stringify(entry) });
+    target[DEVICE_KEY] = sealed[DEVICE_KEY] as string;
+  }
+
+  /** A stored device entry, decrypted when encryption is on; undefined when absent or unreadable. */
+  #openDevice(key: string, raw: string | undefined): DeviceInfo | undefined {
+    if (raw === undefined) return undefined;
+    const enc = this.options.encryption;
+    if (!enc) return parseDevice(raw);
+    const aad = `baton-session\u0000${key.slice(this.options.keyPrefix.length)}\u0000${DEVICE_KEY}`;
+    return parseDevice(enc.open(aad, raw)?.text);
+  }
+
+  /**
+   * `maxSessionsPerUser`: after a login was written, the user's sessions beyond the limit are
+   * deleted, least recently seen first (earliest idle expiry, then creation, then key). Every
+   * login runs this after its own write, in the same order, so of two concurrent logins the later
+   * lister sees both and both listers pick the same victims: no more than the limit stay.
+   */
+  async #limitSessions(userId: string): Promise<void> {
+    const max = this.options.maxSessionsPerUser;
+    if (max === undefined) return;
+    const sessions = await this.#call(() => this.store.listByUser!(userId));
+    if (sessions.length <= max) return;
+    sessions.sort(
+      (a, b) =>
+        a.expiresAt - b.expiresAt ||
+        a.createdAt - b.createdAt ||
+        (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
+    const evicted = sessions.slice(0, sessions.length - max);
+    await Promise.all(evicted.map((s) => this.#call(() => this.store.destroy(s.key))));
+    this.emit('evicted', { userId, sessions: evicted });
   }
 
   /** The fields every load and commit context carries. */
@@ -342,17 +439,39 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     await lock?.release().catch(() => {});
   }
 
-  /** The live sessions of one user. */
-  async listByUser(userId: string): Promise<SessionSummary[]> {
+  /**
+   * The live sessions of one user. With `devices` on, each carries its `device` (one read per
+   * session); `current` marks the session passed as `options.current`.
+   */
+  async listByUser(userId: string, options: { current?: Session } = {}): Promise<UserSession[]> {
     if (!this.store.listByUser) {
       throw new NotSupportedError(`the ${this.store.name} store has no user index`);
     }
-    return this.#call(() => this.store.listByUser!(userId));
+    const sessions: UserSession[] = await this.#call(() => this.store.listByUser!(userId));
+    const current = options.current?.[STATE];
+    if (current && !current.isNew && !current.destroyed) {
+      for (const s of sessions) if (s.key === current.key) s.current = true;
+    }
+    if (this.options.devices) {
+      await Promise.all(
+        sessions.map(async (s) => {
+          const stored = await this.#call(() => this.store.get(s.key));
+          const device = stored ? this.#openDevice(s.key, stored.data[DEVICE_KEY]) : undefined;
+          if (device) s.device = device;
+        }),
+      );
+    }
+    return sessions;
   }
 
-  /** Logs a user out everywhere: deletes every session indexed under `userId`. Returns how many. */
-  async destroyUser(userId: string): Promise<number> {
-    const sessions = await this.listByUser(userId);
+  /**
+   * Logs a user out everywhere: deletes every session indexed under `userId`, except the session
+   * passed as `options.except` ("sign out every other device"). Returns how many were deleted.
+   */
+  async destroyUser(userId: string, options: { except?: Session } = {}): Promise<number> {
+    const except = options.except?.[STATE];
+    const keep = except && !except.isNew && !except.destroyed ? except.key : undefined;
+    const sessions = (await this.listByUser(userId)).filter((s) => s.key !== keep);
     const results = await Promise.all(sessions.map((s) => this.#call(() => this.store.destroy(s.key))));
     this.emit('userLoggedOut', { userId, sessions });
     return results.filter(Boolean).length;
@@ -461,6 +580,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const enc = this.options.encryption;
     const data: Record<string, unknown> = {};
     const snapshot = new Map<string, string>();
+    const opened: Opened = { data, snapshot };
     for (const [k, raw] of Object.entries(stored.data)) {
       let text = raw;
       let stale = false;
@@ -473,6 +593,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         text = opened.text;
         stale = opened.stale;
       }
+      if (k === DEVICE_KEY) {
+        opened.device = text;
+        continue;
+      }
       try {
         data[k] = decodeValue(text);
       } catch {
@@ -481,7 +605,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       }
       snapshot.set(k, stale ? REWRITE : text);
     }
-    return { data, snapshot };
+    return opened;
   }
 
   /** The values as the store receives them: encrypted under the current key when encryption is on. */
@@ -650,9 +774,11 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         version: 1,
       };
       if (changes.userId !== undefined) record.userId = changes.userId;
+      this.#deviceInto(state, state.id, record.data, now);
       await this.#call(() => this.store.create(state.key, record));
       this.#saved(state, changes, expiresAt, 1);
       this.emit('created', { key: state.key });
+      if (changes.userId !== undefined) await this.#limitSessions(changes.userId);
       return;
     }
 
@@ -670,7 +796,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       state.forceTouch ||
       shouldTouch(state.expiresAt, expiresAt, this.options.touchAfterMs)
     ) {
-      if (!dataChanged && !userChanged && !lock) {
+      if (!dataChanged && !userChanged && !lock && !this.options.devices) {
         // Only the expiry moves: a touch writes nothing else.
         const alive = await this.#call(() => this.store.touch(state.key, expiresAt));
         if (!alive) return this.#gone(session);
@@ -680,7 +806,9 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         return;
       }
       const patch = this.#changePatch(state.id, changes, expiresAt, userChanged);
-      if (concurrency === 'strict') patch.expectVersion = state.version;
+      // With `devices`, a touch carries the device entry (last seen): still one write.
+      this.#deviceInto(state, state.id, patch.set, now);
+      if (concurrency === 'strict' && (dataChanged || userChanged)) patch.expectVersion = state.version;
       if (lock) {
         patch.lockToken = lock.token;
         patch.releaseLock = final;
@@ -689,6 +817,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       if (!result) return this.#gone(session);
       if (lock && final) state.lock = null;
       this.#saved(state, changes, expiresAt, result.version);
+      if (userChanged && changes.userId !== undefined) await this.#limitSessions(changes.userId);
       return;
     }
 
@@ -724,6 +853,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       version: 1,
     };
     if (changes.userId !== undefined) record.userId = changes.userId;
+    this.#deviceInto(state, id, record.data, now);
     await this.#call(() => this.store.create(key, record));
 
     // Guarded by the version read at load in every mode, so of two requests renewing at once only
@@ -802,6 +932,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     }
     const key = this.keyFor(id);
     const patch = this.#changePatch(id, changes, expiresAt, changes.userId !== state.userId);
+    this.#deviceInto(state, id, patch.set, this.#now());
     const result = await this.#call(() => this.store.patch(key, patch), key);
     if (!result) return this.#gone(session);
     if (id !== state.id) {

@@ -1,4 +1,5 @@
 import type { Store } from '../stores/store.js';
+import { type DevicesOptions, type ResolvedDevices, resolveDevices } from './devices.js';
 import { Encryption, type EncryptionOptions } from './encryption.js';
 import { ConfigError } from './errors.js';
 import { isLogger, type Logger } from './logger.js';
@@ -97,6 +98,18 @@ export interface SessionOptions {
    * @default undefined (process.emitWarning)
    */
   logger?: Logger;
+  /**
+   * Record each session's device (browser and OS from the User-Agent, created and last-seen times,
+   * optionally a truncated IP) for `listByUser` and "your devices" pages. Last-seen moves only with
+   * writes the session makes anyway (`touchAfter`). See docs/devices.md.
+   * @default false
+   */
+  devices?: boolean | DevicesOptions;
+  /**
+   * Most live sessions one user may have: a login that would exceed it signs out the least
+   * recently seen ones. Needs a store with a user index. @default undefined (no limit)
+   */
+  maxSessionsPerUser?: number;
 }
 
 export interface RenewalOptions {
@@ -137,6 +150,8 @@ export interface ResolvedOptions {
   bruteForce: { threshold: number; windowMs: number } | false;
   renewal: { intervalMs: number; graceMs: number } | false;
   logger: Logger | undefined;
+  devices: ResolvedDevices | false;
+  maxSessionsPerUser: number | undefined;
 }
 
 export const MIN_SECRET_LENGTH = 32;
@@ -282,8 +297,26 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     );
   }
 
+  const maxSessionsPerUser = options.maxSessionsPerUser;
+  if (maxSessionsPerUser !== undefined) {
+    if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1) {
+      throw new ConfigError(
+        'maxSessionsPerUser',
+        `must be a whole number >= 1, got ${String(maxSessionsPerUser)}`,
+      );
+    }
+    if (!store.listByUser) {
+      throw new ConfigError(
+        'maxSessionsPerUser',
+        `needs a store with a user index; the ${store.name} store has none`,
+      );
+    }
+  }
+
   return {
     logger: options.logger,
+    devices: resolveDevices(options.devices),
+    maxSessionsPerUser,
     store,
     secrets: [...secrets],
     lifetimeMs: lifetime * 1000,

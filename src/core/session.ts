@@ -1,6 +1,7 @@
 import type { LockHandle } from '../stores/store.js';
 import type { Callback } from './callback.js';
 import { withCallback } from './callback.js';
+import { DEVICE_KEY } from './devices.js';
 import { FORWARD_KEY } from './renewal.js';
 
 /** Internal state of a session, out of sight of `Object.keys(session)`. */
@@ -56,6 +57,8 @@ const METHODS = new Set([
   'cookie',
   // Marks a forwarding record left by a renewal: never session data.
   FORWARD_KEY,
+  // A session's device entry (option `devices`): never session data.
+  DEVICE_KEY,
 ]);
 
 /** True for names a session keeps for itself; they cannot hold data. */
