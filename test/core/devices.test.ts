@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
 import { truncateIp } from '../../src/core/devices.js';
 import { SessionManager } from '../../src/core/manager.js';
 import type { SessionOptions } from '../../src/core/options.js';
@@ -168,10 +170,19 @@ describe('on Redis', { skip: redisSkip }, () => {
 });
 
 describe('on PostgreSQL', { skip: postgresSkip }, () => {
+  const tables: string[] = [];
+  after(async () => {
+    const client = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' });
+    await client.connect();
+    for (const t of tables) await client.query(`DROP TABLE IF EXISTS "${t}"`);
+    await client.end();
+  });
   devicesTests('PostgreSQL', async () => {
+    const table = `baton_dev_${randomBytes(5).toString('hex')}`;
+    tables.push(table);
     const store = new PostgresStore({
       connectionString: 'postgres://postgres@127.0.0.1:5432/test',
-      tableName: `baton_dev_${randomBytes(5).toString('hex')}`,
+      tableName: table,
     });
     await store.ensureTable();
     return store;
@@ -179,10 +190,18 @@ describe('on PostgreSQL', { skip: postgresSkip }, () => {
 });
 
 describe('on MariaDB', { skip: mysqlSkip }, () => {
+  const tables: string[] = [];
+  after(async () => {
+    const connection = await mysql.createConnection({ uri: 'mysql://root@127.0.0.1:3306/test' });
+    for (const t of tables) await connection.query(`DROP TABLE IF EXISTS \`${t}\``);
+    await connection.end();
+  });
   devicesTests('MariaDB', async () => {
+    const table = `baton_dev_${randomBytes(5).toString('hex')}`;
+    tables.push(table);
     const store = new MySQLStore({
       uri: 'mysql://root@127.0.0.1:3306/test',
-      tableName: `baton_dev_${randomBytes(5).toString('hex')}`,
+      tableName: table,
     });
     await store.ensureTable();
     return store;
