@@ -201,12 +201,12 @@ function channelTests(
     });
 
     it('a lost renewal counts one conflict and one retry', async () => {
-      const m = manager({ renewal: { interval: 0.3, grace: 0.3 } });
+      const m = manager({ renewal: { interval: 1.5, grace: 1.5 } });
       const s = await m.load();
       s.n = 0;
       const cookie = cookieOf((await m.commit(s)).setCookie) as string;
       remember(m, s, cookie);
-      await new Promise((resolve) => setTimeout(resolve, 350));
+      await new Promise((resolve) => setTimeout(resolve, 1600));
       const rec = record();
       try {
         const a = await m.load({ cookie });
