@@ -10,7 +10,9 @@
  * IPC: `ready` (port) · `begin` (reset the counters) · `end` (requests, CPU, client calls,
  * capacity units, peak RSS since `begin`).
  */
+
 import { randomBytes } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
 import { Agent } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -154,10 +156,22 @@ function listenToCapacity(store: any): void {
   });
 }
 
+/** A subscriber that does nothing, on each baton-session channel: what any subscriber costs at least. */
+function subscribeToTracing(): void {
+  const noop = () => {};
+  for (const channel of ['load', 'commit', 'store']) {
+    diagnostics
+      .tracingChannel(`baton-session:${channel}`)
+      .subscribe({ start: noop, end: noop, asyncStart: noop, asyncEnd: noop, error: noop });
+  }
+}
+
 async function build(app: express.Express): Promise<void> {
   switch (name) {
     case 'baton':
+    case 'baton-traced':
     case 'baton-sdk': {
+      if (name === 'baton-traced') subscribeToTracing();
       const { session } = await baton('adapters/express/index.js');
       const store = await batonStore();
       listenToCapacity(store);

@@ -234,6 +234,9 @@ async function main(): Promise<void> {
         ['baton-sdk', 'floor', 'dynamodb'],
         ...(peer ? [['baton', peer, 'dynamodb'] as [string, string, Engine]] : []),
         ['baton', 'connect-redis', 'redis'],
+        // What tracing costs once subscribed (a no-op subscriber): an upper bound of its cost
+        // without subscribers, where only a `hasSubscribers` check per channel runs.
+        ['baton-traced', 'baton', 'dynamodb'],
       ];
       const measured = (name: string, engine: Engine) =>
         so.some((a) => a.name === name && a.engine === engine && a.route === 'read');

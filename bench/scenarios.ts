@@ -48,6 +48,17 @@ export const SCENARIOS: ScenarioSpec[] = [
     client: 'aws-sdk-v3',
   },
   {
+    name: 'baton-traced',
+    engine: 'dynamodb',
+    description:
+      'as `baton`, with a no-op subscriber on the three baton-session tracing channels (paired with `baton` for the cost of tracing)',
+    routes: ['read'],
+    shared: true,
+    peer: false,
+    floor: false,
+    client: 'aws-lite',
+  },
+  {
     name: 'baton-express-session',
     engine: 'dynamodb',
     description: 'express-session with ExpressSessionStore over DynamoDBStore (@aws-lite/client)',

@@ -1,5 +1,6 @@
 export type { Callback } from './core/callback.js';
 export { decodeValue, encodeValue, MAX_DEPTH, MAX_KEY_BYTES } from './core/codec.js';
+export type { DeviceInfo, DevicesOptions } from './core/devices.js';
 export type { EncryptionKey, EncryptionOptions } from './core/encryption.js';
 export {
   BatonError,
@@ -17,15 +18,18 @@ export {
 } from './core/errors.js';
 export type { SessionEvents } from './core/events.js';
 export { generateId, hashId, isWellFormedId, sign, unsign } from './core/ids.js';
+export type { Logger } from './core/logger.js';
 export {
   type CommitResult,
   type RequestInfo,
   SessionManager,
   shouldCreate,
   shouldTouch,
+  type UserSession,
 } from './core/manager.js';
 export type { ConcurrencyMode, CookieOptions, RenewalOptions, SessionOptions } from './core/options.js';
 export { Session } from './core/session.js';
+export type { CommitContext, CommitWrite, LoadContext, LoadOutcome, StoreContext } from './core/tracing.js';
 
 /**
  * The data an application keeps in its sessions. Declare your keys for typed access in every adapter:

@@ -39,4 +39,6 @@ export interface SessionEvents {
   unknown: [info: { key: string }];
   /** `destroyUser` logged a user out everywhere. */
   userLoggedOut: [info: { userId: string; sessions: SessionSummary[] }];
+  /** `maxSessionsPerUser`: a login signed out these sessions, the user's least recently seen. */
+  evicted: [info: { userId: string; sessions: SessionSummary[] }];
 }

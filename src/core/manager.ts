@@ -3,6 +3,16 @@ import type { LockHandle, Patch, SessionSummary, Store, StoreClock, StoredSessio
 import { decodeValue, encodeValue } from './codec.js';
 import { clearCookie, readCookies, readHeaderToken, serializeCookie } from './cookie.js';
 import {
+  DEVICE_KEY,
+  type DeviceInfo,
+  describeUserAgent,
+  deviceTrack,
+  loadParser,
+  parseDevice,
+  trackDevice,
+  truncateIp,
+} from './devices.js';
+import {
   type BatonError,
   ConflictError,
   isBatonError,
@@ -29,6 +39,19 @@ import {
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import { FORWARD_KEY, MAX_FORWARDS, openForward, sealForward, shouldRenew } from './renewal.js';
 import { isReservedKey, Session, type SessionController, type SessionState, STATE } from './session.js';
+import {
+  adapterOf,
+  type CommitContext,
+  changedSize,
+  commitChannel,
+  commitTrace,
+  errorCode,
+  fingerprint,
+  type LoadContext,
+  loadChannel,
+  rememberAdapter,
+  traceCommitOf,
+} from './tracing.js';
 
 /** What an adapter tells the manager about a request. */
 export interface RequestInfo {
@@ -46,6 +69,8 @@ export interface RequestInfo {
    * called only when such an event fires.
    */
   client?: string | undefined | (() => string | undefined);
+  /** The adapter serving the request (`express`, `fastify`, ...), named in tracing channels. */
+  adapter?: string;
 }
 
 /** What an adapter adds to the response after `commit`. */
@@ -86,6 +111,15 @@ interface Changes {
 interface Opened {
   data: Record<string, unknown>;
   snapshot: Map<string, string>;
+  /** The device entry's JSON text (option `devices`), kept out of the data. */
+  device?: string;
+}
+
+/** A session of a user as `listByUser` reports it: its summary, and its device when `devices` is on. */
+export interface UserSession extends SessionSummary {
+  device?: DeviceInfo;
+  /** The session passed as `current`. */
+  current?: boolean;
 }
 
 /** Snapshot entry for a value stored under an old encryption key: never equal to any JSON text, so it is rewritten. */
@@ -119,6 +153,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   readonly #handleTurns = new WeakMap<LockHandle, Turn>();
   /** Sessions whose commit is under way: a client leaving then changes nothing. */
   readonly #committing = new WeakSet<SessionState>();
+  /** The User-Agent parser, once loaded (option `devices`). */
+  #parse: Awaited<ReturnType<typeof loadParser>> | undefined;
+  /** The device entry each loaded session's record held, until `load` files it with the request's. */
+  readonly #loadedDevices = new WeakMap<SessionState, DeviceInfo>();
 
   constructor(options: SessionOptions) {
     super();
@@ -126,6 +164,12 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     this.store = this.options.store;
     this.#unsubscribe = this.store.onOperation((info) => this.emit('operation', info));
     this.#clock = this.store.clock;
+    const { logger } = this.options;
+    if (logger) {
+      // The store's and its clock's warnings go to the logger too, unless given one of their own.
+      this.store.logger ??= logger;
+      if (this.#clock) this.#clock.logger ??= logger;
+    }
   }
 
   /** Now, by the store's clock (the local one for stores without a clock of their own). */
@@ -155,6 +199,43 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
 
   /** Loads the session a request refers to, or a new unsaved one. Store failures reject with 503 errors. */
   async load(request: RequestInfo = {}): Promise<Session> {
+    const { devices } = this.options;
+    if (devices) {
+      this.#parse ??= await loadParser();
+      const session = loadChannel.hasSubscribers
+        ? await this.#traceLoad(request)
+        : await this.#load(request, undefined);
+      const state = session[STATE];
+      trackDevice(state, {
+        userAgent: devices.userAgent ? (request.header?.('user-agent') ?? undefined) : undefined,
+        ip: devices.ip
+          ? truncateIp(typeof request.client === 'function' ? request.client() : request.client)
+          : undefined,
+        stored: state.isNew ? undefined : this.#loadedDevices.get(state),
+      });
+      return session;
+    }
+    if (!loadChannel.hasSubscribers) return this.#load(request, undefined);
+    return this.#traceLoad(request);
+  }
+
+  async #traceLoad(request: RequestInfo): Promise<Session> {
+    const trace: LoadContext = {
+      ...this.#traceBase(request.adapter),
+      outcome: 'new',
+      forwarded: false,
+      lockWaitMs: 0,
+    };
+    let session: Session | undefined;
+    // The traced function resolves to nothing: the session never reaches a subscriber.
+    await loadChannel.tracePromise(async () => {
+      session = await this.#load(request, trace);
+      rememberAdapter(session, request.adapter);
+    }, trace);
+    return session as Session;
+  }
+
+  async #load(request: RequestInfo, trace: LoadContext | undefined): Promise<Session> {
     const secure = request.secure ?? false;
     const { header, cookie } = this.options;
     // The first request waits (boundedly) for the first reading of the store's clock; none after it.
@@ -184,6 +265,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         client: typeof request.client === 'function' ? request.client() : request.client,
       });
       this.#countFailure();
+      if (trace) trace.outcome = 'forged';
       return this.#fresh(secure, true, tokenInHeader);
     }
 
@@ -194,7 +276,9 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     let forwarded = false;
     for (let hop = 0; ; hop++) {
       if (this.options.concurrency === 'lock') {
+        const waitFrom = trace ? performance.now() : 0;
         lock = await this.#acquire(key);
+        if (trace) trace.lockWaitMs += performance.now() - waitFrom;
         stored = lock.session;
       } else {
         stored = await this.#call(() => this.store.get(key));
@@ -225,6 +309,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     if (!stored || !opened) {
       await lock?.release().catch(() => {});
       if (!stored) this.emit('unknown', { key });
+      if (trace) trace.outcome = 'expired';
       // Never adopt an id the store does not know: a new one is issued. An id a login elsewhere
       // moved moments ago is not followed (that would undo the login's protection against
       // fixation) and not cleared either (the browser has, or is about to get, the new cookie).
@@ -234,7 +319,12 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       return fresh;
     }
 
-    const { data, snapshot } = opened;
+    const { data, snapshot, device } = opened;
+    if (trace) {
+      trace.outcome = 'loaded';
+      trace.forwarded = forwarded;
+      trace.fingerprint = fingerprint(this.options.secrets[0] as string, key);
+    }
     const state: SessionState = {
       controller: this,
       id,
@@ -262,6 +352,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     };
     const turn = lock ? this.#handleTurns.get(lock) : undefined;
     if (turn) this.#turns.set(state, turn);
+    const storedDevice = parseDevice(device);
+    if (storedDevice) this.#loadedDevices.set(state, storedDevice);
     return new Session(state, data);
   }
 
@@ -270,6 +362,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
    * the headers to send. Call it before the response headers go out.
    */
   async commit(session: Session): Promise<CommitResult> {
+    return commitChannel.hasSubscribers ? this.#traceCommit(session) : this.#commit(session);
+  }
+
+  async #commit(session: Session): Promise<CommitResult> {
     const state = session[STATE];
     if (state.committed) return { setCookie: [], headers: {} };
     this.#committing.add(state);
@@ -284,6 +380,99 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     }
     state.committed = true;
     return this.#headers(state);
+  }
+
+  /** Adds the session's device entry, last seen `now`, to values about to be written (option `devices`). */
+  #deviceInto(state: SessionState, key: string, target: Record<string, string>, now: number): void {
+    if (!this.options.devices) return;
+    const track = deviceTrack(state);
+    if (!track) return;
+    const previous = state.isNew ? undefined : track.stored;
+    const entry: DeviceInfo = previous
+      ? { ...previous, lastSeenAt: now }
+      : {
+          ...(this.#parse && track.userAgent !== undefined
+            ? describeUserAgent(this.#parse, track.userAgent)
+            : { description: 'Unknown device' }),
+          createdAt: state.createdAt,
+          lastSeenAt: now,
+        };
+    if (track.ip !== undefined) entry.ip = track.ip;
+    track.stored = entry;
+    const sealed = this.#seal(key, { [DEVICE_KEY]: JSON.stringify(entry) });
+    target[DEVICE_KEY] = sealed[DEVICE_KEY] as string;
+  }
+
+  /** A stored device entry, decrypted when encryption is on; undefined when absent or unreadable. */
+  #openDevice(key: string, raw: string | undefined): DeviceInfo | undefined {
+    if (raw === undefined) return undefined;
+    const enc = this.options.encryption;
+    if (!enc) return parseDevice(raw);
+    return parseDevice(enc.open(this.#aad(key, DEVICE_KEY), raw)?.text);
+  }
+
+  /**
+   * `maxSessionsPerUser`: after a login was written, the user's sessions beyond the limit are
+   * deleted, least recently seen first (earliest idle expiry, then creation, then key). Every
+   * login runs this after its own write, in the same order, so of two concurrent logins the later
+   * lister sees both and both listers pick the same victims: no more than the limit stay.
+   */
+  async #limitSessions(userId: string): Promise<void> {
+    const max = this.options.maxSessionsPerUser;
+    if (max === undefined) return;
+    const sessions = await this.#call(() => this.store.listByUser!(userId));
+    if (sessions.length <= max) return;
+    sessions.sort(
+      (a, b) =>
+        a.expiresAt - b.expiresAt ||
+        a.createdAt - b.createdAt ||
+        (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
+    const evicted = sessions.slice(0, sessions.length - max);
+    await Promise.all(evicted.map((s) => this.#call(() => this.store.destroy(s.key))));
+    this.emit('evicted', { userId, sessions: evicted });
+  }
+
+  /** The fields every load and commit context carries. */
+  #traceBase(adapter: string | undefined): {
+    adapter: string | undefined;
+    store: string;
+    concurrency: string;
+  } {
+    return { adapter, store: this.store.name, concurrency: this.options.concurrency };
+  }
+
+  /** `commit` with a `baton-session:commit` context: what was written is read off the state before and after. */
+  async #traceCommit(session: Session): Promise<CommitResult> {
+    const state = session[STATE];
+    const before = { ...state };
+    const trace: CommitContext = {
+      ...this.#traceBase(adapterOf(session)),
+      written: false,
+      write: 'none',
+      keys: 0,
+      bytes: 0,
+      conflicts: 0,
+      retries: 0,
+    };
+    if (!state.isNew) trace.fingerprint = fingerprint(this.options.secrets[0] as string, state.key);
+    let result: CommitResult | undefined;
+    const untrack = traceCommitOf(session, trace);
+    try {
+      await commitChannel.tracePromise(async () => {
+        try {
+          result = await this.#commit(session);
+        } catch (err) {
+          if (errorCode(err) === 'BATON_CONFLICT') trace.conflicts++;
+          throw err;
+        } finally {
+          describeCommit(trace, before, state);
+        }
+      }, trace);
+    } finally {
+      untrack();
+    }
+    return result as CommitResult;
   }
 
   /** Releases what a session holds (its lock) without writing: for requests that failed before `commit`. */
@@ -307,26 +496,48 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     await this.abandon(session);
   }
 
-  /** The live sessions of one user. */
-  async listByUser(userId: string): Promise<SessionSummary[]> {
+  /**
+   * The live sessions of one user. With `devices` on, each carries its `device` (one read per
+   * session); `current` marks the session passed as `options.current`.
+   */
+  async listByUser(userId: string, options: { current?: Session } = {}): Promise<UserSession[]> {
     if (!this.store.listByUser) {
       throw new NotSupportedError(`the ${this.store.name} store has no user index`);
     }
-    const listed = await this.#call(() => this.store.listByUser!(userId));
-    return listed.filter((s) => !isMarkerKey(s.key));
+    const listed: UserSession[] = await this.#call(() => this.store.listByUser!(userId));
+    const sessions = listed.filter((s) => !isMarkerKey(s.key));
+    const current = options.current?.[STATE];
+    if (current && !current.isNew && !current.destroyed) {
+      for (const s of sessions) if (s.key === current.key) s.current = true;
+    }
+    if (this.options.devices) {
+      await Promise.all(
+        sessions.map(async (s) => {
+          const stored = await this.#call(() => this.store.get(s.key));
+          const device = stored ? this.#openDevice(s.key, stored.data[DEVICE_KEY]) : undefined;
+          if (device) s.device = device;
+        }),
+      );
+    }
+    return sessions;
   }
 
   /**
-   * Logs a user out everywhere: deletes every session indexed under `userId`. Returns how many.
-   * A logout stamp is written first, so a login for this user already in flight when this is
-   * called deletes the session it stores (logout wins).
+   * Logs a user out everywhere: deletes every session indexed under `userId`, except the session
+   * passed as `options.except` ("sign out every other device"). Returns how many were deleted.
+   * Without `except`, a logout stamp is written first, so a login for this user already in flight
+   * when this is called deletes the session it stores (logout wins).
    */
-  async destroyUser(userId: string): Promise<number> {
+  async destroyUser(userId: string, options: { except?: Session } = {}): Promise<number> {
     if (!this.store.listByUser) {
       throw new NotSupportedError(`the ${this.store.name} store has no user index`);
     }
-    await stampLogout(this.store, this.#run, this.options.keyPrefix, userId, this.#now());
-    const sessions = await this.listByUser(userId);
+    const except = options.except?.[STATE];
+    const keep = except && !except.isNew && !except.destroyed ? except.key : undefined;
+    if (keep === undefined) {
+      await stampLogout(this.store, this.#run, this.options.keyPrefix, userId, this.#now());
+    }
+    const sessions = (await this.listByUser(userId)).filter((s) => s.key !== keep);
     const results = await Promise.all(
       sessions.map(async (s) => {
         const existed = await this.#call(() => this.store.destroy(s.key));
@@ -483,8 +694,9 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const enc = this.options.encryption;
     const data: Record<string, unknown> = {};
     const snapshot = new Map<string, string>();
+    const opened: Opened = { data, snapshot };
     for (const [k, raw] of Object.entries(stored.data)) {
-      if (isReservedKey(k)) {
+      if (isReservedKey(k) && k !== DEVICE_KEY) {
         // Written by other code: read as data it would shadow a method or the id.
         this.emit('unreadable', { key, reason: 'reserved' });
         return null;
@@ -500,6 +712,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         text = opened.text;
         stale = opened.stale;
       }
+      if (k === DEVICE_KEY) {
+        opened.device = text;
+        continue;
+      }
       try {
         const value = decodeValue(text);
         // Defined, not assigned: a key named `__proto__` is data, never the object's prototype.
@@ -512,7 +728,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       }
       snapshot.set(k, stale ? REWRITE : text);
     }
-    return { data, snapshot };
+    return opened;
   }
 
   /** The values as the store receives them: encrypted under the current key when encryption is on. */
@@ -538,6 +754,10 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const oldest = ring[this.#failureAt] as number;
     if (now - oldest > policy.windowMs || now - this.#lastBruteForce < policy.windowMs) return;
     this.#lastBruteForce = now;
+    this.options.logger?.warn(
+      { code: 'BATON_BRUTE_FORCE', scope: 'manager', failures: size, windowMs: policy.windowMs },
+      `[baton-session] ${size} cookies or tokens failed verification within ${policy.windowMs / 1000} s`,
+    );
     this.emit('bruteForce', { failures: size, windowMs: policy.windowMs, threshold: policy.threshold });
   }
 
@@ -618,7 +838,13 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
               cause: err,
             },
           );
-      if (error.code === 'BATON_STORE_UNAVAILABLE') this.emit('storeError', error);
+      if (error.code === 'BATON_STORE_UNAVAILABLE') {
+        this.options.logger?.error(
+          { code: error.code, scope: this.store.name, cause: errorCode(error.cause) },
+          `[baton-session] the ${this.store.name} store failed; the request answered 503`,
+        );
+        this.emit('storeError', error);
+      }
       if (error.code === 'BATON_CONFLICT' && reportConflict) this.emit('conflict', { key });
       throw error;
     }
@@ -704,6 +930,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         version: 1,
       };
       if (changes.userId !== undefined) record.userId = changes.userId;
+      this.#deviceInto(state, state.key, record.data, now);
       await this.#call(() => this.store.create(state.key, record));
       if (await this.#loggedOutMeanwhile(state, record.userId)) {
         // A logout landed while this login was in flight: what was just stored goes again.
@@ -712,6 +939,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       }
       this.#saved(state, changes, expiresAt, 1);
       this.emit('created', { key: state.key });
+      if (changes.userId !== undefined) await this.#limitSessions(changes.userId);
       return;
     }
 
@@ -729,7 +957,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       state.forceTouch ||
       shouldTouch(state.expiresAt, expiresAt, this.options.touchAfterMs)
     ) {
-      if (!dataChanged && !userChanged && !lock) {
+      if (!dataChanged && !userChanged && !lock && !this.options.devices) {
         // Only the expiry moves: a touch writes nothing else.
         const alive = await this.#call(() => this.store.touch(state.key, expiresAt));
         if (!alive) return this.#lost(session, changes, expiresAt);
@@ -739,7 +967,9 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         return;
       }
       const patch = this.#changePatch(state.key, changes, expiresAt, userChanged);
-      if (concurrency === 'strict') patch.expectVersion = state.version;
+      // With `devices`, a touch carries the device entry (last seen): still one write.
+      this.#deviceInto(state, state.key, patch.set, now);
+      if (concurrency === 'strict' && (dataChanged || userChanged)) patch.expectVersion = state.version;
       if (lock) {
         patch.lockToken = lock.token;
         patch.releaseLock = final;
@@ -752,6 +982,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         return this.#gone(session);
       }
       this.#saved(state, changes, expiresAt, result.version);
+      if (userChanged && changes.userId !== undefined) await this.#limitSessions(changes.userId);
       return;
     }
 
@@ -787,6 +1018,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       version: 1,
     };
     if (changes.userId !== undefined) record.userId = changes.userId;
+    this.#deviceInto(state, key, record.data, now);
     await this.#call(() => this.store.create(key, record));
 
     // Guarded by the version read at load in every mode, so of two requests renewing at once only
@@ -849,6 +1081,11 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
    */
   async #writeAfterLostRenewal(session: Session, changes: Changes, expiresAt: number): Promise<void> {
     const state = session[STATE];
+    const trace = commitTrace(session);
+    if (trace) {
+      trace.conflicts++;
+      trace.retries++;
+    }
     const current = await this.#call(() => this.store.get(state.key));
     if (!current) return this.#gone(session);
     let id = state.id;
@@ -860,6 +1097,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     }
     const key = this.keyFor(id);
     const patch = this.#changePatch(key, changes, expiresAt, changes.userId !== state.userId);
+    this.#deviceInto(state, key, patch.set, this.#now());
     const result = await this.#call(() => this.store.patch(key, patch), key);
     if (!result) return this.#gone(session);
     if (id !== state.id) {
@@ -976,4 +1214,20 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       result.headers['cache-control'] = 'no-store';
     return result;
   }
+}
+
+/** Fills a commit context from the session's state before and after the commit. */
+function describeCommit(trace: CommitContext, before: SessionState, after: SessionState): void {
+  if (before.committed || before.destroyed) return;
+  if (after.destroyed) trace.write = 'gone';
+  else if (before.isNew && !after.isNew) trace.write = 'create';
+  else if (after.key !== before.key && trace.retries === 0) trace.write = 'renew';
+  else if (after.snapshot !== before.snapshot) trace.write = 'patch';
+  else if (after.expiresAt !== before.expiresAt) trace.write = 'touch';
+  if (trace.write === 'create' || trace.write === 'patch' || trace.write === 'renew') {
+    const size = changedSize(before.isNew ? new Map() : before.snapshot, after.snapshot);
+    trace.keys = size.keys;
+    trace.bytes = size.bytes;
+  }
+  trace.written = trace.write !== 'none' && trace.write !== 'gone';
 }

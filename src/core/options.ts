@@ -1,6 +1,8 @@
 import type { Store } from '../stores/store.js';
+import { type DevicesOptions, type ResolvedDevices, resolveDevices } from './devices.js';
 import { Encryption, type EncryptionOptions } from './encryption.js';
 import { ConfigError } from './errors.js';
+import { isLogger, type Logger } from './logger.js';
 
 export type ConcurrencyMode = 'merge' | 'lock' | 'strict' | 'overwrite';
 
@@ -90,6 +92,25 @@ export interface SessionOptions {
    * @default false
    */
   renewal?: RenewalOptions | false;
+  /**
+   * A pino-compatible logger (`warn`, `error`, `debug`, each taking `(fields, message)`). Warnings
+   * that went to `process.emitWarning` (the store's, its clock's) go to `logger.warn`; store
+   * failures to `logger.error` (code and store only). Nothing logged holds an id, cookie, key or data.
+   * @default undefined (process.emitWarning)
+   */
+  logger?: Logger;
+  /**
+   * Record each session's device (browser and OS from the User-Agent, created and last-seen times,
+   * optionally a truncated IP) for `listByUser` and "your devices" pages. Last-seen moves only with
+   * writes the session makes anyway (`touchAfter`). See docs/devices.md.
+   * @default false
+   */
+  devices?: boolean | DevicesOptions;
+  /**
+   * Most live sessions one user may have: a login that would exceed it signs out the least
+   * recently seen ones. Needs a store with a user index. @default undefined (no limit)
+   */
+  maxSessionsPerUser?: number;
 }
 
 export interface RenewalOptions {
@@ -129,6 +150,9 @@ export interface ResolvedOptions {
   timeoutMs: number;
   bruteForce: { threshold: number; windowMs: number } | false;
   renewal: { intervalMs: number; graceMs: number } | false;
+  logger: Logger | undefined;
+  devices: ResolvedDevices | false;
+  maxSessionsPerUser: number | undefined;
 }
 
 export const MIN_SECRET_LENGTH = 32;
@@ -282,7 +306,33 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     renewal = { intervalMs: interval * 1000, graceMs: grace * 1000 };
   }
 
+  if (options.logger !== undefined && !isLogger(options.logger)) {
+    throw new ConfigError(
+      'logger',
+      'must be a pino-compatible logger: an object with warn, error and debug methods',
+    );
+  }
+
+  const maxSessionsPerUser = options.maxSessionsPerUser;
+  if (maxSessionsPerUser !== undefined) {
+    if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1) {
+      throw new ConfigError(
+        'maxSessionsPerUser',
+        `must be a whole number >= 1, got ${String(maxSessionsPerUser)}`,
+      );
+    }
+    if (!store.listByUser) {
+      throw new ConfigError(
+        'maxSessionsPerUser',
+        `needs a store with a user index; the ${store.name} store has none`,
+      );
+    }
+  }
+
   return {
+    logger: options.logger,
+    devices: resolveDevices(options.devices),
+    maxSessionsPerUser,
     store,
     secrets: [...secrets],
     lifetimeMs: lifetime * 1000,

@@ -1,6 +1,7 @@
 import type { LockHandle } from '../stores/store.js';
 import type { Callback } from './callback.js';
 import { withCallback } from './callback.js';
+import { DEVICE_KEY } from './devices.js';
 import { SessionDataError } from './errors.js';
 import { LOGGED_OUT_KEY, MOVED_KEY } from './moves.js';
 import { FORWARD_KEY } from './renewal.js';
@@ -70,6 +71,8 @@ const METHODS = new Set([
   FORWARD_KEY,
   MOVED_KEY,
   LOGGED_OUT_KEY,
+  // A session's device entry (option `devices`): never session data.
+  DEVICE_KEY,
 ]);
 
 /** True for names a session keeps for itself; they cannot hold data. */

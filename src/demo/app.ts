@@ -4,6 +4,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { ExpressSessionMiddleware } from '../adapters/express/index.js';
+import { deviceRoutes, traceRequests } from './devices.js';
 
 /** Longest item or user name the shop accepts, in characters. */
 export const MAX_NAME_LENGTH = 40;
@@ -58,6 +59,7 @@ export function createDemoApp(name: string, middleware: ExpressSessionMiddleware
     res.json({ instance: name });
   });
   app.use(express.json({ limit: '4kb' }));
+  const lastTrace = traceRequests(app);
   app.use(middleware);
 
   const state = (req: Request): DemoState => ({
@@ -139,6 +141,8 @@ export function createDemoApp(name: string, middleware: ExpressSessionMiddleware
     await req.session.destroy();
     res.json({ instance: name, destroyed });
   });
+
+  deviceRoutes(app, manager, (req) => userOf(req, userKey), lastTrace, name);
 
   app.use('/api', (_req, res) => {
     res.status(404).json({ instance: name, error: 'no such API route' });

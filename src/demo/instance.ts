@@ -30,6 +30,7 @@ async function start(config: InstanceConfig): Promise<void> {
     store,
     secret: config.secret,
     cookie: { name: config.cookie.name, path: config.cookie.path },
+    devices: true,
   });
   const app = createDemoApp(config.name, middleware);
   const server: Server = app.listen(0, config.host);

@@ -10,7 +10,9 @@
  * the source's resolution), with an error of at most half the round trip plus half the
  * resolution. A difference that may be within the allowance is not corrected at all.
  */
+
 import { ConfigError } from '../core/errors.js';
+import { type Logger, warn } from '../core/logger.js';
 import type { StoreClock } from './store.js';
 
 /** How a store tells the time. */
@@ -93,6 +95,8 @@ export class SyncedClock implements StoreClock {
   readonly #intervalMs: number;
   readonly #allowanceMs: number;
   readonly #scope: string;
+  /** Where the clock-skew warning goes; `process.emitWarning` when unset. */
+  logger: Logger | undefined;
   #offset = 0;
   /** Local time at which the next sample is due. */
   #due = 0;
@@ -191,9 +195,10 @@ export class SyncedClock implements StoreClock {
       this.#lastError = undefined;
       if (this.#offset !== 0 && !this.#warned) {
         this.#warned = true;
-        process.emitWarning(
+        warn(
+          this.logger,
+          { code: 'BATON_CLOCK_SKEW', scope: this.#scope },
           `[baton-session] [${this.#scope}] this machine's clock is ${Math.abs(this.#offset / 1000).toFixed(1)} s ${this.#offset > 0 ? 'behind' : 'ahead of'} the store's (allowance ${this.#allowanceMs / 1000} s); expiry is decided by the store's clock, but keep every instance in time with NTP`,
-          { code: 'BATON_CLOCK_SKEW' },
         );
       }
     } catch (err) {

@@ -7,6 +7,8 @@
  * Session data is a map of top-level keys to their JSON text: a store keeps each entry as is.
  */
 
+import type { Logger } from '../core/logger.js';
+
 /** A session as the store keeps it. */
 export interface StoredSession {
   /** Top-level key → JSON text of its value. */
@@ -124,6 +126,8 @@ export interface StoreClock {
    * (or after a short bounded wait). Undefined afterwards, so the request path awaits nothing.
    */
   ready(): Promise<void> | undefined;
+  /** Where the clock's warnings go (a manager given `logger` sets it when unset). */
+  logger?: Logger | undefined;
 }
 
 export interface Store {
@@ -158,6 +162,12 @@ export interface Store {
   serverTime?(): Promise<number>;
   /** The clock this store decides expiry by. Absent: the local clock (`Date.now()`). */
   readonly clock?: StoreClock;
+
+  /**
+   * Where the store's warnings go instead of `process.emitWarning`. A `SessionManager` given the
+   * `logger` option sets it (and its clock's) when unset.
+   */
+  logger?: Logger | undefined;
 
   /** Subscribes to per-call metrics; returns the unsubscribe function. */
   onOperation(listener: OperationListener): () => void;

@@ -34,9 +34,12 @@ export interface Reply {
  */
 export class CookieJar {
   readonly cookies = new Map<string, string>();
+  /** Sent as User-Agent with every request, when set. */
+  userAgent: string | undefined;
 
   async request(base: string, path: string, init: { method?: string; json?: unknown } = {}): Promise<Reply> {
     const headers: Record<string, string> = {};
+    if (this.userAgent !== undefined) headers['user-agent'] = this.userAgent;
     if (this.cookies.size > 0) {
       headers.cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
     }

@@ -53,6 +53,7 @@ export function session(options: SessionOptions | SessionManager): ExpressSessio
         // socket. Both are worked out only if needed (a cookie to set, a suspicious cookie to report).
         secure: () => req.secure ?? Boolean((req.socket as { encrypted?: boolean }).encrypted),
         client: () => req.ip ?? req.socket.remoteAddress,
+        adapter: 'express',
       })
       .then((loaded) => {
         attach(req, loaded);

@@ -36,7 +36,7 @@ async function batonSession(app: FastifyInstance, options: FastifySessionOptions
 
   app.addHook('onRequest', async (request: FastifyRequest) => {
     request.session = (await manager.load(
-      nodeRequestInfo(request.headers, request.protocol === 'https'),
+      nodeRequestInfo(request.headers, request.protocol === 'https', 'fastify', () => request.ip),
     )) as RequestSession;
   });
 

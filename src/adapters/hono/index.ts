@@ -37,7 +37,7 @@ export function session(
   const middleware = async function batonSession(c: Context, next: () => Promise<void>): Promise<void> {
     let loaded: RequestSession;
     try {
-      loaded = (await manager.load(fetchRequestInfo(c.req.raw, trustProxy))) as RequestSession;
+      loaded = (await manager.load(fetchRequestInfo(c.req.raw, trustProxy, 'hono'))) as RequestSession;
     } catch (err) {
       throw withResponse(err);
     }

@@ -31,7 +31,9 @@ export function session(options: SessionOptions | SessionManager): KoaSessionMid
   const manager = toManager(options);
 
   const middleware = async function batonSession(ctx: ParameterizedContext, next: () => Promise<unknown>) {
-    const loaded = (await manager.load(nodeRequestInfo(ctx.headers, ctx.secure))) as RequestSession;
+    const loaded = (await manager.load(
+      nodeRequestInfo(ctx.headers, ctx.secure, 'koa', () => ctx.ip),
+    )) as RequestSession;
     ctx.session = loaded;
     releaseOnClose(manager, loaded, ctx.res);
     try {

@@ -12,12 +12,20 @@ export function forwardedHttps(value: string | null | undefined): boolean {
 }
 
 /** What the manager needs from a Node request's headers. */
-export function nodeRequestInfo(headers: IncomingHttpHeaders, secure: boolean): RequestInfo {
-  return {
+export function nodeRequestInfo(
+  headers: IncomingHttpHeaders,
+  secure: boolean,
+  adapter?: string,
+  client?: () => string | undefined,
+): RequestInfo {
+  const info: RequestInfo = {
     cookie: headerValue(headers.cookie),
     header: (name) => headerValue(headers[name]),
     secure,
   };
+  if (adapter !== undefined) info.adapter = adapter;
+  if (client !== undefined) info.client = client;
+  return info;
 }
 
 /** The request came over TLS to this process, or (with `trustProxy`) the proxy in front says https. */

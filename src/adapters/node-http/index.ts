@@ -47,7 +47,9 @@ export function createSessions(
   const trustProxy = resolveTrustProxy(options, adapterOptions);
 
   const load = (req: IncomingMessage) =>
-    manager.load(nodeRequestInfo(req.headers, nodeSecure(req, trustProxy))) as Promise<RequestSession>;
+    manager.load(
+      nodeRequestInfo(req.headers, nodeSecure(req, trustProxy), 'node-http', () => req.socket.remoteAddress),
+    ) as Promise<RequestSession>;
 
   const commit = async (session: Session, res: ServerResponse) => {
     if (res.headersSent) {

@@ -9,12 +9,14 @@ export function fetchSecure(request: Request, trustProxy: boolean): boolean {
 }
 
 /** What the manager needs from a Fetch-API request. */
-export function fetchRequestInfo(request: Request, trustProxy: boolean): RequestInfo {
-  return {
+export function fetchRequestInfo(request: Request, trustProxy: boolean, adapter?: string): RequestInfo {
+  const info: RequestInfo = {
     cookie: request.headers.get('cookie'),
     header: (name) => request.headers.get(name),
     secure: fetchSecure(request, trustProxy),
   };
+  if (adapter !== undefined) info.adapter = adapter;
+  return info;
 }
 
 /** Appends the commit's Set-Cookie values and sets its other headers. */

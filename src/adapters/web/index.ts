@@ -43,7 +43,7 @@ export function createSessions(
   const trustProxy = resolveTrustProxy(options, adapterOptions);
 
   const load = (request: Request) =>
-    manager.load(fetchRequestInfo(request, trustProxy)) as Promise<RequestSession>;
+    manager.load(fetchRequestInfo(request, trustProxy, 'web')) as Promise<RequestSession>;
 
   const commit = async (session: Session, headers: Headers) => {
     appendHeaders(headers, await manager.commit(session));

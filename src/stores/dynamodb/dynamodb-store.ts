@@ -10,6 +10,7 @@ import {
   SessionTooLargeError,
   StoreUnavailableError,
 } from '../../core/errors.js';
+import { type Logger, warn } from '../../core/logger.js';
 import { type ClockOption, resolveClockOptions, SyncedClock } from '../clock.js';
 import {
   applyPatchData,
@@ -21,6 +22,7 @@ import {
   dataSize,
   OperationReporter,
   patchLimit,
+  reportAttempts,
   sleep,
   summarize,
 } from '../shared.js';
@@ -137,7 +139,7 @@ export interface DynamoDBStoreOptions {
   scanSegments?: number;
   /**
    * Receives warnings such as "this engine has no TTL deleter" (each at most once per store).
-   * @default process.emitWarning
+   * @default the store's `logger` (set by a manager given `logger`), else process.emitWarning
    */
   onWarning?: (message: string) => void;
   /**
@@ -191,6 +193,8 @@ export class DynamoDBStore implements Store {
   readonly name = 'dynamodb';
   readonly limits: StoreLimits = { maxSessionBytes: MAX_ITEM_BYTES - ITEM_RESERVE_BYTES };
   readonly tableName: string;
+  /** Where warnings go when no `onWarning` was given (a manager given `logger` sets it). */
+  logger: Logger | undefined;
   readonly #transport: Transport;
   readonly #ops = new OperationReporter('dynamodb');
   readonly #hashKey: string;
@@ -270,7 +274,8 @@ export class DynamoDBStore implements Store {
       throw new ConfigError('onWarning', 'must be a function', { scope: 'dynamodb' });
     }
     this.#onWarning =
-      options.onWarning ?? ((message) => process.emitWarning(message, { code: 'BATON_DYNAMODB' }));
+      options.onWarning ??
+      ((message) => warn(this.logger, { code: 'BATON_DYNAMODB', scope: 'dynamodb' }, message));
     this.#transport = makeTransport(options);
     this.clock = new SyncedClock(() => this.serverTime(), {
       ...resolveClockOptions(options.clock, 'dynamodb'),
@@ -319,6 +324,7 @@ export class DynamoDBStore implements Store {
     try {
       out = await this.#transport.call(operation, { ...input, ReturnConsumedCapacity: 'TOTAL' });
     } catch (err) {
+      reportAttempts(report, sdkAttempts(err));
       if (isBatonError(err)) throw err;
       const failure = describeFailure(err);
       const units = (err as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity
@@ -338,6 +344,7 @@ export class DynamoDBStore implements Store {
       }
       throw this.#unavailable(operation, err);
     }
+    reportAttempts(report, sdkAttempts(out));
     const consumed = out.ConsumedCapacity;
     if (Array.isArray(consumed)) {
       for (const c of consumed) if (typeof c?.CapacityUnits === 'number') report(c.CapacityUnits);
@@ -1186,4 +1193,10 @@ function makeTransport(options: DynamoDBStoreOptions): Transport {
   // A failure here (no SDK installed) surfaces on the first call, not as an unhandled rejection.
   pending.catch(() => {});
   return new SdkV3Transport(pending, true);
+}
+
+/** HTTP attempts behind one answer (the AWS SDK's `$metadata.attempts`, retries included); 1 where unknown. */
+function sdkAttempts(answer: unknown): number {
+  const attempts = (answer as { $metadata?: { attempts?: unknown } } | null)?.$metadata?.attempts;
+  return typeof attempts === 'number' && attempts > 0 ? attempts : 1;
 }
