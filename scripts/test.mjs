@@ -5,9 +5,9 @@
 //
 // A DynamoDB test file is one that imports test/helpers/dynamodb.ts (directly or through another
 // helper). The first pass runs them on the engine BATON_DYNAMODB_ENGINE names (dynalite by
-// default); when that variable is unset, the second pass starts one DynamoDB Local (Java 17+) for
-// the whole pass and runs them against it (BATON_DYNAMODB_ENDPOINT). Without Java the second pass
-// is skipped with a notice, or fails the run under BATON_REQUIRE_SERVICES=1.
+// default); when that variable is unset, the second pass runs them on DynamoDB Local (Java 17+),
+// one engine per test process. Without Java the second pass is skipped with a notice, or fails the
+// run under BATON_REQUIRE_SERVICES=1.
 // BATON_DYNAMODB_SECOND_PASS=0 leaves the second pass out.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -131,29 +131,13 @@ if (wantSecond) {
     if (process.env.BATON_REQUIRE_SERVICES === '1') secondFailed = true;
   } else {
     console.log(`\n== the ${dynamoFiles.length} DynamoDB test files again, on DynamoDB Local`);
-    const { startLocalDynamo } = await import('../src/stores/dynamodb/index.ts');
-    const up = Date.now();
-    // One engine for the pass; tables have random names, so files running side by side never meet.
-    const engine = await startLocalDynamo({
-      engine: 'dynamodb-local',
-      port: 0,
-      memory: true,
-      maxHeapMb: 1024,
-    });
-    const upMs = Date.now() - up;
-    console.log(`DynamoDB Local answering on ${engine.endpoint} after ${seconds(upMs)}`);
-    try {
-      second = await run('second', dynamoFiles, {
-        ...process.env,
-        BATON_DYNAMODB_ENGINE: 'dynamodb-local',
-        BATON_DYNAMODB_ENDPOINT: engine.endpoint,
-      });
-    } finally {
-      await engine.close();
-    }
+    // One engine per test process (started by test/helpers/dynamodb.ts, heap capped): an engine
+    // shared by the whole pass piles up hundreds of TTL tables, and its background jobs (index
+    // creation, TTL) then starve (a new index stayed CREATING for 10 minutes when tried).
+    second = await run('second', dynamoFiles, { ...process.env, BATON_DYNAMODB_ENGINE: 'dynamodb-local' });
     const t = sum(second.perFile);
     summary.push(
-      `DynamoDB test files (${dynamoFiles.length}) on DynamoDB Local: ${line(t)} (test time ${seconds(t.ms)}, pass wall time ${seconds(second.wallMs)} + engine start ${seconds(upMs)})`,
+      `DynamoDB test files (${dynamoFiles.length}) on DynamoDB Local: ${line(t)} (test time ${seconds(t.ms)}, pass wall time ${seconds(second.wallMs)})`,
     );
   }
 }

@@ -8,9 +8,10 @@
  * - `BATON_DYNAMODB_ENGINE=dynamodb-local`: Amazon's DynamoDB Local (Java 17+), started once per test
  *   process with a heap cap and shared by every `startEngine()` call of the process (a JVM start
  *   costs seconds); its `close()` is a no-op and the JVM is stopped by pid when the process exits.
- * - `BATON_DYNAMODB_ENDPOINT=http://127.0.0.1:PORT`: an engine someone else runs (scripts/test.mjs
- *   starts one DynamoDB Local for a whole run and passes it this way); set the engine variable
- *   too, so titles and engine-specific expectations follow.
+ * - `BATON_DYNAMODB_ENDPOINT=http://127.0.0.1:PORT`: an engine someone else runs (to debug against
+ *   a long-lived one); set the engine variable too, so titles and engine-specific expectations
+ *   follow. A DynamoDB Local shared by many test files slows down: its background jobs (index
+ *   creation, TTL) run on a small pool that hundreds of TTL tables starve.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
