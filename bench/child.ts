@@ -42,7 +42,13 @@ export class Child {
   /** Starts `file` and waits for its `ready` message. */
   static async start(
     file: string,
-    options: { args?: string[]; env?: Record<string, string>; execArgv?: string[]; name: string },
+    options: {
+      args?: string[];
+      env?: Record<string, string>;
+      execArgv?: string[];
+      name: string;
+      readyTimeoutMs?: number;
+    },
   ): Promise<{ child: Child; ready: Message }> {
     const proc = fork(file, options.args ?? [], {
       execArgv: [...(options.execArgv ?? []), '--import', 'tsx'],
@@ -55,7 +61,7 @@ export class Child {
       if (child.stderr.length > 20_000) child.stderr = child.stderr.slice(-10_000);
     });
     const ready = await Promise.race([
-      child.next('ready', READY_TIMEOUT_MS),
+      child.next('ready', options.readyTimeoutMs ?? READY_TIMEOUT_MS),
       child.exited.then((code) => {
         throw new Error(`${options.name} exited (code ${code}) before it was ready:\n${child.stderr.trim()}`);
       }),

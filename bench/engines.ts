@@ -1,6 +1,6 @@
 /**
- * The engines the scenarios run on, each in its own process on loopback: dynalite (in memory)
- * and a private redis-server (or an existing Redis given with `--redis-url`).
+ * The engines the scenarios run on, each in its own process on loopback: dynalite (in memory) or
+ * Amazon's DynamoDB Local (`--engine dynamodb-local`), and a private redis-server (or an existing Redis given with `--redis-url`).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -15,9 +15,18 @@ export interface DynamoEngine {
   stop(): Promise<void>;
 }
 
-export async function startDynamo(): Promise<DynamoEngine> {
-  const file = fileURLToPath(new URL('./dynalite-engine.ts', import.meta.url));
-  const { child, ready } = await Child.start(file, { name: 'dynalite' });
+/** `dynalite` (default) or `dynamodb-local` (Amazon's, Java 17+, behind a counting proxy). */
+export type DynamoEngineKind = 'dynalite' | 'dynamodb-local';
+
+export async function startDynamo(kind: DynamoEngineKind = 'dynalite'): Promise<DynamoEngine> {
+  const script = kind === 'dynalite' ? './dynalite-engine.ts' : './dynamodb-local-engine.ts';
+  const file = fileURLToPath(new URL(script, import.meta.url));
+  // A JVM start takes 5-7 s, more on a busy machine.
+  const readyTimeoutMs = kind === 'dynalite' ? undefined : 180_000;
+  const { child, ready } = await Child.start(file, {
+    name: kind,
+    ...(readyTimeoutMs ? { readyTimeoutMs } : {}),
+  });
   return {
     endpoint: `http://127.0.0.1:${ready.port as number}`,
     counts: async () => (await child.ask('counts')).counts as Record<string, number>,

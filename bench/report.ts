@@ -251,7 +251,8 @@ const HEADER = `# Benchmarks
 \`npm run bench\` measures baton-session next to the libraries people use today, on the same
 engines in the same run: each app in its own process, each engine in its own process on
 loopback, the load from autocannon in the runner. \`npm run bench -- --quick\` is the smoke test
-CI runs (one repetition, read and write on dynalite, plus the lost-update test).
+CI runs (one repetition, read and write on dynalite, plus the lost-update test);
+\`--engine dynamodb-local\` runs the DynamoDB scenarios on Amazon's DynamoDB Local.
 
 `;
 

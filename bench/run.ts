@@ -10,6 +10,7 @@
  *   options: --reps N  --duration S  --out FILE  --only NAME[,NAME]  --redis-url redis://127.0.0.1:6379
  *            --no-scale  --no-profile  --scale-items N (default 100000)  --docs-dir DIR
  *            --pairs N (paired read comparisons for the ratio targets, default 8; 0 skips them)
+ *            --engine dynalite|dynamodb-local (the DynamoDB engine; DynamoDB Local needs Java 17+)
  *
  * Each scenario's app runs in its own process; dynalite and redis-server run in their own
  * processes on loopback; autocannon runs in this process. Everything is bounded in time and count.
@@ -19,6 +20,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type DynamoEngine,
+  type DynamoEngineKind,
   type RedisEngine,
   redisServerAvailable,
   startDynamo,
@@ -49,6 +51,7 @@ interface Args {
   out: string | undefined;
   only: string[] | undefined;
   redisUrl: string | undefined;
+  engine: DynamoEngineKind;
   scale: boolean;
   profile: boolean;
   scaleItems: number;
@@ -64,6 +67,7 @@ function parseArgs(argv: string[]): Args {
     out: undefined,
     only: undefined,
     redisUrl: undefined,
+    engine: 'dynalite',
     scale: true,
     profile: true,
     scaleItems: 100_000,
@@ -83,7 +87,13 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--out') args.out = value();
     else if (a === '--only') args.only = value().split(',');
     else if (a === '--redis-url') args.redisUrl = value();
-    else if (a === '--no-scale') args.scale = false;
+    else if (a === '--engine') {
+      const engine = value();
+      if (engine !== 'dynalite' && engine !== 'dynamodb-local') {
+        throw new Error(`--engine must be dynalite or dynamodb-local, got ${JSON.stringify(engine)}`);
+      }
+      args.engine = engine;
+    } else if (a === '--no-scale') args.scale = false;
     else if (a === '--no-profile') args.profile = false;
     else if (a === '--scale-items') args.scaleItems = positive('--scale-items', value());
     else if (a === '--docs-dir') args.docsDir = value();
@@ -144,8 +154,12 @@ async function main(): Promise<void> {
   const profiles: ProfileSummary[] = [];
   const pairs: PairedComparison[] = [];
   try {
-    dynamo = await startDynamo();
-    log(`dynalite (own process) on ${dynamo.endpoint}`);
+    dynamo = await startDynamo(args.engine);
+    log(
+      args.engine === 'dynalite'
+        ? `dynalite (own process) on ${dynamo.endpoint}`
+        : `DynamoDB Local (JVM behind a counting proxy, own process) on ${dynamo.endpoint}`,
+    );
     if (engineList.includes('redis')) {
       if (args.redisUrl || redisServerAvailable()) {
         redis = await startRedis(args.redisUrl);
@@ -341,15 +355,18 @@ async function main(): Promise<void> {
     profiles,
   };
 
+  // DynamoDB Local figures go to their own files; docs/benchmarks.md stays the dynalite run's
+  // unless --docs-dir asks otherwise.
+  const suffix = args.engine === 'dynalite' ? '' : `-${args.engine}`;
   const outFile = args.out
     ? resolve(args.out)
-    : resolve(ROOT, `bench/results/${args.quick ? 'quick' : 'latest'}.json`);
+    : resolve(ROOT, `bench/results/${args.quick ? 'quick' : 'latest'}${suffix}.json`);
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
   const detailsFile = `${outFile.replace(/\.json$/, '')}.details.json`;
   writeFileSync(detailsFile, `${JSON.stringify(details, null, 2)}\n`);
   log(`\nwrote ${outFile} and ${detailsFile}`);
-  if (!args.quick && !args.only && (args.docsDir || !args.out)) {
+  if (!args.quick && !args.only && (args.docsDir || (!args.out && args.engine === 'dynalite'))) {
     const docs = args.docsDir ? resolve(args.docsDir) : resolve(ROOT, 'docs');
     writeDocs(docs, results, details);
     log(`wrote ${docs}/benchmarks.md and benchmarks.svg`);

@@ -1,5 +1,6 @@
 /**
- * `baton` against `baton local --memory` (dynalite in its own process on a free loopback port), as
+ * `baton` against `baton local --memory` (the run's engine in its own process on a free loopback
+ * port; on DynamoDB Local the run's shared engine where there is one), as
  * an operator would use it: create-table twice, doctor, ls/show/revoke, stats, gc with expired
  * items present, migrate between tables and between file:// directories and DynamoDB (counts and
  * versions compared), a missing table, and a clean stop on SIGINT.
@@ -15,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { generateId, hashId } from '../../src/core/ids.js';
 import type { Store, StoredSession } from '../../src/stores/store.js';
 import { createStore } from '../../src/stores/url.js';
+import { ENGINE, HAS_TTL } from '../helpers/dynamodb.js';
 import { baton, json, type LocalEngine, spawnBaton, startLocal } from './run.js';
 
 const table = (name: string) => `cli-${name}-${randomBytes(4).toString('hex')}`;
@@ -55,7 +57,17 @@ async function untilExpired(store: Store, keys: string[]): Promise<void> {
   }
 }
 
-describe('baton on DynamoDB (baton local --memory)', () => {
+/** An engine someone else runs, in the shape `startLocal` gives (nothing to stop). */
+function attach(endpoint: string): LocalEngine {
+  return {
+    endpoint,
+    store: (name) => `dynamodb://${name}?endpoint=${endpoint}&region=us-east-1`,
+    child: undefined,
+    stop: async () => ({ code: 0, signal: null }),
+  };
+}
+
+describe(`baton on DynamoDB (${ENGINE.name}, baton local --memory)`, () => {
   let engine: LocalEngine;
   const opened: Store[] = [];
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -66,12 +78,12 @@ describe('baton on DynamoDB (baton local --memory)', () => {
   };
 
   before(async () => {
-    engine = await startLocal();
+    engine = ENGINE.external ? attach(ENGINE.external) : await startLocal(['--memory'], ENGINE.kind);
   });
   after(async () => {
     await Promise.allSettled(opened.map((s) => s.close()));
     await Promise.allSettled(cleanups.map((c) => c()));
-    if (engine && engine.child.exitCode === null) await engine.stop();
+    if (engine?.child && engine.child.exitCode === null) await engine.stop();
   });
 
   it('a missing table: ls fails with one line naming the fix; doctor is unhealthy', async () => {
@@ -100,8 +112,14 @@ describe('baton on DynamoDB (baton local --memory)', () => {
     assert.equal(json(first).created, true);
     assert.equal(json(first).table.hashKey.matches, true);
     assert.equal(json(first).table.userIndex.present, true);
-    // dynalite cannot turn TTL on: said once on stderr, as a warning.
-    assert.match(first.stderr, /baton: warning: .*no TTL deleter/);
+    if (HAS_TTL) {
+      // DynamoDB Local (as AWS) turns TTL on: nothing to warn about.
+      assert.doesNotMatch(first.stderr, /warning/, first.stderr);
+      assert.equal(json(first).table.ttl.matches, true);
+    } else {
+      // dynalite cannot turn TTL on: said once on stderr, as a warning.
+      assert.match(first.stderr, /baton: warning: .*no TTL deleter/);
+    }
 
     const second = await baton(['create-table', '--store', url]);
     assert.equal(second.code, 0, second.stderr);
@@ -116,8 +134,16 @@ describe('baton on DynamoDB (baton local --memory)', () => {
       doctor.stdout,
       /^ {2}ok {4}round trip {4}create [\d.]+ ms, get [\d.]+ ms, destroy [\d.]+ ms \(total [\d.]+ ms\), [\d.]+ capacity units$/m,
     );
-    assert.match(doctor.stdout, /^ {2}warn {2}ttl .*deletes nothing by TTL.*\n +fix: run `baton gc --store/m);
-    assert.match(doctor.stdout, /^healthy: 5 ok, 1 warning$/m);
+    if (HAS_TTL) {
+      assert.match(doctor.stdout, /^ {2}ok {4}ttl {4,}TTL ENABLED on `expires`$/m);
+      assert.match(doctor.stdout, /^healthy: 6 ok$/m);
+    } else {
+      assert.match(
+        doctor.stdout,
+        /^ {2}warn {2}ttl .*deletes nothing by TTL.*\n +fix: run `baton gc --store/m,
+      );
+      assert.match(doctor.stdout, /^healthy: 5 ok, 1 warning$/m);
+    }
 
     const report = json(await baton(['doctor', '--store', url, '--json']));
     assert.equal(report.healthy, true);
@@ -386,7 +412,7 @@ describe('baton on DynamoDB (baton local --memory)', () => {
   });
 
   it('baton local stops cleanly on SIGINT (exit 0)', async () => {
-    const other = await startLocal();
+    const other = await startLocal(['--memory'], ENGINE.kind);
     const url = other.store(table('stop'));
     assert.equal((await baton(['create-table', '--store', url])).code, 0);
     assert.deepEqual(await other.stop(), { code: 0, signal: null });
@@ -399,7 +425,7 @@ describe('baton on DynamoDB (baton local --memory)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'baton-cli-local-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const name = table('disk');
-    const first = await startLocal(['--path', dir]);
+    const first = await startLocal(['--path', dir], ENGINE.kind);
     assert.equal((await baton(['create-table', '--store', first.store(name)])).code, 0);
     const store = await createStore(first.store(name), { onWarning: () => {} });
     const k = key();
@@ -407,7 +433,7 @@ describe('baton on DynamoDB (baton local --memory)', () => {
     await store.close();
     assert.deepEqual(await first.stop('SIGTERM'), { code: 0, signal: null });
 
-    const second = await startLocal(['--path', dir]);
+    const second = await startLocal(['--path', dir], ENGINE.kind);
     try {
       const shown = await baton(['show', '--store', second.store(name), '--json', '--', k]);
       assert.equal(shown.code, 0, shown.stderr);

@@ -84,17 +84,24 @@ export interface LocalEngine {
   endpoint: string;
   /** A `dynamodb://` URL for `table` on this engine. */
   store(table: string): string;
-  child: ChildProcess;
+  /** The `baton local` process (undefined for an engine this test did not start). */
+  child: ChildProcess | undefined;
   /** Sends `signal` (SIGINT by default) and resolves with how the process ended. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /**
  * `baton local --port 0 --json` plus `storage` (`--memory` unless told otherwise, e.g.
- * `['--path', dir]`), resolved when it prints its endpoint.
+ * `['--path', dir]`), resolved when it prints its endpoint. `engine` picks `--engine`; DynamoDB
+ * Local (a JVM) may take much longer to answer than dynalite on a busy machine.
  */
-export function startLocal(storage: string[] = ['--memory']): Promise<LocalEngine> {
-  const child = spawn(process.execPath, [...COMMAND, 'local', '--port', '0', '--json', ...storage], {
+export function startLocal(
+  storage: string[] = ['--memory'],
+  engine: 'dynalite' | 'dynamodb-local' = 'dynalite',
+): Promise<LocalEngine> {
+  const waitMs = engine === 'dynalite' ? 30_000 : 150_000;
+  const args = ['local', '--engine', engine, '--port', '0', '--json', ...storage];
+  const child = spawn(process.execPath, [...COMMAND, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -109,8 +116,8 @@ export function startLocal(storage: string[] = ['--memory']): Promise<LocalEngin
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`baton local printed no endpoint within 30 s; stderr:\n${stderr}`));
-    }, 30_000);
+      reject(new Error(`baton local printed no endpoint within ${waitMs / 1000} s; stderr:\n${stderr}`));
+    }, waitMs);
     void exited.then(({ code }) => {
       clearTimeout(timer);
       reject(new Error(`baton local exited with ${code} before printing its endpoint; stderr:\n${stderr}`));

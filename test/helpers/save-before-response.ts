@@ -26,7 +26,7 @@ import { PostgresStore } from '../../src/stores/postgres/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import type { Store } from '../../src/stores/store.js';
 import { endpoint, postgresUrl, randomTableName } from '../stores/sql-quirks.js';
-import { sdkClient, startEngine, tableName, warnings } from './dynamodb.js';
+import { ENGINE, sdkClient, startEngine, tableName, warnings } from './dynamodb.js';
 import { needService } from './services.js';
 
 export const SECRET = 'save-before-response-secret-0123456789abcdef';
@@ -103,7 +103,7 @@ function dynamoEngine(): Engine {
     return new DynamoDBStore({ tableName: table, client, ...warnings() });
   };
   return {
-    name: 'DynamoDB (dynalite)',
+    name: `DynamoDB (${ENGINE.name})`,
     runs: FULL ? 100 : 10,
     skip: async () => false,
     setUp: async () => {

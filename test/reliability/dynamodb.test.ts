@@ -1,12 +1,12 @@
-/** The reliability rows on DynamoDB (dynalite on a free port); raw dump by Scan. */
+/** The reliability rows on DynamoDB (the run's engine on a free port); raw dump by Scan. */
 import { after, before, describe } from 'node:test';
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
-import { sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
+import { ENGINE, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 import { reliabilitySuite } from './store-suite.js';
 
-describe('DynamoDB (dynalite)', () => {
+describe(`DynamoDB (${ENGINE.name})`, () => {
   let engine: LocalDynamo;
   let sdk: DynamoDBClient;
   const table = tableName('baton-rel');

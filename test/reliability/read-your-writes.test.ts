@@ -13,13 +13,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
 import { newKey, record } from '../conformance/suite.js';
-import { sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
+import { ENGINE, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 
 const ITERATIONS = process.env.BATON_FULL_COUNTS === '1' ? 10_000 : 200;
 /** Writer/reader pairs in flight at once (each pair is sequential: write, then read). */
 const LANES = 8;
 
-describe('LOAD-02: cross-instance read-your-writes (DynamoDB on dynalite)', () => {
+describe(`LOAD-02: cross-instance read-your-writes (DynamoDB on ${ENGINE.name})`, () => {
   let engine: LocalDynamo;
   const clients: DynamoDBClient[] = [];
   const table = tableName('baton-ryw');

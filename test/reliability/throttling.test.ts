@@ -15,13 +15,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
-import { sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
+import { ENGINE, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 import { makeApp } from '../helpers/express-app.js';
 import { close, Jar, listen } from '../helpers/http.js';
 
 const MAX_ATTEMPTS = 3;
 
-describe('FLT-04 throttling through Express on DynamoDB (dynalite + SDK middleware)', () => {
+describe(`FLT-04 throttling through Express on DynamoDB (${ENGINE.name} + SDK middleware)`, () => {
   let engine: LocalDynamo;
   let client: DynamoDBClient;
   let server: Server;

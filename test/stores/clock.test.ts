@@ -22,7 +22,7 @@ import { MySQLStore } from '../../src/stores/mysql/index.js';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import type { Store } from '../../src/stores/store.js';
-import { awsLiteClient, sdkClient, startEngine, tableName } from '../helpers/dynamodb.js';
+import { awsLiteClient, ENGINE, sdkClient, startEngine, tableName } from '../helpers/dynamodb.js';
 import { needService } from '../helpers/services.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -268,7 +268,7 @@ describe('store clock: serverTime() on each real engine', () => {
     await agrees(new FileStore({ dir: join(dir as string, 'sessions'), fsync: false }), 10);
   });
 
-  it('DynamoDB (dynalite): Date header of DescribeTable, SDK v3 and aws-lite, even for a missing table', async () => {
+  it(`DynamoDB (${ENGINE.name}): Date header of DescribeTable, SDK v3 and aws-lite, even for a missing table`, async () => {
     dynamo = await startEngine();
     const endpoint = dynamo.endpoint;
     await agrees(new DynamoDBStore({ tableName: tableName(), client: sdkClient(endpoint) }), 1000);

@@ -11,7 +11,7 @@ import { CreateTableCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/c
 import { hashId } from '../../src/core/ids.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
-import { sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
+import { ENGINE, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 import { makeApp } from '../helpers/express-app.js';
 import { close, Jar, listen } from '../helpers/http.js';
 
@@ -39,7 +39,7 @@ function commands(client: DynamoDBClient): { list: string[]; reset(): void } {
   return { list, reset: () => list.splice(0) };
 }
 
-describe('DynamoDBStore behind two Express instances', () => {
+describe(`DynamoDBStore behind two Express instances (${ENGINE.name})`, () => {
   let engine: LocalDynamo;
   let client: DynamoDBClient;
   let store: DynamoDBStore;

@@ -15,7 +15,15 @@ import {
 import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
 import { newKey, record } from '../conformance/suite.js';
-import { awsLiteClient, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
+import {
+  awsLiteClient,
+  closedEndpoint,
+  ENGINE,
+  sdkClient,
+  startEngine,
+  tableName,
+  warnings,
+} from '../helpers/dynamodb.js';
 
 interface Fault {
   /** Commands the fault applies to (`GetItem`, `UpdateItem`...). */
@@ -154,7 +162,10 @@ describe('DynamoDBStore under injected faults', () => {
       const key = newKey();
       faults.set({ commands: ['PutItem'], failFirst: 1, when: 'after', error: serverError });
       await store.create(key, record());
-      assert.deepEqual(faults.attempts, ['PutItem', 'PutItem', 'GetItem']);
+      // The retry's condition fails on the first attempt's item; an engine that returns the item
+      // with the failure (DynamoDB, DynamoDB Local) needs no read to recognise it, dynalite does.
+      const read = ENGINE.kind === 'dynalite' ? ['GetItem'] : [];
+      assert.deepEqual(faults.attempts, ['PutItem', 'PutItem', ...read]);
       faults.set(undefined);
       assert.deepEqual((await store.get(key))?.data, record().data);
       await assert.rejects(store.create(key, record()), { code: 'BATON_SESSION_EXISTS' });
@@ -242,9 +253,7 @@ describe('DynamoDBStore under injected faults', () => {
 
   describe('unreachable endpoint', () => {
     it('a refused connection is StoreUnavailableError with the cause, never an empty session', async () => {
-      const closed = await startEngine();
-      const endpoint = closed.endpoint;
-      await closed.close();
+      const endpoint = await closedEndpoint();
       const w = warnings();
       const down = new DynamoDBStore({
         tableName: tableName(),

@@ -5,9 +5,9 @@ import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
 import { type AwsLiteClient, awsLiteEndpoint } from '../../src/stores/dynamodb/transport.js';
 import { storeConformance } from '../conformance/suite.js';
-import { awsLiteClient, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
+import { awsLiteClient, ENGINE, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 
-describe('DynamoDBStore on dynalite', () => {
+describe(`DynamoDBStore on ${ENGINE.name}`, () => {
   let engine: LocalDynamo;
   let sdk: DynamoDBClient;
   let lite: AwsLiteClient;

@@ -121,7 +121,7 @@ function tableFindings(
         check: 'ttl',
         status: 'warn',
         detail:
-          'this engine deletes nothing by TTL (dynalite, DynamoDB Local): expired sessions are never served but stay until deleted',
+          'this engine deletes nothing by TTL (dynalite): expired sessions are never served but stay until deleted',
         fix: `run \`baton gc --store '${url}'\` on a schedule`,
       });
     } else if (d.ttl.matches) {
@@ -201,7 +201,10 @@ export async function roundTrip(store: Store): Promise<RoundTrip> {
   }
 }
 
-/** dynalite answers DescribeTimeToLive (always DISABLED) but cannot turn TTL on: a warning there. */
+/**
+ * dynalite answers DescribeTimeToLive (always DISABLED) but cannot turn TTL on: a warning there.
+ * DynamoDB Local turns it on and reports ENABLED, so it is judged as AWS is.
+ */
 function isLocalEngine(url: string): boolean {
   try {
     const parsed = parseStoreUrl(url);

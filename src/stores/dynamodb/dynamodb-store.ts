@@ -388,29 +388,40 @@ export class DynamoDBStore implements Store {
     return item;
   }
 
+  /**
+   * Live only while every expiry the item carries is in the future: baton's own (`xms`, `abs`)
+   * and the TTL attribute (epoch seconds), which operators shorten and other tools write alone.
+   * An item needs at least one of `xms` and the TTL attribute.
+   */
   #isLive(item: Item | undefined, now: number): item is Item {
     if (item === undefined) return false;
     const abs = num(item, ATTR.absolute);
     if (abs !== undefined && abs <= now) return false;
     const xms = num(item, ATTR.expiresMs);
-    if (xms !== undefined) return xms > now;
-    // Items written by other tools carry only the TTL attribute (epoch seconds).
+    if (xms !== undefined && xms <= now) return false;
+    // DynamoDB's TTL ignores an attribute that is not a number; so does this test.
     const seconds = num(item, this.#ttl);
-    return seconds !== undefined && seconds * 1000 > now;
+    if (seconds !== undefined && seconds * 1000 <= now) return false;
+    return xms !== undefined || seconds !== undefined;
   }
 
-  /** The same test in a condition expression. */
+  /** The same test in a condition expression (`#abs` is checked by the write condition). */
   #liveCondition(names: Names, values: Values, now: number): string {
     names['#xms'] = ATTR.expiresMs;
     names['#exp'] = this.#ttl;
     values[':now'] = n(now);
-    values[':nowS'] = n(Math.floor(now / 1000));
-    return '(#xms > :now OR (attribute_not_exists(#xms) AND #exp > :nowS))';
+    // Exact seconds (a fraction is fine in N): `#exp > :nowS` is then `#exp * 1000 > now`.
+    values[':nowS'] = n(now / 1000);
+    values[':N'] = s('N');
+    const ttlLive = '(attribute_not_exists(#exp) OR NOT attribute_type(#exp, :N) OR #exp > :nowS)';
+    return `((#xms > :now AND ${ttlLive}) OR (attribute_not_exists(#xms) AND #exp > :nowS))`;
   }
 
   #decode(item: Item): StoredSession {
     const xms = num(item, ATTR.expiresMs);
-    const expiresAt = xms ?? (num(item, this.#ttl) ?? 0) * 1000;
+    const seconds = num(item, this.#ttl);
+    // The earlier of the two, so the core sees the expiry that applies (a shortened TTL attribute).
+    const expiresAt = Math.min(xms ?? Number.POSITIVE_INFINITY, (seconds ?? Number.POSITIVE_INFINITY) * 1000);
     const session: StoredSession = {
       data: decodeData(item[this.#data]),
       createdAt: num(item, ATTR.created) ?? 0,
@@ -760,11 +771,26 @@ export class DynamoDBStore implements Store {
   destroy(key: string): Promise<boolean> {
     return this.#ops.measure('destroy', async (report) => {
       assertKey(this.name, key);
-      const out = await this.#send(
-        'DeleteItem',
-        { TableName: this.tableName, Key: { [this.#hashKey]: s(key) }, ReturnValues: 'ALL_OLD' },
-        report,
-      );
+      // Conditional, so exactly one of concurrent destroys deletes the item: engines need not
+      // serialize unconditional deletes, and DynamoDB Local does not (both get ALL_OLD back).
+      let out: Payload;
+      try {
+        out = await this.#send(
+          'DeleteItem',
+          {
+            TableName: this.tableName,
+            Key: { [this.#hashKey]: s(key) },
+            ConditionExpression: 'attribute_exists(#id)',
+            ExpressionAttributeNames: { '#id': this.#hashKey },
+            ReturnValues: 'ALL_OLD',
+          },
+          report,
+        );
+      } catch (err) {
+        // Gone already (another destroy, gc or TTL got there first): not ours to report.
+        if (err instanceof ConditionFailed) return false;
+        throw err;
+      }
       return this.#isLive(out.Attributes as Item | undefined, this.clock.now());
     });
   }
@@ -971,11 +997,12 @@ export class DynamoDBStore implements Store {
       };
       const now = this.clock.now();
       const names: Names = { '#id': this.#hashKey, '#xms': ATTR.expiresMs, '#exp': this.#ttl };
-      const values: Values = { ':now': n(now), ':nowS': n(Math.floor(now / 1000)) };
+      const values: Values = { ':now': n(now), ':nowS': n(now / 1000) };
       const filter = {
         // Eventually consistent: half the read units, and an item missed now is caught next time.
         ConsistentRead: false,
-        FilterExpression: '#xms <= :now OR (attribute_not_exists(#xms) AND #exp <= :nowS)',
+        // Any expiry passed (as #isLive): baton's own or the TTL attribute.
+        FilterExpression: '#xms <= :now OR #exp <= :nowS',
         ProjectionExpression: '#id',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,

