@@ -17,6 +17,8 @@ export {
 } from './core/errors.js';
 export type { SessionEvents } from './core/events.js';
 export { generateId, hashId, isWellFormedId, sign, unsign } from './core/ids.js';
+export type { LegacyOptions, LegacyRecord, LegacySource } from './core/legacy.js';
+export { signLegacy, unsignLegacy } from './core/legacy-cookie.js';
 export {
   type CommitResult,
   type RequestInfo,

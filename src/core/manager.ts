@@ -12,9 +12,11 @@ import {
 } from './errors.js';
 import type { SessionEvents } from './events.js';
 import { generateId, hashId, sign, unsign, type VerifiedKey, VerifiedValues } from './ids.js';
+import { Adoption } from './legacy.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import { FORWARD_KEY, MAX_FORWARDS, openForward, sealForward, shouldRenew } from './renewal.js';
 import { isReservedKey, Session, type SessionController, type SessionState, STATE } from './session.js';
+import { userIdOf } from './user-key.js';
 
 /** What an adapter tells the manager about a request. */
 export interface RequestInfo {
@@ -100,6 +102,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   readonly #failures: number[] = [];
   #failureAt = 0;
   #lastBruteForce = Number.NEGATIVE_INFINITY;
+  /** Option `legacy`: adopts express-session's sessions (src/core/legacy.ts). */
+  readonly #adoption: Adoption | undefined;
 
   constructor(options: SessionOptions) {
     super();
@@ -107,6 +111,29 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     this.store = this.options.store;
     this.#unsubscribe = this.store.onOperation((info) => this.emit('operation', info));
     this.#clock = this.store.clock;
+    const legacy = this.options.legacy;
+    if (legacy) {
+      const { keyPrefix, userKey, lifetimeMs, absoluteLifetimeMs } = this.options;
+      const host = { store: this.store, keyPrefix, userKey, lifetimeMs, absoluteLifetimeMs };
+      this.#adoption = new Adoption(
+        legacy,
+        {
+          ...host,
+          now: () => this.#now(),
+          keyFor: (id) => this.keyFor(id),
+          seal: (id, values) => this.#seal(id, values),
+          call: (fn) => this.#call(fn),
+        },
+        {
+          adopted: (key) => this.emit('adopted', { key }),
+          rejected: () => {
+            this.emit('suspicious', { reason: 'legacy' });
+            this.#countFailure();
+          },
+          removeFailed: (error) => this.emit('storeError', error),
+        },
+      );
+    }
   }
 
   /** Now, by the store's clock (the local one for stores without a clock of their own). */
@@ -144,17 +171,20 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const raw =
       (header ? readHeaderToken(request.header?.(header), header) : undefined) ??
       (cookie ? readCookie(request.cookie, cookie.name) : undefined);
-    if (raw === undefined) return this.#fresh(secure, false);
-
-    const verified = this.#verify(raw);
-    if (!verified) {
+    let verified = raw === undefined ? null : this.#verify(raw);
+    if (raw !== undefined && !verified) {
       // No store read for anything that fails verification.
       this.emit('suspicious', {
         reason: raw.includes('.') && raw.length === 87 ? 'signature' : 'malformed',
         client: typeof request.client === 'function' ? request.client() : request.client,
       });
       this.#countFailure();
-      return this.#fresh(secure, true);
+    }
+    if (!verified) {
+      // No valid baton cookie: an express-session cookie may lead to a session (option `legacy`).
+      const adopted = await this.#adoption?.resolve(request.cookie);
+      if (!adopted) return this.#fresh(secure, raw !== undefined);
+      verified = { id: adopted, key: this.keyFor(adopted), stale: true };
     }
 
     let id = verified.id;
@@ -196,7 +226,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       await lock?.release().catch(() => {});
       if (!stored) this.emit('unknown', { key });
       // Never adopt an id the store does not know: a new one is issued.
-      return this.#fresh(secure, true);
+      return this.#fresh(secure, raw !== undefined);
     }
 
     const { data, snapshot } = opened;
@@ -514,8 +544,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       if (state.snapshot.get(key) !== text) set[key] = text;
     }
     const unset = [...state.snapshot.keys()].filter((k) => !next.has(k));
-    const user = session[this.options.userKey];
-    return { set, unset, next, userId: typeof user === 'string' && user.length > 0 ? user : undefined };
+    return { set, unset, next, userId: userIdOf(session, this.options.userKey) };
   }
 
   #checkSize(next: Map<string, string>): void {

@@ -1,6 +1,7 @@
 import type { Store } from '../stores/store.js';
 import { Encryption, type EncryptionOptions } from './encryption.js';
 import { ConfigError } from './errors.js';
+import { type LegacyOptions, type ResolvedLegacyOptions, resolveLegacy } from './legacy.js';
 
 export type ConcurrencyMode = 'merge' | 'lock' | 'strict' | 'overwrite';
 
@@ -61,7 +62,11 @@ export interface SessionOptions {
   maxSize?: number;
   /** What a request gets when the store fails: `'fail'` answers 503 through the framework's error path. @default 'fail' */
   onStoreError?: 'fail';
-  /** The data key whose string value indexes the session by user (`listByUser`, log out everywhere). @default 'userId' */
+  /**
+   * The data key whose value (a string, or a safe integer) indexes the session by user (`listByUser`,
+   * log out everywhere). A dotted name such as `'passport.user'` is a path into nested objects.
+   * @default 'userId'
+   */
   userKey?: string;
   /**
    * Encrypt every stored value with AES-256-GCM: `{ keys: [{ id: '2', key }, { id: '1', key: old }] }`.
@@ -89,6 +94,13 @@ export interface SessionOptions {
    * @default false
    */
   renewal?: RenewalOptions | false;
+  /**
+   * Switching from express-session: requests that carry its cookie (and no baton cookie) are served
+   * the session its store holds, copied once into a baton session (docs/migrating.md).
+   * `{ cookie: 'connect.sid', secret, source: connectRedis({ client }), remove: false }`.
+   * @default undefined (off)
+   */
+  legacy?: LegacyOptions;
 }
 
 export interface RenewalOptions {
@@ -128,6 +140,7 @@ export interface ResolvedOptions {
   timeoutMs: number;
   bruteForce: { threshold: number; windowMs: number } | false;
   renewal: { intervalMs: number; graceMs: number } | false;
+  legacy: ResolvedLegacyOptions | undefined;
 }
 
 export const MIN_SECRET_LENGTH = 32;
@@ -286,6 +299,7 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     timeoutMs,
     bruteForce,
     renewal,
+    legacy: resolveLegacy(options.legacy),
   };
 }
 

@@ -2,6 +2,7 @@ import type { LockHandle } from '../stores/store.js';
 import type { Callback } from './callback.js';
 import { withCallback } from './callback.js';
 import { FORWARD_KEY } from './renewal.js';
+import { setUserId } from './user-key.js';
 
 /** Internal state of a session, out of sight of `Object.keys(session)`. */
 export const STATE = Symbol('baton-session.state');
@@ -120,7 +121,7 @@ export class Session {
     const { userKey } = this[STATE].controller;
     return withCallback(
       this.regenerate().then(() => {
-        this[userKey] = userId;
+        setUserId(this, userKey, userId);
       }),
       callback,
     );
