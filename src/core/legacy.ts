@@ -79,10 +79,17 @@ export function resolveLegacy(options: LegacyOptions | undefined): ResolvedLegac
   }
   const cookie = options.cookie ?? 'connect.sid';
   if (typeof cookie !== 'string' || !COOKIE_NAME.test(cookie)) {
-    throw new ConfigError('legacy.cookie', `must be express-session's cookie name, got ${JSON.stringify(cookie)}`);
+    throw new ConfigError(
+      'legacy.cookie',
+      `must be express-session's cookie name, got ${JSON.stringify(cookie)}`,
+    );
   }
   const secrets = typeof options.secret === 'string' ? [options.secret] : options.secret;
-  if (!Array.isArray(secrets) || secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s.length === 0)) {
+  if (
+    !Array.isArray(secrets) ||
+    secrets.length === 0 ||
+    secrets.some((s) => typeof s !== 'string' || s.length === 0)
+  ) {
     throw new ConfigError(
       'legacy.secret',
       "is required: express-session's secret (a non-empty string), or its list of secrets",
@@ -145,7 +152,11 @@ export type AdoptOutcome =
  * Copies one legacy session into the store as a new baton session and creates its adoption
  * record, unless one exists. On losing the race the copy is deleted again.
  */
-export async function adopt(host: AdoptionHost, legacyId: string, record: LegacyRecord): Promise<AdoptOutcome> {
+export async function adopt(
+  host: AdoptionHost,
+  legacyId: string,
+  record: LegacyRecord,
+): Promise<AdoptOutcome> {
   const now = host.now();
   const expiresAt = legacyExpiry(record, now, host.lifetimeMs);
   if (expiresAt <= now) return { kind: 'expired' };
@@ -201,10 +212,13 @@ export async function readSource<T>(source: LegacySource, fn: () => Promise<T>):
   } catch (err) {
     const error: BatonError = isBatonError(err)
       ? err
-      : new StoreUnavailableError(`the legacy ${source.name} source failed: ${(err as Error)?.message ?? String(err)}`, {
-          cause: err,
-          scope: 'legacy',
-        });
+      : new StoreUnavailableError(
+          `the legacy ${source.name} source failed: ${(err as Error)?.message ?? String(err)}`,
+          {
+            cause: err,
+            scope: 'legacy',
+          },
+        );
     throw error;
   }
 }
@@ -257,9 +271,11 @@ export class Adoption {
     }
     this.#events.adopted(outcome.key);
     if (this.#options.remove) {
-      await host.call(() => readSource(source, () => source.destroy!(legacyId))).catch((err: BatonError) => {
-        this.#events.removeFailed(err);
-      });
+      await host
+        .call(() => readSource(source, () => source.destroy!(legacyId)))
+        .catch((err: BatonError) => {
+          this.#events.removeFailed(err);
+        });
     }
     return outcome.id;
   }
