@@ -6,6 +6,7 @@ export {
   type DynamodbStoreOptions,
   dynamodbStore,
 } from './dynamodb.js';
+export { type LegacyMigrateOptions, type LegacyMigrateSummary, migrateLegacy } from './migrate.js';
 export { type ConnectRedisOptions, connectRedis } from './redis.js';
 export {
   type ConnectPgSimpleOptions,
