@@ -1,5 +1,8 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
+import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { connectRedis } from '../../src/legacy/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
@@ -31,4 +34,36 @@ legacySuite({
       },
     };
   },
+});
+
+describe('connectRedis over an ioredis client', {
+  skip: await needService('Redis', Number(port), host),
+}, () => {
+  it('reads, lists and deletes what connect-redis wrote', async () => {
+    const tag = randomBytes(5).toString('hex');
+    const prefix = `legacy-io-${tag}:`;
+    const writer = createClient({ url });
+    await writer.connect();
+    const reader = new Redis({ host, port: Number(port), lazyConnect: true });
+    await reader.connect();
+    try {
+      const peer = new ConnectRedisStore({ client: writer, prefix });
+      const expires = new Date(Date.now() + 60_000);
+      await peer.set('io-1', { cookie: { expires, originalMaxAge: 60_000 }, basket: ['x'] } as never);
+      const source = connectRedis({ client: reader, prefix });
+      const record = await source.get('io-1');
+      assert.deepEqual(record?.data.basket, ['x']);
+      assert.ok(
+        record?.expiresAt && record.expiresAt > Date.now() && record.expiresAt <= expires.getTime() + 1000,
+      );
+      const ids: string[] = [];
+      for await (const id of source.ids!()) ids.push(id);
+      assert.deepEqual(ids, ['io-1']);
+      await source.destroy!('io-1');
+      assert.equal(await source.get('io-1'), null);
+    } finally {
+      await writer.close();
+      reader.disconnect();
+    }
+  });
 });
