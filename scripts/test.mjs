@@ -119,8 +119,7 @@ const firstEngine = process.env.BATON_DYNAMODB_ENGINE || 'dynalite';
 // always name their file).
 const others = files.filter((f) => !dynamoFiles.includes(f));
 const firstOthers = others.length > 0 ? await run('first-others', others, baseEnv) : undefined;
-const firstDynamo =
-  dynamoFiles.length > 0 ? await run('first-dynamodb', dynamoFiles, baseEnv) : undefined;
+const firstDynamo = dynamoFiles.length > 0 ? await run('first-dynamodb', dynamoFiles, baseEnv) : undefined;
 const first = {
   status: (firstOthers?.status ?? 0) || (firstDynamo?.status ?? 0),
   perFile: [...(firstOthers?.perFile ?? []), ...(firstDynamo?.perFile ?? [])],

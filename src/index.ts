@@ -18,6 +18,8 @@ export {
 } from './core/errors.js';
 export type { SessionEvents } from './core/events.js';
 export { generateId, hashId, isWellFormedId, sign, unsign } from './core/ids.js';
+export type { LegacyOptions, LegacyRecord, LegacySource } from './core/legacy.js';
+export { signLegacy, unsignLegacy } from './core/legacy-cookie.js';
 export type { Logger } from './core/logger.js';
 export {
   type CommitResult,

@@ -23,7 +23,12 @@ export interface SessionEvents {
   /** One store call, with its duration and capacity units (metrics). */
   operation: [info: OperationInfo];
   /** A cookie or token that failed verification: no store read was made. `client` when the adapter knows it. */
-  suspicious: [info: { reason: 'malformed' | 'signature'; client?: string | undefined }];
+  suspicious: [info: { reason: 'malformed' | 'signature' | 'legacy'; client?: string | undefined }];
+  /**
+   * Option `legacy`: an express-session session became the baton session under `key` (its first
+   * request). Count these to watch a switch progress.
+   */
+  adopted: [info: { key: string }];
   /**
    * Guessing detection: more than `threshold` failed verifications within `windowMs` (option
    * `bruteForce`). Fires at most once per window; alert or block upstream.

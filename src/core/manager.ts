@@ -23,6 +23,7 @@ import {
 } from './errors.js';
 import type { SessionEvents } from './events.js';
 import { generateId, hashId, sign, unsign, type VerifiedKey, VerifiedValues } from './ids.js';
+import { Adoption } from './legacy.js';
 import { LocalQueue, nextPause, pause, type Turn } from './lock-wait.js';
 import {
   endMove,
@@ -52,6 +53,7 @@ import {
   rememberAdapter,
   traceCommitOf,
 } from './tracing.js';
+import { userIdOf } from './user-key.js';
 
 /** What an adapter tells the manager about a request. */
 export interface RequestInfo {
@@ -157,6 +159,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   #parse: Awaited<ReturnType<typeof loadParser>> | undefined;
   /** The device entry each loaded session's record held, until `load` files it with the request's. */
   readonly #loadedDevices = new WeakMap<SessionState, DeviceInfo>();
+  /** Option `legacy`: adopts express-session's sessions (src/core/legacy.ts). */
+  readonly #adoption: Adoption | undefined;
 
   constructor(options: SessionOptions) {
     super();
@@ -169,6 +173,29 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       // The store's and its clock's warnings go to the logger too, unless given one of their own.
       this.store.logger ??= logger;
       if (this.#clock) this.#clock.logger ??= logger;
+    }
+    const legacy = this.options.legacy;
+    if (legacy) {
+      const { keyPrefix, userKey, lifetimeMs, absoluteLifetimeMs } = this.options;
+      const host = { store: this.store, keyPrefix, userKey, lifetimeMs, absoluteLifetimeMs };
+      this.#adoption = new Adoption(
+        legacy,
+        {
+          ...host,
+          now: () => this.#now(),
+          keyFor: (id) => this.keyFor(id),
+          seal: (id, values) => this.#seal(this.keyFor(id), values),
+          call: (fn) => this.#call(fn),
+        },
+        {
+          adopted: (key) => this.emit('adopted', { key }),
+          rejected: () => {
+            this.emit('suspicious', { reason: 'legacy' });
+            this.#countFailure();
+          },
+          removeFailed: (error) => this.emit('storeError', error),
+        },
+      );
     }
   }
 
@@ -250,7 +277,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const tokenInHeader =
       !cookie || fromHeader !== undefined || (headerValue != null && candidates.length === 0);
     const raw = candidates[0];
-    if (raw === undefined) return this.#fresh(secure, false, tokenInHeader);
+    if (raw === undefined && !this.#adoption) return this.#fresh(secure, false, tokenInHeader);
 
     // Of several cookies of the name (one tossed from a sibling subdomain), the first that verifies.
     let verified: VerifiedKey | null = null;
@@ -258,7 +285,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       verified = this.#verify(candidate);
       if (verified) break;
     }
-    if (!verified) {
+    if (raw !== undefined && !verified) {
       // No store read for anything that fails verification.
       this.emit('suspicious', {
         reason: raw.includes('.') && raw.length === 87 ? 'signature' : 'malformed',
@@ -266,7 +293,15 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       });
       this.#countFailure();
       if (trace) trace.outcome = 'forged';
-      return this.#fresh(secure, true, tokenInHeader);
+      if (!this.#adoption) return this.#fresh(secure, true, tokenInHeader);
+    }
+    let adopted = false;
+    if (!verified) {
+      // No valid baton cookie: an express-session cookie may lead to a session (option `legacy`).
+      const adoptedId = await this.#adoption?.resolve(request.cookie);
+      if (!adoptedId) return this.#fresh(secure, raw !== undefined, tokenInHeader);
+      adopted = true;
+      verified = { id: adoptedId, key: this.keyFor(adoptedId), stale: true };
     }
 
     let id = verified.id;
@@ -314,14 +349,14 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       // moved moments ago is not followed (that would undo the login's protection against
       // fixation) and not cleared either (the browser has, or is about to get, the new cookie).
       const moved = !stored && moveTarget(await this.#call(() => this.store.get(movedKeyFor(key)))) !== null;
-      const fresh = this.#fresh(secure, !moved, tokenInHeader);
+      const fresh = this.#fresh(secure, !moved && raw !== undefined, tokenInHeader);
       if (moved) fresh[STATE].movedFrom = key;
       return fresh;
     }
 
     const { data, snapshot, device } = opened;
     if (trace) {
-      trace.outcome = 'loaded';
+      trace.outcome = adopted ? 'adopted' : 'loaded';
       trace.forwarded = forwarded;
       trace.fingerprint = fingerprint(this.options.secrets[0] as string, key);
     }
@@ -897,8 +932,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       if (state.snapshot.get(key) !== text) set[key] = text;
     }
     const unset = [...state.snapshot.keys()].filter((k) => !next.has(k));
-    const user = session[this.options.userKey];
-    return { set, unset, next, userId: typeof user === 'string' && user.length > 0 ? user : undefined };
+    return { set, unset, next, userId: userIdOf(session, this.options.userKey) };
   }
 
   #checkSize(next: Map<string, string>): void {

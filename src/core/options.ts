@@ -2,6 +2,7 @@ import type { Store } from '../stores/store.js';
 import { type DevicesOptions, type ResolvedDevices, resolveDevices } from './devices.js';
 import { Encryption, type EncryptionOptions } from './encryption.js';
 import { ConfigError } from './errors.js';
+import { type LegacyOptions, type ResolvedLegacyOptions, resolveLegacy } from './legacy.js';
 import { isLogger, type Logger } from './logger.js';
 
 export type ConcurrencyMode = 'merge' | 'lock' | 'strict' | 'overwrite';
@@ -64,7 +65,11 @@ export interface SessionOptions {
   maxSize?: number;
   /** What a request gets when the store fails: `'fail'` answers 503 through the framework's error path. @default 'fail' */
   onStoreError?: 'fail';
-  /** The data key whose string value indexes the session by user (`listByUser`, log out everywhere). @default 'userId' */
+  /**
+   * The data key whose value (a string, or a safe integer) indexes the session by user (`listByUser`,
+   * log out everywhere). A dotted name such as `'passport.user'` is a path into nested objects.
+   * @default 'userId'
+   */
   userKey?: string;
   /**
    * Encrypt every stored value with AES-256-GCM: `{ keys: [{ id: '2', key }, { id: '1', key: old }] }`.
@@ -111,6 +116,13 @@ export interface SessionOptions {
    * recently seen ones. Needs a store with a user index. @default undefined (no limit)
    */
   maxSessionsPerUser?: number;
+  /**
+   * Switching from express-session: requests that carry its cookie (and no baton cookie) are served
+   * the session its store holds, copied once into a baton session (docs/migrating.md).
+   * `{ cookie: 'connect.sid', secret, source: connectRedis({ client }), remove: false }`.
+   * @default undefined (off)
+   */
+  legacy?: LegacyOptions;
 }
 
 export interface RenewalOptions {
@@ -153,11 +165,12 @@ export interface ResolvedOptions {
   logger: Logger | undefined;
   devices: ResolvedDevices | false;
   maxSessionsPerUser: number | undefined;
+  legacy: ResolvedLegacyOptions | undefined;
 }
 
 export const MIN_SECRET_LENGTH = 32;
 // RFC 6265 token: no separators, controls or spaces.
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const COOKIE_NAME = /^[!#$%&'*+-.^_`|~0-9A-Za-z]+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
 const UNSAFE_ATTRIBUTE = /[;\s\x00-\x1f\x7f,]/;
 const MODES: readonly ConcurrencyMode[] = ['merge', 'lock', 'strict', 'overwrite'];
@@ -352,6 +365,7 @@ export function resolveOptions(options: SessionOptions): ResolvedOptions {
     timeoutMs,
     bruteForce,
     renewal,
+    legacy: resolveLegacy(options.legacy),
   };
 }
 

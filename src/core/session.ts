@@ -5,6 +5,7 @@ import { DEVICE_KEY } from './devices.js';
 import { SessionDataError } from './errors.js';
 import { LOGGED_OUT_KEY, MOVED_KEY } from './moves.js';
 import { FORWARD_KEY } from './renewal.js';
+import { setUserId } from './user-key.js';
 
 /** Internal state of a session, out of sight of `Object.keys(session)`. */
 export const STATE = Symbol('baton-session.state');
@@ -144,7 +145,7 @@ export class Session {
     const { userKey } = this[STATE].controller;
     return withCallback(
       this.regenerate().then(() => {
-        this[userKey] = userId;
+        setUserId(this, userKey, userId);
       }),
       callback,
     );

@@ -31,8 +31,10 @@ import {
   StoreUnavailableError,
 } from '../../core/errors.js';
 import { hashId } from '../../core/ids.js';
+import { userIdOf } from '../../core/user-key.js';
 import type { Patch, Store, StoredSession } from '../../stores/store.js';
 import { expiryOf, shouldTouch, type Ttl, throttleMs } from './expiry.js';
+import { adoptSid, type ExpressSessionLegacyOptions } from './legacy.js';
 import { encode, LOADED, remember, type WithLoaded } from './loaded.js';
 import type { ExpressSessionData, ExpressSessionStoreOptions, StoreCallback } from './options.js';
 
@@ -74,6 +76,7 @@ export class ExpressSessionStore extends expressSessionStore() {
   readonly #absoluteLifetimeMs: number;
   readonly #userKey: string | undefined;
   readonly #touchAfterMs: number | undefined;
+  readonly #legacy: ExpressSessionLegacyOptions | undefined;
 
   constructor(store: Store, options: ExpressSessionStoreOptions = {}) {
     super();
@@ -114,6 +117,13 @@ export class ExpressSessionStore extends expressSessionStore() {
     this.#userKey = options.userKey;
     if (this.#userKey !== undefined && (typeof this.#userKey !== 'string' || this.#userKey.length === 0)) {
       throw new ConfigError('userKey', 'must be a non-empty string');
+    }
+    this.#legacy = options.legacy;
+    if (this.#legacy !== undefined && typeof this.#legacy?.source?.get !== 'function') {
+      throw new ConfigError(
+        'legacy.source',
+        'pass a source from baton-session/legacy, such as `connectRedis({ client })`',
+      );
     }
   }
 
@@ -185,8 +195,9 @@ export class ExpressSessionStore extends expressSessionStore() {
 
   async #get(sid: string): Promise<Data | null> {
     await this.#ready();
-    const stored = await this.#call(() => this.store.get(this.keyFor(sid)));
+    let stored = await this.#call(() => this.store.get(this.keyFor(sid)));
     const now = this.#now();
+    if (!stored && this.#legacy) stored = await adoptSid(this.#legacy, this.#legacyContext(sid, now), sid);
     // Expiry is checked on every read, whatever the engine has deleted yet.
     if (!stored || stored.expiresAt <= now || stored.absoluteExpiresAt <= now) return null;
     return this.#decode(stored);
@@ -368,9 +379,21 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   #userOf(session: Data): string | undefined {
-    if (this.#userKey === undefined) return undefined;
-    const user = session[this.#userKey];
-    return typeof user === 'string' && user.length > 0 ? user : undefined;
+    return this.#userKey === undefined ? undefined : userIdOf(session, this.#userKey);
+  }
+
+  #legacyContext(sid: string, now: number) {
+    return {
+      store: this.store,
+      keyPrefix: this.#keyPrefix,
+      key: this.keyFor(sid),
+      now,
+      ttlMs: typeof this.#ttl === 'number' ? this.#ttl * 1000 : 86_400_000,
+      absoluteLifetimeMs: this.#absoluteLifetimeMs,
+      userOf: (data: Data) => this.#userOf(data),
+      encode,
+      call: <T>(fn: () => Promise<T>) => this.#call(fn),
+    };
   }
 
   #checkSize(data: Record<string, string>): void {

@@ -1,4 +1,5 @@
 /** The types `ExpressSessionStore` takes: express-session's sessions and callbacks, and its own options. */
+import type { ExpressSessionLegacyOptions } from './legacy.js';
 
 /**
  * A session as express-session hands it to a store: JSON-able data plus its `cookie` (a `Cookie`, or
@@ -47,4 +48,10 @@ export interface ExpressSessionStoreOptions {
    * @default no bound beyond a tenth of the lifetime
    */
   touchAfter?: number;
+  /**
+   * Switching stores under express-session: a session this store does not have is read once from
+   * the old one (`source`, from `baton-session/legacy`) and copied here under the same id.
+   * @default undefined (off)
+   */
+  legacy?: ExpressSessionLegacyOptions;
 }

@@ -4,6 +4,9 @@
  *
  * Usage:
  *   baton migrate --from URL --to URL [--dry-run] [--concurrency N] [--progress] [--json]
+ *   baton migrate --from LEGACY_URL --to URL [--dry-run] [--rate N] [--key-prefix P] [--user-key K]
+ *     (express-session stores: connect-redis://, connect-dynamodb://, dynamodb-store://,
+ *      connect-pg-simple://, express-mysql-session://; see migrate-legacy.ts)
  *
  * Examples:
  *   baton migrate --from redis://127.0.0.1:6379/0 --to 'dynamodb://sessions?region=eu-west-1' --dry-run
@@ -17,6 +20,7 @@
  */
 import type { Command } from 'commander';
 import { isBatonError } from '../../core/errors.js';
+import { isLegacyUrl } from '../../legacy/url.js';
 import type { Store } from '../../stores/store.js';
 import { redactUrl } from '../../stores/url.js';
 import {
@@ -25,14 +29,21 @@ import {
   openStore,
   type Progress,
   positiveInt,
+  positiveNumber,
   printJson,
   progressBar,
   progressOption,
   ReportedFailure,
   UsageError,
 } from '../common.js';
+import { runLegacyMigrate } from './migrate-legacy.js';
 
 interface MigrateOptions {
+  rate?: number;
+  keyPrefix?: string;
+  userKey?: string;
+  lifetime?: number;
+  absoluteLifetime?: number;
   from?: string;
   to?: string;
   dryRun?: boolean;
@@ -134,11 +145,33 @@ export function migrate(program: Command): void {
     .option('--to <url>', 'store URL to copy to (its table must exist: baton create-table)')
     .option('--dry-run', 'read both stores and report what would be copied, write nothing')
     .option('-c, --concurrency <n>', 'sessions copied at the same time', positiveInt('--concurrency'), 8)
+    .option(
+      '--rate <n>',
+      'express-session sources: most sessions per second [100 when DynamoDB is involved]',
+      positiveNumber('--rate'),
+    )
+    .option('--key-prefix <prefix>', "express-session sources: the app's keyPrefix", '')
+    .option('--user-key <key>', "express-session sources: the app's userKey (passport.user for Passport)")
+    .option(
+      '--lifetime <s>',
+      "express-session sources: the app's lifetime in seconds",
+      positiveNumber('--lifetime'),
+    )
+    .option(
+      '--absolute-lifetime <s>',
+      "express-session sources: the app's absoluteLifetime in seconds",
+      positiveNumber('--absolute-lifetime'),
+    )
     .addOption(progressOption())
     .addOption(jsonOption())
     .addHelpText(
       'after',
       `
+From an express-session store (connect-redis://, connect-dynamodb://, dynamodb-store://,
+connect-pg-simple://, express-mysql-session://), every live session is copied in the form the
+\`legacy\` option adopts, so the first request after the switch reads only baton's store; a session
+adopted already is skipped, so runs can be repeated or resumed (docs/migrating.md).
+
 Each session keeps its key, data, user, expiry and version. A key the target has already is
 skipped, or replaced when the source's version is newer, so running it twice is safe.
 Exit code 1 when any session failed to copy.
@@ -149,6 +182,9 @@ Examples:
   $ baton migrate --from file:///var/lib/sessions --to 'postgres://app@db/app?table=sessions' --json`,
     )
     .action(async (options: MigrateOptions) => {
+      if (options.from !== undefined && isLegacyUrl(options.from)) {
+        return runLegacyMigrate({ ...options, from: options.from });
+      }
       if (options.from !== undefined && options.from === options.to) {
         throw new UsageError(`--from and --to are the same store (${redactUrl(options.from)})`);
       }
