@@ -254,7 +254,14 @@ export class Adoption {
     if (candidates.length === 0) return null;
     let legacyId: string | null = null;
     for (const raw of candidates) {
-      legacyId = unsignLegacy(raw, this.#options.secrets);
+      // express-session URL-encodes its cookie (`s%3A…`); a value that does not decode is not one.
+      let value: string;
+      try {
+        value = decodeURIComponent(raw);
+      } catch {
+        continue;
+      }
+      legacyId = unsignLegacy(value, this.#options.secrets);
       if (legacyId !== null) break;
     }
     if (legacyId === null) {

@@ -170,7 +170,7 @@ export interface ResolvedOptions {
 
 export const MIN_SECRET_LENGTH = 32;
 // RFC 6265 token: no separators, controls or spaces.
-const COOKIE_NAME = /^[!#$%&'*+-.^_`|~0-9A-Za-z]+$/;
+const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
 const UNSAFE_ATTRIBUTE = /[;\s\x00-\x1f\x7f,]/;
 const MODES: readonly ConcurrencyMode[] = ['merge', 'lock', 'strict', 'overwrite'];

@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { installApp, type Packed, pack, ROOT, run } from '../helpers/packed.js';
 
 /** The budget: the tarball as downloaded, and as unpacked on disk. */
-const MAX_PACKED_BYTES = 300 * 1024;
-const MAX_UNPACKED_BYTES = 1024 * 1024;
+const MAX_PACKED_BYTES = 400 * 1024;
+const MAX_UNPACKED_BYTES = 1536 * 1024;
 const CONSUMER = join(ROOT, 'test/package/consumer');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
@@ -20,7 +20,13 @@ describe('the packed package', () => {
   let app: string;
   before(() => {
     packed = pack();
-    app = installApp(packed, 'app', ['express@5', 'express-session', '@types/express', '@types/node']);
+    app = installApp(packed, 'app', [
+      'express@5',
+      'express-session',
+      '@opentelemetry/api',
+      '@types/express',
+      '@types/node',
+    ]);
   });
   after(() => packed?.cleanup());
 
@@ -81,7 +87,7 @@ describe('the packed package', () => {
       const result = run(process.execPath, [script], app, { timeoutMs: 60_000 });
       assert.equal(result.status, 0, `${script}: ${result.stderr}`);
       const loaded = JSON.parse(result.stdout) as Record<string, number>;
-      assert.equal(Object.keys(loaded).length, 15, `${script} loaded ${Object.keys(loaded).join(', ')}`);
+      assert.equal(Object.keys(loaded).length, 17, `${script} loaded ${Object.keys(loaded).join(', ')}`);
       assert.ok(loaded['baton-session/postgres'] && loaded['baton-session/mysql']);
     }
   });

@@ -78,7 +78,7 @@ describe('parseStoreUrl', () => {
     );
     configError(
       () => parseStoreUrl('dynamodb://sessions?table=x'),
-      /`url\?table`: unknown parameter; known: region, endpoint/,
+      /option `url`: unknown parameter `table` \(known: region, endpoint/,
     );
     configError(() => parseStoreUrl('redis://h?db=1'), /unknown parameter `db` \(accepted here: `prefix`\)/);
     configError(() => parseStoreUrl('memcached://'), /expected memcached:\/\/HOST:PORT/);

@@ -1,5 +1,6 @@
 // require() of every entry point in the installed package's exports map (Node 20.19+, 22.12+),
-// with express and express-session (whose Store class the drop-in extends) but no store driver.
+// with express and express-session (whose Store class the drop-in extends) and @opentelemetry/api
+// (the one thing baton-session/otel is for) but no store driver.
 const pkg = require('baton-session/package.json');
 const loaded = {};
 for (const subpath of Object.keys(pkg.exports)) {
