@@ -1,5 +1,5 @@
-import type { OperationInfo, SessionSummary } from '../stores/store.js';
 import type { BatonError } from './errors.js';
+import type { OperationInfo, SessionSummary } from './store.js';
 
 /** Events a `SessionManager` emits: `manager.on(name, listener)`. Session ids are never part of them. */
 export interface SessionEvents {

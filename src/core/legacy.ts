@@ -13,7 +13,6 @@
  * once the baton session is gone: a logout is final for the old cookie too.
  */
 import { createHash } from 'node:crypto';
-import type { Store, StoredSession } from '../stores/store.js';
 import { encodeValue } from './codec.js';
 import { readCookies } from './cookie.js';
 import { type BatonError, ConfigError, isBatonError, StoreUnavailableError } from './errors.js';
@@ -21,6 +20,7 @@ import { generateId } from './ids.js';
 import { unsignLegacy } from './legacy-cookie.js';
 import { FORWARD_KEY, openForward, sealForward } from './renewal.js';
 import { isReservedKey } from './session.js';
+import type { Store, StoredSession } from './store.js';
 import { userIdOf } from './user-key.js';
 
 /** A session as a legacy source read it. */

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import type { LockHandle, Patch, SessionSummary, Store, StoreClock, StoredSession } from '../stores/store.js';
 import { decodeValue, encodeValue } from './codec.js';
 import { clearCookie, readCookies, readHeaderToken, serializeCookie } from './cookie.js';
 import {
@@ -40,6 +39,7 @@ import {
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import { FORWARD_KEY, MAX_FORWARDS, openForward, sealForward, shouldRenew } from './renewal.js';
 import { isReservedKey, Session, type SessionController, type SessionState, STATE } from './session.js';
+import type { LockHandle, Patch, SessionSummary, Store, StoreClock, StoredSession } from './store.js';
 import {
   adapterOf,
   type CommitContext,

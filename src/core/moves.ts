@@ -13,8 +13,9 @@
  *
  * Both are ordinary records that expire by themselves after `MOVE_WINDOW_MS`.
  */
-import type { Patch, Store, StoredSession } from '../stores/store.js';
+
 import { hashId } from './ids.js';
+import type { Patch, Store, StoredSession } from './store.js';
 
 /** The data key of a move marker. Reserved: a session never stores data under it. */
 export const MOVED_KEY = '__baton_moved';

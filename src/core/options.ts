@@ -1,9 +1,9 @@
-import type { Store } from '../stores/store.js';
 import { type DevicesOptions, type ResolvedDevices, resolveDevices } from './devices.js';
 import { Encryption, type EncryptionOptions } from './encryption.js';
 import { ConfigError } from './errors.js';
 import { type LegacyOptions, type ResolvedLegacyOptions, resolveLegacy } from './legacy.js';
 import { isLogger, type Logger } from './logger.js';
+import type { Store } from './store.js';
 
 export type ConcurrencyMode = 'merge' | 'lock' | 'strict' | 'overwrite';
 

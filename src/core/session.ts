@@ -1,10 +1,10 @@
-import type { LockHandle } from '../stores/store.js';
 import type { Callback } from './callback.js';
 import { withCallback } from './callback.js';
 import { DEVICE_KEY } from './devices.js';
 import { SessionDataError } from './errors.js';
 import { LOGGED_OUT_KEY, MOVED_KEY } from './moves.js';
 import { FORWARD_KEY } from './renewal.js';
+import type { LockHandle } from './store.js';
 import { setUserId } from './user-key.js';
 
 /** Internal state of a session, out of sight of `Object.keys(session)`. */
