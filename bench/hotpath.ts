@@ -32,6 +32,14 @@ function stubStore(): Store {
   return {
     name: 'stub',
     limits: { maxSessionBytes: 400_000 },
+    capabilities: Object.freeze({
+      lock: false,
+      userIndex: false,
+      scan: false,
+      gc: false,
+      ensureTable: false,
+      serverTime: false,
+    }),
     get: async () => ({ ...stored, data: { ...stored.data } }),
     create: async () => {},
     patch: async () => ({ version: 2 }),

@@ -78,13 +78,20 @@ export class SessionTooLargeError extends BatonError {
   }
 }
 
-/** `concurrency: 'strict'`: another request wrote the session after this one read it. */
+/**
+ * Another request wrote the session after this one read it: `concurrency: 'strict'`, a lost lock,
+ * or (`staleKeys`) a `merge` patch whose expected key values were changed in between, which the
+ * core rebases and retries before it ever reaches a caller.
+ */
 export class ConflictError extends BatonError {
+  /** The keys whose stored JSON text no longer matched the patch's `expect` (merge rebase). */
+  readonly staleKeys?: readonly string[];
   constructor(
     message = 'the session was changed by another request since it was read; reload and retry',
-    options?: BatonErrorOptions,
+    options?: BatonErrorOptions & { staleKeys?: readonly string[] },
   ) {
     super('BATON_CONFLICT', 409, message, options);
+    if (options?.staleKeys !== undefined) this.staleKeys = options.staleKeys;
   }
 }
 

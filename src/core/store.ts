@@ -52,6 +52,34 @@ export interface Patch {
    * larger (`SessionTooLargeError`), so concurrent writes cannot add up past it.
    */
   maxBytes?: number;
+  /**
+   * `concurrency: 'merge'`: for each top-level key the request changed, the JSON text it read at
+   * load (`null`: the key was absent). The store applies the patch only while every named key
+   * still holds that text, in the same atomic step as the write; otherwise it writes nothing and
+   * throws `ConflictError` with `staleKeys` set, and the core rebases the request's change onto
+   * what is stored now and retries (see `src/core/rebase.ts`).
+   */
+  expect?: Record<string, string | null>;
+}
+
+/**
+ * What a store can do, declared once and read by callers (the manager, the CLI, the
+ * express-session store, the demo) instead of probing for methods. A store has no method that
+ * only throws: where a flag is false the method is absent.
+ */
+export interface StoreCapabilities {
+  /** `lock()`: `concurrency: 'lock'`. */
+  readonly lock: boolean;
+  /** `listByUser()`: "log out everywhere", devices, `maxSessionsPerUser`. */
+  readonly userIndex: boolean;
+  /** `scan()`: admin listings, `baton ls`/`stats`, migrate. */
+  readonly scan: boolean;
+  /** `gc()`: deleting expired records where the engine does not (or lazily). */
+  readonly gc: boolean;
+  /** `ensureTable()`: creating the table, schema or folder it needs. */
+  readonly ensureTable: boolean;
+  /** `serverTime()`: reading the engine's clock. */
+  readonly serverTime: boolean;
 }
 
 /** A held lock. `session` is what the lock call read (null when the session is missing or expired). */
@@ -134,6 +162,8 @@ export interface Store {
   /** Short name used in messages and metrics: `memory`, `dynamodb`, `redis`... */
   readonly name: string;
   readonly limits: StoreLimits;
+  /** What this store can do; see `StoreCapabilities`. */
+  readonly capabilities: StoreCapabilities;
 
   /** The session under `key`, or null when missing or expired. */
   get(key: string): Promise<StoredSession | null>;

@@ -146,6 +146,7 @@ function acknowledgesEarly(inner: Store): Store {
   return {
     name: inner.name,
     limits: inner.limits,
+    capabilities: { ...inner.capabilities, lock: false, userIndex: false, scan: false, gc: false },
     get: (key) => inner.get(key),
     // Only the session's own writes land late: the markers a regenerate leaves (logout wins) are
     // written and read back within the login, which a store that loses its own writes would break.

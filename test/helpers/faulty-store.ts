@@ -25,6 +25,12 @@ export function faulty(inner: Store): FaultyStore {
   const store: FaultyStore = {
     name: inner.name,
     limits: inner.limits,
+    capabilities: Object.freeze({
+      ...inner.capabilities,
+      gc: false,
+      ensureTable: false,
+      serverTime: false,
+    }),
     get: wrap('get', (key) => inner.get(key)),
     create: wrap('create', (key, s) => inner.create(key, s)),
     patch: wrap('patch', (key, p) => inner.patch(key, p)),

@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
+import { applyPatchData } from '../../src/stores/kit/index.js';
 import { MySQLStore } from '../../src/stores/mysql/index.js';
 import { LARGE_PATCH_KEYS } from '../../src/stores/mysql/whole-patch.js';
-import { applyPatchData } from '../../src/stores/shared.js';
 import type { Patch } from '../../src/stores/store.js';
 import { newKey, record } from '../conformance/suite.js';
 import { needService } from '../helpers/services.js';

@@ -7,7 +7,7 @@
  * for the user index) · `lk`/`lkx` lock token and lock expiry (ms) · `wt` token of the last write.
  */
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
-import { putOwn } from '../shared.js';
+import { putOwn } from '../kit/index.js';
 import type { AttributeValue, Item } from './transport.js';
 
 /** Attribute names that are not options. Short on purpose: names count toward item size. */

@@ -25,7 +25,7 @@ import {
   reportAttempts,
   sleep,
   summarize,
-} from '../shared.js';
+} from '../kit/index.js';
 import type {
   GcOptions,
   LockHandle,
@@ -34,6 +34,7 @@ import type {
   ScanOptions,
   SessionSummary,
   Store,
+  StoreCapabilities,
   StoredSession,
   StoreLimits,
 } from '../store.js';
@@ -192,6 +193,14 @@ const s = (value: string): AttributeValue => ({ S: value });
 export class DynamoDBStore implements Store {
   readonly name = 'dynamodb';
   readonly limits: StoreLimits = { maxSessionBytes: MAX_ITEM_BYTES - ITEM_RESERVE_BYTES };
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    lock: true,
+    userIndex: true,
+    scan: true,
+    gc: true,
+    ensureTable: true,
+    serverTime: true,
+  });
   readonly tableName: string;
   /** Where warnings go when no `onWarning` was given (a manager given `logger` sets it). */
   logger: Logger | undefined;

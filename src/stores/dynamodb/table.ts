@@ -4,7 +4,7 @@
  * store's constructor never creates tables.
  */
 import { ConfigError, StoreUnavailableError } from '../../core/errors.js';
-import { sleep } from '../shared.js';
+import { sleep } from '../kit/index.js';
 import { ATTR } from './codec.js';
 import type { Operation, Payload } from './transport.js';
 import { describeFailure } from './transport.js';

@@ -36,7 +36,7 @@ import {
   patchLimit,
   sleep,
   summarize,
-} from '../shared.js';
+} from '../kit/index.js';
 import type {
   GcOptions,
   LockHandle,
@@ -45,6 +45,7 @@ import type {
   ScanOptions,
   SessionSummary,
   Store,
+  StoreCapabilities,
   StoredSession,
   StoreLimits,
 } from '../store.js';
@@ -103,6 +104,14 @@ const TMP_MAX_AGE_MS = 3_600_000;
 export class FileStore implements Store {
   readonly name = 'file';
   readonly limits: StoreLimits;
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    lock: true,
+    userIndex: true,
+    scan: true,
+    gc: true,
+    ensureTable: true,
+    serverTime: true,
+  });
   readonly #dir: string;
   readonly #sessions: string;
   readonly #users: string;

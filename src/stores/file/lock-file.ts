@@ -10,7 +10,7 @@ import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promi
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { LockTimeoutError } from '../../core/errors.js';
-import { sleep } from '../shared.js';
+import { sleep } from '../kit/index.js';
 
 export interface LockFileOptions {
   /** A lock older than this is stale and may be broken (its holder is taken for dead). */

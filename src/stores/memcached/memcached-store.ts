@@ -21,13 +21,14 @@ import {
   OperationReporter,
   patchLimit,
   sleep,
-} from '../shared.js';
+} from '../kit/index.js';
 import type {
   LockHandle,
   OperationListener,
   Patch,
   SessionSummary,
   Store,
+  StoreCapabilities,
   StoredSession,
   StoreLimits,
 } from '../store.js';
@@ -118,6 +119,14 @@ type Step<T> = { write?: SessionRecord; remove?: true; result: T };
 export class MemcachedStore implements Store {
   readonly name = NAME;
   readonly limits: StoreLimits;
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    lock: true,
+    userIndex: false,
+    scan: false,
+    gc: false,
+    ensureTable: false,
+    serverTime: true,
+  });
   readonly #prefix: string;
   readonly #servers: string[];
   readonly #itemSizeLimit: number;

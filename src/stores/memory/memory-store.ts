@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { ConflictError, SessionExistsError, SessionTooLargeError } from '../../core/errors.js';
+import { SessionExistsError } from '../../core/errors.js';
 import {
-  applyPatchData,
+  applyRecordPatch,
   assertExpiry,
   assertKey,
   assertPatch,
   assertStoredSession,
+  checkSize,
   clampExpiry,
-  dataSize,
+  isLive,
   OperationReporter,
-  patchLimit,
+  releasesLock,
   summarize,
-} from '../shared.js';
+} from '../kit/index.js';
 import type {
   GcOptions,
   LockHandle,
@@ -20,6 +21,7 @@ import type {
   ScanOptions,
   SessionSummary,
   Store,
+  StoreCapabilities,
   StoredSession,
   StoreLimits,
 } from '../store.js';
@@ -47,6 +49,14 @@ interface Entry {
 export class MemoryStore implements Store {
   readonly name = 'memory';
   readonly limits: StoreLimits;
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    lock: true,
+    userIndex: true,
+    scan: true,
+    gc: true,
+    ensureTable: false,
+    serverTime: false,
+  });
   readonly #entries = new Map<string, Entry>();
   readonly #ops = new OperationReporter('memory');
   readonly #now: () => number;
@@ -64,16 +74,11 @@ export class MemoryStore implements Store {
   #live(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (entry.session.expiresAt <= this.#now() || entry.session.absoluteExpiresAt <= this.#now()) {
+    if (!isLive(entry.session, this.#now())) {
       this.#entries.delete(key);
       return undefined;
     }
     return entry;
-  }
-
-  #checkSize(data: Record<string, string>, limit = this.limits.maxSessionBytes): void {
-    const size = dataSize(data);
-    if (size > limit) throw new SessionTooLargeError(size, limit, { scope: this.name });
   }
 
   get(key: string): Promise<StoredSession | null> {
@@ -88,7 +93,7 @@ export class MemoryStore implements Store {
     return this.#ops.measure('create', async () => {
       assertKey(this.name, key);
       assertStoredSession(this.name, session);
-      this.#checkSize(session.data);
+      checkSize(this.name, session.data, this.limits.maxSessionBytes);
       if (this.#live(key)) throw new SessionExistsError({ scope: this.name });
       this.#entries.set(key, { session: structuredClone(session) });
     });
@@ -100,27 +105,9 @@ export class MemoryStore implements Store {
       assertPatch(this.name, patch);
       const entry = this.#live(key);
       if (!entry) return null;
-      const s = entry.session;
-      if (patch.expectVersion !== undefined && patch.expectVersion !== s.version) {
-        throw new ConflictError(undefined, { scope: this.name });
-      }
-      if (patch.lockToken !== undefined && entry.lock?.token !== patch.lockToken) {
-        throw new ConflictError(
-          'the lock on this session was lost (it expired and another request took it)',
-          {
-            scope: this.name,
-          },
-        );
-      }
-      const data = applyPatchData(s.data, patch);
-      this.#checkSize(data, patchLimit(this.limits, patch));
-      s.data = data;
-      s.expiresAt = clampExpiry(patch.expiresAt, s.absoluteExpiresAt);
-      s.version += 1;
-      if (patch.userId === null) delete s.userId;
-      else if (patch.userId !== undefined) s.userId = patch.userId;
-      if (patch.lockToken !== undefined && patch.releaseLock) delete entry.lock;
-      return { version: s.version };
+      entry.session = applyRecordPatch(this.name, this.limits, entry.session, patch, entry.lock?.token);
+      if (releasesLock(patch)) delete entry.lock;
+      return { version: entry.session.version };
     });
   }
 
@@ -176,9 +163,7 @@ export class MemoryStore implements Store {
     let n = 0;
     for (const [key, entry] of [...this.#entries]) {
       if (options.limit !== undefined && n >= options.limit) return;
-      const expired =
-        entry.session.expiresAt <= this.#now() || entry.session.absoluteExpiresAt <= this.#now();
-      if (expired && !options.includeExpired) continue;
+      if (!options.includeExpired && !isLive(entry.session, this.#now())) continue;
       n++;
       yield summarize(key, entry.session);
     }
@@ -191,7 +176,7 @@ export class MemoryStore implements Store {
       const now = this.#now();
       for (const [key, entry] of [...this.#entries]) {
         scanned++;
-        if (entry.session.expiresAt <= now || entry.session.absoluteExpiresAt <= now) {
+        if (!isLive(entry.session, now)) {
           if (!options.dryRun) this.#entries.delete(key);
           deleted++;
         }

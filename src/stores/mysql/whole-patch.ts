@@ -5,7 +5,7 @@
  * and the whole document written back.
  */
 
-import { applyPatchData, dataSize } from '../shared.js';
+import { applyPatchData, dataSize } from '../kit/index.js';
 import { Params, type SqlQuery, type SqlResult, type SqlRow } from '../sql/dialect.js';
 import type { Patch } from '../store.js';
 import { objectText } from './json-text.js';

@@ -19,7 +19,7 @@ import {
   OperationReporter,
   patchLimit,
   sleep,
-} from '../shared.js';
+} from '../kit/index.js';
 import type {
   GcOptions,
   LockHandle,
@@ -28,6 +28,7 @@ import type {
   ScanOptions,
   SessionSummary,
   Store,
+  StoreCapabilities,
   StoredSession,
   StoreLimits,
 } from '../store.js';
@@ -117,6 +118,14 @@ const NAME = 'redis';
 export class RedisStore implements Store {
   readonly name = NAME;
   readonly limits: StoreLimits;
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    lock: true,
+    userIndex: true,
+    scan: true,
+    gc: true,
+    ensureTable: false,
+    serverTime: true,
+  });
   readonly #prefix: string;
   readonly #commandTimeoutMs: number;
   readonly #connectTimeoutMs: number;

@@ -31,7 +31,7 @@ import {
   OperationReporter,
   patchLimit,
   sleep,
-} from '../shared.js';
+} from '../kit/index.js';
 import type {
   GcOptions,
   LockHandle,
@@ -40,6 +40,7 @@ import type {
   ScanOptions,
   SessionSummary,
   Store,
+  StoreCapabilities,
   StoredSession,
   StoreLimits,
 } from '../store.js';
@@ -81,6 +82,14 @@ const DEADLOCK_ATTEMPTS = 4;
 export class SqlStore implements Store {
   readonly name: string;
   readonly limits: StoreLimits;
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    lock: true,
+    userIndex: true,
+    scan: true,
+    gc: true,
+    ensureTable: true,
+    serverTime: true,
+  });
   readonly #dialect: SqlDialect;
   readonly #backend: SqlBackend;
   readonly #ops: OperationReporter;
