@@ -39,6 +39,7 @@ function stubStore(): Store {
       gc: false,
       ensureTable: false,
       serverTime: false,
+      lockNotify: false,
     }),
     get: async () => ({ ...stored, data: { ...stored.data } }),
     create: async () => {},

@@ -80,6 +80,8 @@ export interface StoreCapabilities {
   readonly ensureTable: boolean;
   /** `serverTime()`: reading the engine's clock. */
   readonly serverTime: boolean;
+  /** `waitForUnlock()`: the engine tells lock waiters when a lock is released (no polling). */
+  readonly lockNotify: boolean;
 }
 
 /** A held lock. `session` is what the lock call read (null when the session is missing or expired). */
@@ -181,6 +183,11 @@ export interface Store {
 
   /** Locks the session for `ttlMs`, reading it in the same call. Null while another holder has it. */
   lock?(key: string, ttlMs: number): Promise<LockHandle | null>;
+  /**
+   * Resolves when the lock on `key` is released, or after `timeoutMs` at the latest; never rejects.
+   * Lock waiters race it against their backoff timer, so a lost notification costs one step.
+   */
+  waitForUnlock?(key: string, timeoutMs: number): Promise<void>;
   /** The live sessions of one user ("log out everywhere"). */
   listByUser?(userId: string): Promise<SessionSummary[]>;
   /** Every session, paginated underneath. */

@@ -200,6 +200,7 @@ export class DynamoDBStore implements Store {
     gc: true,
     ensureTable: true,
     serverTime: true,
+    lockNotify: false,
   });
   readonly tableName: string;
   /** Where warnings go when no `onWarning` was given (a manager given `logger` sets it). */

@@ -111,6 +111,7 @@ export class FileStore implements Store {
     gc: true,
     ensureTable: true,
     serverTime: true,
+    lockNotify: false,
   });
   readonly #dir: string;
   readonly #sessions: string;

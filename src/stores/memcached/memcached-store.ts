@@ -126,6 +126,7 @@ export class MemcachedStore implements Store {
     gc: false,
     ensureTable: false,
     serverTime: true,
+    lockNotify: false,
   });
   readonly #prefix: string;
   readonly #servers: string[];

@@ -56,6 +56,7 @@ export class MemoryStore implements Store {
     gc: true,
     ensureTable: false,
     serverTime: false,
+    lockNotify: false,
   });
   readonly #entries = new Map<string, Entry>();
   readonly #ops = new OperationReporter('memory');

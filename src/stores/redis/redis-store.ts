@@ -125,6 +125,7 @@ export class RedisStore implements Store {
     gc: true,
     ensureTable: false,
     serverTime: true,
+    lockNotify: false,
   });
   readonly #prefix: string;
   readonly #commandTimeoutMs: number;

@@ -89,6 +89,7 @@ export class SqlStore implements Store {
     gc: true,
     ensureTable: true,
     serverTime: true,
+    lockNotify: false,
   });
   readonly #dialect: SqlDialect;
   readonly #backend: SqlBackend;
