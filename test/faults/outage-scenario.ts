@@ -84,7 +84,7 @@ export async function outageScenario(t: TestContext, options: OutageOptions): Pr
       assert.equal(r.status, 200, r.text);
     }
     const samples: Sample[] = [];
-    /** When each user's session was replaced by a fresh one (a 200 that changed the cookie). */
+    /** When each user's session was replaced by a fresh one (the response of a 200 that changed the cookie). */
     const freshAt: number[][] = users.map(() => []);
     let stop = false;
     const loops = users.map(async (jar, u) => {
@@ -112,7 +112,9 @@ export async function outageScenario(t: TestContext, options: OutageOptions): Pr
         });
         if (status === 200 && jar.cookie !== before) {
           // A fresh session (the old one was gone): only what is acknowledged in it can be kept.
-          freshAt[u]!.push(start);
+          // Recorded at the response: a request sent while the engine was down may be served
+          // after it came back (empty), which is still the restart's doing.
+          freshAt[u]!.push(Date.now());
           acked[u] = [value];
         } else if (status === 200) acked[u]!.push(value);
         else await sleep(20);
