@@ -1,6 +1,7 @@
 /** Size limits, odd data keys, bad input, per-call metrics. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { OperationInfo } from '../../core/store.js';
 import { newKey, record, rejectsWithCode, type SuiteContext } from '../helpers.js';
 
 export function sizeLimit(ctx: SuiteContext): void {
@@ -159,18 +160,24 @@ export function operationMetrics(ctx: SuiteContext): void {
   describe('operation metrics', () => {
     it('reports each call with its duration', async () => {
       const store = ctx.store();
-      const seen: string[] = [];
-      const off = store.onOperation((info) => {
-        assert.equal(info.store, store.name);
-        assert.ok(info.ms >= 0);
-        seen.push(info.op);
-      });
+      const seen: OperationInfo[] = [];
+      const off = store.onOperation((info) => seen.push(info));
       const key = newKey();
-      await store.create(key, record());
+      try {
+        await store.create(key, record());
+        await store.get(key);
+      } finally {
+        off();
+      }
       await store.get(key);
-      off();
-      await store.get(key);
-      assert.deepEqual(seen, ['create', 'get']);
+      for (const info of seen) {
+        assert.equal(info.store, store.name, 'operations carry the store name');
+        assert.ok(info.ms >= 0);
+      }
+      assert.deepEqual(
+        seen.map((info) => info.op),
+        ['create', 'get'],
+      );
     });
   });
 }
