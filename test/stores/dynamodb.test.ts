@@ -4,7 +4,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
 import { type AwsLiteClient, awsLiteEndpoint } from '../../src/stores/dynamodb/transport.js';
-import { storeConformance } from '../conformance/suite.js';
+import { storeConformance } from '../../src/testing/index.js';
 import { awsLiteClient, ENGINE, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 
 describe(`DynamoDBStore on ${ENGINE.name}`, () => {
@@ -30,23 +30,27 @@ describe(`DynamoDBStore on ${ENGINE.name}`, () => {
     return store;
   };
 
-  storeConformance('DynamoDBStore (AWS SDK v3)', () => make(() => sdk));
-  storeConformance('DynamoDBStore (aws-lite)', () => make(() => lite));
-  storeConformance("DynamoDBStore (aws-lite, responseContentType 'application/json')", () =>
-    make(() => liteJson),
-  );
-  storeConformance('DynamoDBStore (own client from clientConfig)', async () => {
-    const store = new DynamoDBStore({
-      tableName: tableName(),
-      clientConfig: {
-        endpoint: engine.endpoint,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      },
-      ...warnings(),
-    });
-    await store.ensureTable();
-    return store;
+  storeConformance({ name: 'DynamoDBStore (AWS SDK v3)', create: () => make(() => sdk) });
+  storeConformance({ name: 'DynamoDBStore (aws-lite)', create: () => make(() => lite) });
+  storeConformance({
+    name: "DynamoDBStore (aws-lite, responseContentType 'application/json')",
+    create: () => make(() => liteJson),
+  });
+  storeConformance({
+    name: 'DynamoDBStore (own client from clientConfig)',
+    create: async () => {
+      const store = new DynamoDBStore({
+        tableName: tableName(),
+        clientConfig: {
+          endpoint: engine.endpoint,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        },
+        ...warnings(),
+      });
+      await store.ensureTable();
+      return store;
+    },
   });
 
   it('sends each aws-lite request with its endpoint, so aws-lite throws no exception per call', async () => {

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FileStore } from '../../src/stores/file/index.js';
-import { newKey, record, storeConformance } from '../conformance/suite.js';
+import { storeConformance } from '../../src/testing/index.js';
+import { newKey, record } from '../conformance/suite.js';
 import { expressClusterTests } from './express-cluster.js';
 
 const root = mkdtempSync(join(tmpdir(), 'baton-file-'));
@@ -14,10 +15,13 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const freshDir = () => join(root, `store-${n++}`);
 
-storeConformance('FileStore', async () => {
-  const store = new FileStore({ dir: freshDir(), maxSize: 64 * 1024, fsync: false });
-  await store.ensureTable();
-  return store;
+storeConformance({
+  name: 'FileStore',
+  create: async () => {
+    const store = new FileStore({ dir: freshDir(), maxSize: 64 * 1024, fsync: false });
+    await store.ensureTable();
+    return store;
+  },
 });
 
 /** All files under a directory, relative paths. */

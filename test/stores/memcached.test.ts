@@ -6,7 +6,8 @@ import memjs from 'memjs';
 import { MemcachedStore } from '../../src/stores/memcached/index.js';
 import { exptime, MAX_RELATIVE_EXPTIME } from '../../src/stores/memcached/record.js';
 import type { Store } from '../../src/stores/store.js';
-import { newKey, record, storeConformance } from '../conformance/suite.js';
+import { storeConformance } from '../../src/testing/index.js';
+import { newKey, record } from '../conformance/suite.js';
 import { needService } from '../helpers/services.js';
 
 const server = process.env.BATON_MEMCACHED ?? '127.0.0.1:11211';
@@ -58,40 +59,34 @@ const additionalTests = (getStore: () => Store) => {
     await assert.rejects(store.get('k'.repeat(300)), { code: 'BATON_INVALID_INPUT' });
   });
 
-  it('names the stores that list sessions when asked to scan', async () => {
+  it('declares no user index and no scan, and has no methods that would only throw', () => {
     const store = getStore();
-    await assert.rejects(
-      (async () => {
-        for await (const _ of store.scan!()) break;
-      })(),
-      (err: Error & { code?: string }) =>
-        err.code === 'BATON_NOT_SUPPORTED' && /DynamoDB, Redis/.test(err.message),
-    );
+    assert.equal(store.capabilities.userIndex, false);
+    assert.equal(store.capabilities.scan, false);
+    assert.equal(store.capabilities.gc, false);
+    assert.equal(store.listByUser, undefined);
+    assert.equal(store.scan, undefined);
+    assert.equal(store.gc, undefined);
+    assert.ok(Object.isFrozen(store.capabilities));
   });
 };
 
 describe('MemcachedStore', { skip }, () => {
-  storeConformance(
-    'MemcachedStore',
-    async () => new MemcachedStore({ servers: [server], prefix: prefix() }),
-    {
-      userIndex: false,
-      scan: false,
-      additionalTests,
-    },
-  );
+  storeConformance({
+    name: 'MemcachedStore',
+    create: async () => new MemcachedStore({ servers: [server], prefix: prefix() }),
+    capabilities: { lock: true, userIndex: false, scan: false, gc: false },
+    additionalTests,
+  });
 
   describe('with a client passed in', () => {
     const client = new MemcacheClient({ server });
     after(() => client.shutdown());
-    storeConformance(
-      'MemcachedStore (memcache-client passed in)',
-      async () => new MemcachedStore({ client, prefix: prefix() }),
-      {
-        userIndex: false,
-        scan: false,
-      },
-    );
+    storeConformance({
+      name: 'MemcachedStore (memcache-client passed in)',
+      create: async () => new MemcachedStore({ client, prefix: prefix() }),
+      capabilities: { lock: true, userIndex: false, scan: false, gc: false },
+    });
   });
 
   it('rejects bad options with ConfigError naming the option', () => {

@@ -1,4 +1,4 @@
 import { MemoryStore } from '../../src/stores/memory/index.js';
-import { storeConformance } from '../conformance/suite.js';
+import { storeConformance } from '../../src/testing/index.js';
 
-storeConformance('MemoryStore', async () => new MemoryStore({ maxSize: 64 * 1024 }));
+storeConformance({ name: 'MemoryStore', create: async () => new MemoryStore({ maxSize: 64 * 1024 }) });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { MySQLStore } from '../../src/stores/mysql/index.js';
-import { newKey, record, storeConformance } from '../conformance/suite.js';
+import { storeConformance } from '../../src/testing/index.js';
+import { newKey, record } from '../conformance/suite.js';
 import { needService } from '../helpers/services.js';
 import { expressClusterTests } from './express-cluster.js';
 import { deadlockRetryTest, endpoint, mysqlUrl, randomTableName, sqlQuirks } from './sql-quirks.js';
@@ -21,41 +22,39 @@ describe('MySQLStore', { skip }, () => {
   const makeStore = (extra: Record<string, unknown> = {}) =>
     new MySQLStore({ uri: mysqlUrl, tableName: table, ...extra });
 
-  storeConformance(
-    'MySQLStore',
-    async () => {
+  storeConformance({
+    name: 'MySQLStore',
+    create: async () => {
       const store = makeStore({ maxSize: 64 * 1024 });
       await store.ensureTable();
       return store;
     },
-    {
-      additionalTests: () => {
-        sqlQuirks({
-          makeStore,
-          makeStoreOnPool: (extra = {}) => new MySQLStore({ pool: admin, tableName: table, ...extra }),
-          // PostgreSQL: set_config per statement; MariaDB: SET STATEMENT. Not on MySQL 8.
-          boundsPassedPools: true,
-          forbidsNul: false,
-          holdRowLock: async (key) => {
-            const connection = await admin.getConnection();
-            await connection.query('BEGIN');
-            await connection.query(`SELECT 1 FROM \`${table}\` WHERE \`key\` = ? FOR UPDATE`, [key]);
-            return async () => {
-              await connection.query('ROLLBACK');
-              connection.release();
-            };
-          },
-          rawData: async (key) => {
-            const [rows] = await admin.query(`SELECT \`data\` FROM \`${table}\` WHERE \`key\` = ?`, [key]);
-            const data = (rows as { data: unknown }[])[0]?.data;
-            return typeof data === 'string' ? JSON.parse(data) : (data as Record<string, unknown>);
-          },
-          unreachableStore: () => new MySQLStore({ uri: 'mysql://root@127.0.0.1:1/test', tableName: table }),
-          missingTableStore: () => makeStore({ tableName: randomTableName('baton_missing') }),
-        });
-      },
+    additionalTests: () => {
+      sqlQuirks({
+        makeStore,
+        makeStoreOnPool: (extra = {}) => new MySQLStore({ pool: admin, tableName: table, ...extra }),
+        // PostgreSQL: set_config per statement; MariaDB: SET STATEMENT. Not on MySQL 8.
+        boundsPassedPools: true,
+        forbidsNul: false,
+        holdRowLock: async (key) => {
+          const connection = await admin.getConnection();
+          await connection.query('BEGIN');
+          await connection.query(`SELECT 1 FROM \`${table}\` WHERE \`key\` = ? FOR UPDATE`, [key]);
+          return async () => {
+            await connection.query('ROLLBACK');
+            connection.release();
+          };
+        },
+        rawData: async (key) => {
+          const [rows] = await admin.query(`SELECT \`data\` FROM \`${table}\` WHERE \`key\` = ?`, [key]);
+          const data = (rows as { data: unknown }[])[0]?.data;
+          return typeof data === 'string' ? JSON.parse(data) : (data as Record<string, unknown>);
+        },
+        unreachableStore: () => new MySQLStore({ uri: 'mysql://root@127.0.0.1:1/test', tableName: table }),
+        missingTableStore: () => makeStore({ tableName: randomTableName('baton_missing') }),
+      });
     },
-  );
+  });
 
   describe('MySQLStore specifics', () => {
     // InnoDB rolls a deadlock victim back whole; the error has the shape mysql2 gives it.

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { PostgresStore } from '../../src/stores/postgres/index.js';
-import { newKey, record, storeConformance } from '../conformance/suite.js';
+import { storeConformance } from '../../src/testing/index.js';
+import { newKey, record } from '../conformance/suite.js';
 import { needService } from '../helpers/services.js';
 import { expressClusterTests } from './express-cluster.js';
 import { deadlockRetryTest, endpoint, postgresUrl, randomTableName, sqlQuirks } from './sql-quirks.js';
@@ -21,44 +22,42 @@ describe('PostgresStore', { skip }, () => {
   const makeStore = (extra: Record<string, unknown> = {}) =>
     new PostgresStore({ connectionString: postgresUrl, tableName: table, ...extra });
 
-  storeConformance(
-    'PostgresStore',
-    async () => {
+  storeConformance({
+    name: 'PostgresStore',
+    create: async () => {
       const store = makeStore({ maxSize: 64 * 1024 });
       await store.ensureTable();
       return store;
     },
-    {
-      additionalTests: () => {
-        sqlQuirks({
-          makeStore,
-          makeStoreOnPool: (extra = {}) => new PostgresStore({ pool: admin, tableName: table, ...extra }),
-          // PostgreSQL: set_config per statement; MariaDB: SET STATEMENT. Not on MySQL 8.
-          boundsPassedPools: true,
-          forbidsNul: true,
-          holdRowLock: async (key) => {
-            const client = await admin.connect();
-            await client.query('BEGIN');
-            await client.query(`SELECT 1 FROM "${table}" WHERE "key" = $1 FOR UPDATE`, [key]);
-            return async () => {
-              await client.query('ROLLBACK');
-              client.release();
-            };
-          },
-          rawData: async (key) => {
-            const { rows } = await admin.query(`SELECT "data" FROM "${table}" WHERE "key" = $1`, [key]);
-            return rows[0]?.data;
-          },
-          unreachableStore: () =>
-            new PostgresStore({
-              connectionString: 'postgres://postgres@127.0.0.1:1/test',
-              tableName: table,
-            }),
-          missingTableStore: () => makeStore({ tableName: randomTableName('baton_missing') }),
-        });
-      },
+    additionalTests: () => {
+      sqlQuirks({
+        makeStore,
+        makeStoreOnPool: (extra = {}) => new PostgresStore({ pool: admin, tableName: table, ...extra }),
+        // PostgreSQL: set_config per statement; MariaDB: SET STATEMENT. Not on MySQL 8.
+        boundsPassedPools: true,
+        forbidsNul: true,
+        holdRowLock: async (key) => {
+          const client = await admin.connect();
+          await client.query('BEGIN');
+          await client.query(`SELECT 1 FROM "${table}" WHERE "key" = $1 FOR UPDATE`, [key]);
+          return async () => {
+            await client.query('ROLLBACK');
+            client.release();
+          };
+        },
+        rawData: async (key) => {
+          const { rows } = await admin.query(`SELECT "data" FROM "${table}" WHERE "key" = $1`, [key]);
+          return rows[0]?.data;
+        },
+        unreachableStore: () =>
+          new PostgresStore({
+            connectionString: 'postgres://postgres@127.0.0.1:1/test',
+            tableName: table,
+          }),
+        missingTableStore: () => makeStore({ tableName: randomTableName('baton_missing') }),
+      });
     },
-  );
+  });
 
   describe('PostgresStore specifics', () => {
     // PostgreSQL aborts a deadlock victim whole (SQLSTATE 40P01); the error has the shape pg gives it.

@@ -8,7 +8,8 @@ import { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import type { Store } from '../../src/stores/store.js';
-import { newKey, record, storeConformance } from '../conformance/suite.js';
+import { storeConformance } from '../../src/testing/index.js';
+import { newKey, record } from '../conformance/suite.js';
 import { hasBinary, RedisCluster } from '../helpers/redis-servers.js';
 
 const binaries = (await hasBinary('redis-server')) && (await hasBinary('redis-cli'));
@@ -64,9 +65,9 @@ describe('RedisStore on Redis Cluster', { skip, timeout: 120_000 }, () => {
     });
   };
 
-  storeConformance(
-    'RedisStore (node-redis cluster)',
-    async () => {
+  storeConformance({
+    name: 'RedisStore (node-redis cluster)',
+    create: async () => {
       nodeRedis = createCluster({
         rootNodes: [{ url: `redis://127.0.0.1:${cluster.ports[0]}` }],
         defaults: { disableOfflineQueue: true },
@@ -75,12 +76,12 @@ describe('RedisStore on Redis Cluster', { skip, timeout: 120_000 }, () => {
       await nodeRedis.connect();
       return new RedisStore({ client: nodeRedis, prefix: 'nr:' });
     },
-    { additionalTests: spreads },
-  );
+    additionalTests: spreads,
+  });
 
-  storeConformance(
-    'RedisStore (ioredis cluster)',
-    async () => {
+  storeConformance({
+    name: 'RedisStore (ioredis cluster)',
+    create: async () => {
       io = new Cluster([{ host: '127.0.0.1', port: cluster.ports[0] as number }], {
         enableOfflineQueue: false,
         redisOptions: { maxRetriesPerRequest: 1 },
@@ -92,6 +93,6 @@ describe('RedisStore on Redis Cluster', { skip, timeout: 120_000 }, () => {
       });
       return new RedisStore({ client: io, prefix: 'io:' });
     },
-    { additionalTests: spreads },
-  );
+    additionalTests: spreads,
+  });
 });

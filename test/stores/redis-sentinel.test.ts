@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { createClientPool, createSentinel } from 'redis';
 import { RedisStore } from '../../src/stores/redis/index.js';
-import { newKey, record, storeConformance } from '../conformance/suite.js';
+import { storeConformance } from '../../src/testing/index.js';
+import { newKey, record } from '../conformance/suite.js';
 import { hasBinary, RedisReplicaSet, rawCommand } from '../helpers/redis-servers.js';
 
 const hasRedis = await hasBinary('redis-server');
@@ -43,12 +44,15 @@ describe('RedisStore over Sentinel with waitForReplicas', { skip, timeout: 120_0
     await set.stop();
   });
 
-  storeConformance('RedisStore (ioredis via Sentinel, waitForReplicas)', async () => {
-    await started;
-    const client = ioredis();
-    await client.connect();
-    clients.push(() => client.quit());
-    return new RedisStore({ client, prefix: 'io:', commandTimeoutMs, waitForReplicas: wait });
+  storeConformance({
+    name: 'RedisStore (ioredis via Sentinel, waitForReplicas)',
+    create: async () => {
+      await started;
+      const client = ioredis();
+      await client.connect();
+      clients.push(() => client.quit());
+      return new RedisStore({ client, prefix: 'io:', commandTimeoutMs, waitForReplicas: wait });
+    },
   });
 
   // Without WAIT: node-redis leases a Sentinel connection (use()) for each write and its WAIT, and
@@ -62,8 +66,11 @@ describe('RedisStore over Sentinel with waitForReplicas', { skip, timeout: 120_0
     clients.push(() => client.close());
     return client;
   };
-  storeConformance('RedisStore (node-redis createSentinel)', async () => {
-    return new RedisStore({ client: await nodeRedisSentinel(), prefix: 'nr:' });
+  storeConformance({
+    name: 'RedisStore (node-redis createSentinel)',
+    create: async () => {
+      return new RedisStore({ client: await nodeRedisSentinel(), prefix: 'nr:' });
+    },
   });
 
   describe('replication acknowledgement', () => {

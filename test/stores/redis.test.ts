@@ -6,7 +6,8 @@ import { createClient } from 'redis';
 import { dataSize } from '../../src/stores/kit/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import type { Patch, Store } from '../../src/stores/store.js';
-import { newKey, record, storeConformance } from '../conformance/suite.js';
+import { storeConformance } from '../../src/testing/index.js';
+import { newKey, record } from '../conformance/suite.js';
 import { needService } from '../helpers/services.js';
 
 const [host = '127.0.0.1', port = '6379'] = (process.env.BATON_REDIS ?? '127.0.0.1:6379').split(':');
@@ -122,31 +123,34 @@ const additionalTests = (getStore: () => Store) => {
 describe('RedisStore on node-redis', { skip }, () => {
   const client = createClient({ url, disableOfflineQueue: true });
   after(() => client.close());
-  storeConformance(
-    'RedisStore (node-redis)',
-    async () => {
+  storeConformance({
+    name: 'RedisStore (node-redis)',
+    create: async () => {
       if (!client.isOpen) await client.connect();
       return new RedisStore({ client, prefix: prefix() });
     },
-    { additionalTests },
-  );
+    additionalTests,
+  });
 });
 
 describe('RedisStore on ioredis', { skip }, () => {
   const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   after(() => client.quit());
-  storeConformance(
-    'RedisStore (ioredis)',
-    async () => {
+  storeConformance({
+    name: 'RedisStore (ioredis)',
+    create: async () => {
       await client.connect();
       return new RedisStore({ client, prefix: prefix() });
     },
-    { additionalTests },
-  );
+    additionalTests,
+  });
 });
 
 describe('RedisStore from a URL', { skip }, () => {
-  storeConformance('RedisStore (url)', async () => new RedisStore({ url: `${url}/0?prefix=${prefix()}` }));
+  storeConformance({
+    name: 'RedisStore (url)',
+    create: async () => new RedisStore({ url: `${url}/0?prefix=${prefix()}` }),
+  });
 
   it('keeps a passed client open on close() and closes its own', async () => {
     const client = createClient({ url });

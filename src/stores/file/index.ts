@@ -1,2 +1,2 @@
-export type { FileStoreOptions } from './file-store.js';
 export { FileStore } from './file-store.js';
+export type { FileStoreOptions } from './options.js';

@@ -97,6 +97,22 @@ export function assertExpiry(store: string, expiresAt: unknown): void {
   assertTime(store, 'expiresAt', expiresAt);
 }
 
+/** `lock` takes a time to live in ms, > 0. */
+export function assertLockTtl(store: string, ttlMs: unknown): asserts ttlMs is number {
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new InvalidInputError(`a lock's ttlMs must be a number > 0, got ${describe(ttlMs)}`, {
+      scope: store,
+    });
+  }
+}
+
+/** `gc`'s `rate` (deletions or capacity units per second), when given, is a number > 0. */
+export function assertGcRate(store: string, rate: unknown): void {
+  if (rate !== undefined && (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0)) {
+    throw new InvalidInputError(`gc rate must be a number > 0, got ${describe(rate)}`, { scope: store });
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'bigint') return `${value}n`;

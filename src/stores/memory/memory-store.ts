@@ -9,8 +9,8 @@ import {
   checkSize,
   clampExpiry,
   isLive,
-  OperationReporter,
   releasesLock,
+  StoreGuard,
   summarize,
 } from '../kit/index.js';
 import type {
@@ -59,7 +59,7 @@ export class MemoryStore implements Store {
     lockNotify: false,
   });
   readonly #entries = new Map<string, Entry>();
-  readonly #ops = new OperationReporter('memory');
+  readonly #guard = new StoreGuard('memory');
   readonly #now: () => number;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -83,7 +83,7 @@ export class MemoryStore implements Store {
   }
 
   get(key: string): Promise<StoredSession | null> {
-    return this.#ops.measure('get', async () => {
+    return this.#guard.run('get', async () => {
       assertKey(this.name, key);
       const entry = this.#live(key);
       return entry ? structuredClone(entry.session) : null;
@@ -91,7 +91,7 @@ export class MemoryStore implements Store {
   }
 
   create(key: string, session: StoredSession): Promise<void> {
-    return this.#ops.measure('create', async () => {
+    return this.#guard.run('create', async () => {
       assertKey(this.name, key);
       assertStoredSession(this.name, session);
       checkSize(this.name, session.data, this.limits.maxSessionBytes);
@@ -101,7 +101,7 @@ export class MemoryStore implements Store {
   }
 
   patch(key: string, patch: Patch): Promise<{ version: number } | null> {
-    return this.#ops.measure('patch', async () => {
+    return this.#guard.run('patch', async () => {
       assertKey(this.name, key);
       assertPatch(this.name, patch);
       const entry = this.#live(key);
@@ -113,7 +113,7 @@ export class MemoryStore implements Store {
   }
 
   touch(key: string, expiresAt: number): Promise<boolean> {
-    return this.#ops.measure('touch', async () => {
+    return this.#guard.run('touch', async () => {
       assertKey(this.name, key);
       assertExpiry(this.name, expiresAt);
       const entry = this.#live(key);
@@ -124,7 +124,7 @@ export class MemoryStore implements Store {
   }
 
   destroy(key: string): Promise<boolean> {
-    return this.#ops.measure('destroy', async () => {
+    return this.#guard.run('destroy', async () => {
       assertKey(this.name, key);
       const existed = this.#live(key) !== undefined;
       this.#entries.delete(key);
@@ -133,7 +133,7 @@ export class MemoryStore implements Store {
   }
 
   lock(key: string, ttlMs: number): Promise<LockHandle | null> {
-    return this.#ops.measure('lock', async () => {
+    return this.#guard.run('lock', async () => {
       assertKey(this.name, key);
       const entry = this.#live(key);
       const token = randomUUID();
@@ -150,7 +150,7 @@ export class MemoryStore implements Store {
   }
 
   listByUser(userId: string): Promise<SessionSummary[]> {
-    return this.#ops.measure('listByUser', async () => {
+    return this.#guard.run('listByUser', async () => {
       const out: SessionSummary[] = [];
       for (const key of [...this.#entries.keys()]) {
         const entry = this.#live(key);
@@ -161,6 +161,7 @@ export class MemoryStore implements Store {
   }
 
   async *scan(options: ScanOptions = {}): AsyncIterable<SessionSummary> {
+    this.#guard.assertOpen();
     let n = 0;
     for (const [key, entry] of [...this.#entries]) {
       if (options.limit !== undefined && n >= options.limit) return;
@@ -171,7 +172,7 @@ export class MemoryStore implements Store {
   }
 
   gc(options: GcOptions = {}): Promise<{ deleted: number; scanned: number }> {
-    return this.#ops.measure('gc', async () => {
+    return this.#guard.run('gc', async () => {
       let scanned = 0;
       let deleted = 0;
       const now = this.#now();
@@ -188,8 +189,11 @@ export class MemoryStore implements Store {
   }
 
   onOperation(listener: OperationListener): () => void {
-    return this.#ops.subscribe(listener);
+    return this.#guard.subscribe(listener);
   }
 
-  async close(): Promise<void> {}
+  /** Later calls fail with `StoreUnavailableError`, as on every store. The records are kept. */
+  async close(): Promise<void> {
+    this.#guard.close();
+  }
 }
