@@ -19,6 +19,18 @@ export interface StoreCallerOptions {
   onError?: (error: BatonError, key: string, reportConflict: boolean) => void;
 }
 
+/**
+ * A failure as a `BatonError`: typed errors as they are, anything else as `StoreUnavailableError`
+ * (503) saying that `subject` (`the redis store`, `the legacy connect-redis source`) failed.
+ */
+export function asBatonError(err: unknown, subject: string, scope?: string): BatonError {
+  if (isBatonError(err)) return err;
+  return new StoreUnavailableError(
+    `${subject} failed: ${(err as Error)?.message ?? String(err)}`,
+    scope === undefined ? { cause: err } : { cause: err, scope },
+  );
+}
+
 export class StoreCaller {
   readonly #store: Store;
   readonly #options: StoreCallerOptions;
@@ -41,13 +53,7 @@ export class StoreCaller {
     try {
       return await this.#bounded(fn, late);
     } catch (err) {
-      const scope = this.#options.scope;
-      const error: BatonError = isBatonError(err)
-        ? err
-        : new StoreUnavailableError(
-            `the ${this.#store.name} store failed: ${(err as Error)?.message ?? String(err)}`,
-            scope === undefined ? { cause: err } : { cause: err, scope },
-          );
+      const error = asBatonError(err, `the ${this.#store.name} store`, this.#options.scope);
       this.#options.onError?.(error, key, reportConflict);
       throw error;
     }
