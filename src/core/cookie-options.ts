@@ -1,7 +1,36 @@
-/** Checks the `cookie` option (types in src/core/options.ts). */
+/** The `cookie` option: its types, and its checks at construction. */
 import { ConfigError } from './errors.js';
 import { bool } from './option-checks.js';
-import type { CookieOptions, ResolvedCookieOptions } from './options.js';
+
+export interface CookieOptions {
+  /** Cookie name. A `__Host-` name requires `secure: true`, `path: '/'` and no `domain`. @default 'sid' */
+  name?: string;
+  /** @default '/' */
+  path?: string;
+  /** Leave unset to keep the cookie to the exact host (safer). */
+  domain?: string;
+  /** Keep the cookie away from page scripts. @default true */
+  httpOnly?: boolean;
+  /** `'auto'`: Secure when the request came over https (or through a trusted proxy that says so). @default 'auto' */
+  secure?: boolean | 'auto';
+  /** @default 'lax' */
+  sameSite?: 'lax' | 'strict' | 'none';
+  /**
+   * Cookie lifetime in seconds. Unset: follows the session's expiry (idle `lifetime`, capped by the
+   * absolute lifetime). `null`: a browser-session cookie with no Max-Age.
+   */
+  maxAge?: number | null;
+}
+
+export interface ResolvedCookieOptions {
+  name: string;
+  path: string;
+  domain: string | undefined;
+  httpOnly: boolean;
+  secure: boolean | 'auto';
+  sameSite: 'lax' | 'strict' | 'none';
+  maxAge: number | null | undefined;
+}
 
 // RFC 6265 token: no separators, controls or spaces.
 export const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

@@ -2,33 +2,16 @@
  * The session options: what `SessionManager` and every adapter take (`SessionOptions`) and what
  * they become once checked (`ResolvedOptions`, made by src/core/resolve-options.ts).
  */
+import type { CookieOptions, ResolvedCookieOptions } from './cookie-options.js';
 import type { DevicesOptions, ResolvedDevices } from './devices.js';
 import type { Encryption, EncryptionOptions } from './encryption.js';
 import type { LegacyOptions, ResolvedLegacyOptions } from './legacy.js';
 import type { Logger } from './logger.js';
 import type { Store } from './store.js';
 
-export type ConcurrencyMode = 'merge' | 'lock' | 'strict' | 'overwrite';
+export type { CookieOptions, ResolvedCookieOptions } from './cookie-options.js';
 
-export interface CookieOptions {
-  /** Cookie name. A `__Host-` name requires `secure: true`, `path: '/'` and no `domain`. @default 'sid' */
-  name?: string;
-  /** @default '/' */
-  path?: string;
-  /** Leave unset to keep the cookie to the exact host (safer). */
-  domain?: string;
-  /** Keep the cookie away from page scripts. @default true */
-  httpOnly?: boolean;
-  /** `'auto'`: Secure when the request came over https (or through a trusted proxy that says so). @default 'auto' */
-  secure?: boolean | 'auto';
-  /** @default 'lax' */
-  sameSite?: 'lax' | 'strict' | 'none';
-  /**
-   * Cookie lifetime in seconds. Unset: follows the session's expiry (idle `lifetime`, capped by the
-   * absolute lifetime). `null`: a browser-session cookie with no Max-Age.
-   */
-  maxAge?: number | null;
-}
+export type ConcurrencyMode = 'merge' | 'lock' | 'strict' | 'overwrite';
 
 export interface SessionOptions {
   /** Where sessions live. */
@@ -133,16 +116,6 @@ export interface RenewalOptions {
   interval: number;
   /** Seconds the replaced id still leads to the session, for requests already on their way. @default 30 */
   grace?: number;
-}
-
-export interface ResolvedCookieOptions {
-  name: string;
-  path: string;
-  domain: string | undefined;
-  httpOnly: boolean;
-  secure: boolean | 'auto';
-  sameSite: 'lax' | 'strict' | 'none';
-  maxAge: number | null | undefined;
 }
 
 export interface ResolvedOptions {
