@@ -4,7 +4,7 @@
  * when there is one. `node scripts/check-size.mjs [folder ...]` checks only those folders.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 
 const MAX_LINES = 400;
 const root = new URL('..', import.meta.url).pathname;
@@ -21,7 +21,7 @@ function* sourceFiles(dir) {
 const offenders = [];
 let checked = 0;
 for (const folder of folders) {
-  for (const file of sourceFiles(join(root, folder))) {
+  for (const file of sourceFiles(resolve(root, folder))) {
     checked++;
     const text = readFileSync(file, 'utf8');
     const lines = text.length === 0 ? 0 : text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
