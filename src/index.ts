@@ -31,14 +31,8 @@ export {
 } from './core/manager.js';
 export type { ConcurrencyMode, CookieOptions, RenewalOptions, SessionOptions } from './core/options.js';
 export { Session } from './core/session.js';
+export type { SessionData } from './core/session-data.js';
 export type { CommitContext, CommitWrite, LoadContext, LoadOutcome, StoreContext } from './core/tracing.js';
-
-/**
- * The data an application keeps in its sessions. Declare your keys for typed access in every adapter:
- * `declare module 'baton-session' { interface SessionData { userId: string; basket: string[] } }`.
- */
-// biome-ignore lint/suspicious/noEmptyInterface: applications augment it
-export interface SessionData {}
 export { type ClockOption, type ClockOptions, SyncedClock } from './stores/clock.js';
 export type {
   GcOptions,

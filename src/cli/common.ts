@@ -8,6 +8,7 @@
  */
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { can } from '../core/capabilities.js';
 import { isBatonError } from '../core/errors.js';
 import type { TableDescription } from '../stores/dynamodb/index.js';
 import type { Store } from '../stores/store.js';
@@ -221,13 +222,13 @@ export function progressOption(): Option {
   return new Option('--progress', 'show the progress bar (on stderr) even when stderr is not a terminal');
 }
 
-/** A store capability outside the Store contract: table setup (`ensureTable`) on DynamoDB and SQL stores. */
+/** Table setup (`ensureTable`), which stores declare with `capabilities.ensureTable` (DynamoDB, SQL, file). */
 export interface TableSetup {
   ensureTable(options?: Record<string, unknown>): Promise<unknown>;
 }
 
 export function hasEnsureTable(store: Store): store is Store & TableSetup {
-  return typeof (store as Partial<TableSetup>).ensureTable === 'function';
+  return can(store, 'ensureTable');
 }
 
 /** A store capability outside the Store contract: a table description (DynamoDB). */

@@ -1,5 +1,5 @@
 import { serialize } from 'cookie';
-import type { ResolvedCookieOptions } from './options.js';
+import type { ResolvedCookieOptions } from './cookie-options.js';
 
 /** Longest Cookie header we parse; a larger one is treated as carrying no session (RFC 6265 budgets 4 KB a cookie). */
 const MAX_COOKIE_HEADER = 16 * 1024;

@@ -20,6 +20,11 @@ function mac(id: string, secret: string): Buffer {
   return createHmac('sha256', secret).update(id).digest();
 }
 
+/** The key the store sees for a session id: `keyPrefix` + `base64url(sha256(id))`, or the raw id when `hashIds` is off. */
+export function storeKey(id: string, keyPrefix: string, hashIds: boolean): string {
+  return keyPrefix + (hashIds ? hashId(id) : id);
+}
+
 /** The cookie (or token) value: `id.hmac`, signed with the first secret. */
 export function sign(id: string, secret: string): string {
   return `${id}.${mac(id, secret).toString('base64url')}`;

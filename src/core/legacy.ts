@@ -15,12 +15,13 @@
 import { createHash } from 'node:crypto';
 import { encodeValue } from './codec.js';
 import { readCookies } from './cookie.js';
-import { type BatonError, ConfigError, isBatonError, StoreUnavailableError } from './errors.js';
+import { type BatonError, ConfigError, isBatonError } from './errors.js';
 import { generateId } from './ids.js';
 import { unsignLegacy } from './legacy-cookie.js';
 import { FORWARD_KEY, openForward, sealForward } from './renewal.js';
 import { isReservedKey } from './session.js';
 import type { Store, StoredSession } from './store.js';
+import { asBatonError } from './store-call.js';
 import { userIdOf } from './user-key.js';
 
 /** A session as a legacy source read it. */
@@ -210,16 +211,7 @@ export async function readSource<T>(source: LegacySource, fn: () => Promise<T>):
   try {
     return await fn();
   } catch (err) {
-    const error: BatonError = isBatonError(err)
-      ? err
-      : new StoreUnavailableError(
-          `the legacy ${source.name} source failed: ${(err as Error)?.message ?? String(err)}`,
-          {
-            cause: err,
-            scope: 'legacy',
-          },
-        );
-    throw error;
+    throw asBatonError(err, `the legacy ${source.name} source`, 'legacy');
   }
 }
 

@@ -14,6 +14,7 @@
  * Both are ordinary records that expire by themselves after `MOVE_WINDOW_MS`.
  */
 
+import { can } from './capabilities.js';
 import { hashId } from './ids.js';
 import type { Patch, Store, StoredSession } from './store.js';
 
@@ -126,7 +127,7 @@ export async function loggedOutSince(
   userId: string,
   since: number,
 ): Promise<boolean> {
-  if (!store.listByUser) return false;
+  if (!can(store, 'userIndex')) return false;
   const at = loggedOutAt(await call(() => store.get(loggedOutKeyFor(prefix, userId))));
   return at !== null && at >= since;
 }

@@ -55,8 +55,9 @@ export interface SessionController {
   reload(session: Session): Promise<void>;
 }
 
-// Declared in the package entry so that `declare module 'baton-session' { interface SessionData {...} }` merges.
-export type { SessionData } from '../index.js';
+// Declared in session-data.ts; the package entry re-exports it, and augmenting it through
+// `declare module 'baton-session' { interface SessionData {...} }` merges there.
+export type { SessionData } from './session-data.js';
 
 const METHODS = new Set([
   'id',

@@ -4,6 +4,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { ExpressSessionMiddleware } from '../adapters/express/index.js';
+import { can } from '../core/capabilities.js';
 import { deviceRoutes, traceRequests } from './devices.js';
 
 /** Longest item or user name the shop accepts, in characters. */
@@ -110,8 +111,8 @@ export function createDemoApp(name: string, middleware: ExpressSessionMiddleware
     const user = userOf(req, userKey);
     const current = req.session.isNew ? undefined : manager.keyFor(req.session.id);
     let live = 0;
-    if (manager.store.scan) {
-      for await (const _ of manager.store.scan({ limit: MAX_COUNTED_SESSIONS })) live++;
+    if (can(manager.store, 'scan')) {
+      for await (const _ of manager.store.scan!({ limit: MAX_COUNTED_SESSIONS })) live++;
     }
     const mine = user === null ? [] : await manager.listByUser(user);
     res.json({

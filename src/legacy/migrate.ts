@@ -8,7 +8,7 @@
  */
 import { hashId } from '../core/ids.js';
 import { type AdoptionHost, adopt, adoptionKey, type LegacySource, readSource } from '../core/legacy.js';
-import type { Store } from '../stores/store.js';
+import type { Store } from '../core/store.js';
 
 export interface LegacyMigrateOptions {
   /** Count what would be copied, write nothing. @default false */

@@ -56,10 +56,8 @@ export function throttleMs(
   return touchAfterMs === undefined ? share : Math.min(touchAfterMs, share);
 }
 
-/** An unchanged request writes only when the expiry would move by more than the throttle. */
-export function shouldTouch(storedExpiresAt: number, nextExpiresAt: number, throttle: number): boolean {
-  return nextExpiresAt - storedExpiresAt > throttle;
-}
+/** An unchanged request writes only when the expiry would move by more than the throttle (the core's decision). */
+export { shouldTouch } from '../../core/decisions.js';
 
 /**
  * The store expiry (ms, by the store's clock `now`): a `ttl` function's, else the cookie's `expires`

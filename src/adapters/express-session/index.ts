@@ -21,19 +21,15 @@
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { withCallback } from '../../core/callback.js';
-import {
-  type BatonError,
-  ConfigError,
-  isBatonError,
-  NotSupportedError,
-  SessionDataError,
-  SessionTooLargeError,
-  StoreUnavailableError,
-} from '../../core/errors.js';
-import { hashId } from '../../core/ids.js';
+import { requireCapability } from '../../core/capabilities.js';
+import { diffData, hasChanges, shouldTouch } from '../../core/decisions.js';
+import { ConfigError, SessionDataError, SessionTooLargeError } from '../../core/errors.js';
+import { storeKey } from '../../core/ids.js';
+import type { Patch, Store, StoredSession } from '../../core/store.js';
+import { StoreCaller } from '../../core/store-call.js';
+import { clockNow, clockWarming } from '../../core/store-clock.js';
 import { userIdOf } from '../../core/user-key.js';
-import type { Patch, Store, StoredSession } from '../../stores/store.js';
-import { expiryOf, shouldTouch, type Ttl, throttleMs } from './expiry.js';
+import { expiryOf, type Ttl, throttleMs } from './expiry.js';
 import { adoptSid, type ExpressSessionLegacyOptions } from './legacy.js';
 import { encode, LOADED, remember, type WithLoaded } from './loaded.js';
 import type { ExpressSessionData, ExpressSessionStoreOptions, StoreCallback } from './options.js';
@@ -77,6 +73,8 @@ export class ExpressSessionStore extends expressSessionStore() {
   readonly #userKey: string | undefined;
   readonly #touchAfterMs: number | undefined;
   readonly #legacy: ExpressSessionLegacyOptions | undefined;
+  /** Every store call, with failures typed once (the core's wrapper; no timeout of its own here). */
+  readonly #call: StoreCaller['call'];
 
   constructor(store: Store, options: ExpressSessionStoreOptions = {}) {
     super();
@@ -87,6 +85,7 @@ export class ExpressSessionStore extends expressSessionStore() {
       );
     }
     this.store = store;
+    this.#call = new StoreCaller(store, { timeoutMs: 0, scope: 'express-session' }).call;
     this.#hashIds = options.hashIds ?? true;
     if (typeof this.#hashIds !== 'boolean') throw new ConfigError('hashIds', 'must be true or false');
     this.#keyPrefix = options.keyPrefix ?? '';
@@ -129,7 +128,7 @@ export class ExpressSessionStore extends expressSessionStore() {
 
   /** The key the store sees for a session id. */
   keyFor(sid: string): string {
-    return this.#keyPrefix + (this.#hashIds ? hashId(sid) : sid);
+    return storeKey(sid, this.#keyPrefix, this.#hashIds);
   }
 
   /** The session under `sid`, or null when missing or expired. */
@@ -269,11 +268,10 @@ export class ExpressSessionStore extends expressSessionStore() {
       await this.#call(() => this.store.destroy(key));
       return;
     }
-    const set: Record<string, string> = {};
-    for (const [k, text] of Object.entries(data)) if (loaded.data[k] !== text) set[k] = text;
-    const unset = Object.keys(loaded.data).filter((k) => !(k in data));
+    const diff = diffData(loaded.data, new Map(Object.entries(data)));
+    const { set, unset } = diff;
     const userChanged = this.#userKey !== undefined && userId !== loaded.userId;
-    if (Object.keys(set).length === 0 && unset.length === 0 && !userChanged) {
+    if (!hasChanges(diff) && !userChanged) {
       // Nothing changed (express-session with resave: true): only the expiry moves.
       await this.#call(() => this.store.touch(key, expiresAt));
       return;
@@ -326,15 +324,10 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   async #keys(): Promise<string[]> {
-    const scan = this.store.scan;
-    if (!scan) {
-      throw new NotSupportedError(
-        `the ${this.store.name} store cannot list sessions (no scan); all(), length(), ids() and clear() need one`,
-      );
-    }
+    requireCapability(this.store, 'scan', 'all(), length(), ids() and clear()');
     const keys: string[] = [];
     await this.#call(async () => {
-      for await (const summary of scan.call(this.store)) {
+      for await (const summary of this.store.scan!()) {
         if (summary.key.startsWith(this.#keyPrefix)) keys.push(summary.key);
       }
     });
@@ -369,13 +362,13 @@ export class ExpressSessionStore extends expressSessionStore() {
 
   /** The first call waits (boundedly) for the first reading of the store's clock. */
   async #ready(): Promise<void> {
-    const warming = this.store.clock?.ready();
+    const warming = clockWarming(this.store.clock);
     if (warming) await warming;
   }
 
   /** Now by the store's clock (the local one for stores without their own). */
   #now(): number {
-    return this.store.clock?.now() ?? Date.now();
+    return clockNow(this.store.clock);
   }
 
   #userOf(session: Data): string | undefined {
@@ -401,21 +394,6 @@ export class ExpressSessionStore extends expressSessionStore() {
     for (const [k, v] of Object.entries(data)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
     if (size > this.store.limits.maxSessionBytes) {
       throw new SessionTooLargeError(size, this.store.limits.maxSessionBytes, { scope: 'express-session' });
-    }
-  }
-
-  /** Store failures become `StoreUnavailableError` (status 503), as in the session manager. */
-  async #call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      const error: BatonError = isBatonError(err)
-        ? err
-        : new StoreUnavailableError(
-            `the ${this.store.name} store failed: ${(err as Error)?.message ?? String(err)}`,
-            { cause: err, scope: 'express-session' },
-          );
-      throw error;
     }
   }
 }

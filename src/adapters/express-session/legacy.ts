@@ -6,7 +6,7 @@
  * logged out later is never read from the old store again.
  */
 import { adoptionKey, type LegacySource, legacyExpiry, readSource } from '../../core/legacy.js';
-import type { Store, StoredSession } from '../../stores/store.js';
+import type { Store, StoredSession } from '../../core/store.js';
 
 export interface ExpressSessionLegacyOptions {
   /** Where the old sessions are: `connectRedis({ client })` and the others from `baton-session/legacy`. */

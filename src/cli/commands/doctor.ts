@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
+import { can } from '../../core/capabilities.js';
 import type { TableDescription } from '../../stores/dynamodb/index.js';
 import type { OperationInfo, Store } from '../../stores/store.js';
 import { isLoopback, parseStoreUrl, redactUrl } from '../../stores/url.js';
@@ -58,10 +59,10 @@ const EXACT_COUNT_LIMIT = 1000;
 async function itemsOf(store: Store, d: TableDescription): Promise<string | undefined> {
   if (!d.exists || d.itemCount === undefined) return undefined;
   const estimate = `DescribeTable estimates ~${d.itemCount} items, refreshed about every 6 hours`;
-  if (store.scan === undefined || d.itemCount > EXACT_COUNT_LIMIT) return estimate;
+  if (!can(store, 'scan') || d.itemCount > EXACT_COUNT_LIMIT) return estimate;
   let n = 0;
   try {
-    for await (const _ of store.scan({ includeExpired: true, limit: EXACT_COUNT_LIMIT + 1 })) n++;
+    for await (const _ of store.scan!({ includeExpired: true, limit: EXACT_COUNT_LIMIT + 1 })) n++;
   } catch {
     // No Scan permission, say: the estimate is all there is (the round trip reports real failures).
     return estimate;
@@ -268,11 +269,12 @@ export async function diagnose(
   }
   // What the store can do is reported once it answers: "ok" next to an outage would read as health.
   if (!reachable) return { findings };
+  // Named as before: the flags `lock`, `userIndex` (listByUser), `scan`, `gc` the store declares.
   const caps = [
-    store.lock === undefined ? undefined : 'lock',
-    store.listByUser === undefined ? undefined : 'listByUser',
-    store.scan === undefined ? undefined : 'scan',
-    store.gc === undefined ? undefined : 'gc',
+    can(store, 'lock') ? 'lock' : undefined,
+    can(store, 'userIndex') ? 'listByUser' : undefined,
+    can(store, 'scan') ? 'scan' : undefined,
+    can(store, 'gc') ? 'gc' : undefined,
   ].filter((c) => c !== undefined);
   findings.push({
     check: 'capabilities',

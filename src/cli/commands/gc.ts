@@ -15,6 +15,7 @@
  * expired session either way, so gc only reclaims space. Redis and Memcached expire by themselves.
  */
 import type { Command } from 'commander';
+import { can } from '../../core/capabilities.js';
 import type { GcProgress } from '../../stores/store.js';
 import {
   jsonOption,
@@ -61,7 +62,7 @@ Examples:
     .action(async (options: GcCommandOptions) => {
       await withStore(options.store, async (store) => {
         const dryRun = options.dryRun === true;
-        if (store.gc === undefined) {
+        if (!can(store, 'gc')) {
           const result = {
             scanned: 0,
             deleted: 0,
@@ -82,7 +83,7 @@ Examples:
         let result: { deleted: number; scanned: number };
         let capacityUnits: number | undefined;
         try {
-          result = await store.gc({
+          result = await store.gc!({
             dryRun,
             ...(options.rate === undefined ? {} : { rate: options.rate }),
             onProgress(p: GcProgress) {

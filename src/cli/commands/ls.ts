@@ -12,6 +12,7 @@
  * after `--limit` sessions. Use `baton show KEY` to see one session's data.
  */
 import type { Command } from 'commander';
+import { can } from '../../core/capabilities.js';
 import type { SessionSummary } from '../../stores/store.js';
 import {
   formatBytes,
@@ -51,17 +52,17 @@ Examples:
       await withStore(options.store, async (store) => {
         const sessions: SessionSummary[] = [];
         if (options.user !== undefined) {
-          if (store.listByUser === undefined) {
+          if (!can(store, 'userIndex')) {
             throw new Error(`the ${store.name} store keeps no user index, so --user cannot be answered`);
           }
-          sessions.push(...(await store.listByUser(options.user)).slice(0, options.limit));
+          sessions.push(...(await store.listByUser!(options.user)).slice(0, options.limit));
         } else {
-          if (store.scan === undefined) {
+          if (!can(store, 'scan')) {
             throw new Error(
               `the ${store.name} store cannot list its sessions (no scan); use --user or a store that scans`,
             );
           }
-          for await (const s of store.scan({ limit: options.limit })) {
+          for await (const s of store.scan!({ limit: options.limit })) {
             sessions.push(s);
             if (sessions.length >= options.limit) break;
           }

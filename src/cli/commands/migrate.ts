@@ -19,6 +19,7 @@
  * migrate again at once to pick up the sessions written during the rollout (docs/cli.md).
  */
 import type { Command } from 'commander';
+import { can } from '../../core/capabilities.js';
 import { isBatonError } from '../../core/errors.js';
 import { isLegacyUrl } from '../../legacy/url.js';
 import type { Store } from '../../stores/store.js';
@@ -100,13 +101,13 @@ export async function migrateSessions(
     onProgress?: (done: number, total: number, s: MigrateSummary) => void;
   },
 ): Promise<MigrateSummary> {
-  if (from.scan === undefined) {
+  if (!can(from, 'scan')) {
     throw new Error(
       `the ${from.name} store cannot list its sessions (no scan), so it cannot be a migration source`,
     );
   }
   const keys: string[] = [];
-  for await (const s of from.scan()) keys.push(s.key);
+  for await (const s of from.scan!()) keys.push(s.key);
   const summary: MigrateSummary = {
     found: keys.length,
     copied: 0,

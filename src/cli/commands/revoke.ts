@@ -12,6 +12,7 @@
  * Revoking a session that is already gone succeeds with `revoked: 0`.
  */
 import type { Command } from 'commander';
+import { can } from '../../core/capabilities.js';
 import { jsonOption, printJson, storeOption, UsageError, withStore } from '../common.js';
 import { storeKey } from './show.js';
 
@@ -47,10 +48,10 @@ Examples:
         if (key !== undefined) {
           keys.push(storeKey(key, options.id));
         } else {
-          if (store.listByUser === undefined) {
+          if (!can(store, 'userIndex')) {
             throw new Error(`the ${store.name} store keeps no user index, so --user cannot be answered`);
           }
-          keys.push(...(await store.listByUser(options.user!)).map((s) => s.key));
+          keys.push(...(await store.listByUser!(options.user!)).map((s) => s.key));
         }
         let revoked = 0;
         for (const k of keys) {

@@ -13,6 +13,7 @@
  * counted apart: a high number there means `baton gc` should run.
  */
 import type { Command } from 'commander';
+import { can } from '../../core/capabilities.js';
 import {
   formatBytes,
   jsonOption,
@@ -54,7 +55,7 @@ Examples:
     )
     .action(async (options: StatsOptions) => {
       await withStore(options.store, async (store) => {
-        if (store.scan === undefined) {
+        if (!can(store, 'scan')) {
           throw new Error(`the ${store.name} store cannot list its sessions (no scan), so it has no stats`);
         }
         const now = Date.now();
@@ -72,7 +73,7 @@ Examples:
         const bar = progressBar({ force: options.progress, total: 0, format: 'scanning {value} sessions' });
         let seen = 0;
         try {
-          for await (const s of store.scan({ includeExpired: true })) {
+          for await (const s of store.scan!({ includeExpired: true })) {
             seen += 1;
             if (seen % 100 === 0) bar.update(seen);
             if (s.expiresAt <= now || s.absoluteExpiresAt <= now) {
