@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { OperationInfo, Patch } from '../../src/core/store.js';
 import { DynamoDBStore, type DynamoDBStoreOptions } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
+import { lockKey } from '../../src/stores/dynamodb/lock.js';
 import { newKey, record } from '../conformance/suite.js';
 import { ENGINE, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 
@@ -202,5 +203,32 @@ describe(`DynamoDBStore expectations and lock item on ${ENGINE.name}`, () => {
       undefined,
       'nothing written under the session key',
     );
+  });
+  it('gc deletes a lock item only once its own expiry has passed, and never a held one', async () => {
+    const [store] = (await instances({})) as [DynamoDBStore];
+    const [idle, held] = [newKey(), newKey()];
+    for (const k of [idle, held]) await store.create(k, record());
+    const first = await store.lock(idle, 30_000);
+    await first?.release();
+    const holder = await store.lock(held, 30_000);
+    assert.ok(holder?.session);
+    // The idle lock item's TTL attribute, as an hour later.
+    await client.send(
+      new UpdateItemCommand({
+        TableName: store.tableName,
+        Key: { id: { S: lockKey(idle) } },
+        UpdateExpression: 'SET #exp = :past',
+        ExpressionAttributeNames: { '#exp': 'expires' },
+        ExpressionAttributeValues: { ':past': { N: String(Math.floor(Date.now() / 1000) - 10) } },
+      }),
+    );
+    assert.equal((await store.gc()).deleted, 1);
+    assert.equal(await raw(store.tableName, lockKey(idle)), undefined);
+    assert.ok(await raw(store.tableName, lockKey(held)), 'the held lock item stays');
+    assert.equal(await store.lock(held, 30_000), null, 'still held');
+    const again = await store.lock(idle, 30_000);
+    assert.ok(again?.session, 'the idle session locks again');
+    await again.release();
+    await holder.release();
   });
 });

@@ -8,6 +8,7 @@ import { type OperationReporter, sleep, summarize } from '../kit/index.js';
 import type { Report, Table } from './client.js';
 import { ATTR, str } from './codec.js';
 import type { Names, Values } from './expressions.js';
+import { ConditionFailed } from './failures.js';
 import { decode, isLive } from './item.js';
 import type { AttributeValue, Item, Payload } from './transport.js';
 
@@ -109,21 +110,32 @@ export async function collect(
     if (due > 0) await sleep(due);
   };
   const now = table.clock.now();
-  const names: Names = { '#id': table.layout.hashKey, '#xms': ATTR.expiresMs, '#exp': table.layout.ttl };
+  const names: Names = {
+    '#id': table.layout.hashKey,
+    '#xms': ATTR.expiresMs,
+    '#exp': table.layout.ttl,
+    '#lki': ATTR.lockItem,
+  };
   const values: Values = { ':now': { N: String(now) }, ':nowS': { N: String(now / 1000) } };
   const filter = {
     // Eventually consistent: half the read units, and an item missed now is caught next time.
     ConsistentRead: false,
     // Any expiry passed (as isLive): baton's own or the TTL attribute.
     FilterExpression: '#xms <= :now OR #exp <= :nowS',
-    ProjectionExpression: '#id',
+    ProjectionExpression: '#id, #lki',
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };
   for await (const items of pages(sweep, 'gc', filter, count, (out) => {
     scanned += Number(out.ScannedCount ?? 0);
   })) {
-    const keys = items.map((item) => item[table.layout.hashKey]).filter((k) => k !== undefined);
+    const keys: AttributeValue[] = [];
+    for (const item of items) {
+      const key = item[table.layout.hashKey];
+      if (key === undefined) continue;
+      if (item[ATTR.lockItem] === undefined) keys.push(key);
+      else if (options.dryRun || (await deleteLockItem(table, key, now, count))) deleted++;
+    }
     for (let i = 0; i < keys.length; i += BATCH_LIMIT) {
       const chunk = keys.slice(i, i + BATCH_LIMIT);
       if (!options.dryRun) await deleteBatch(table, chunk, count, pace);
@@ -134,6 +146,36 @@ export async function collect(
     await pace();
   }
   return { deleted, scanned };
+}
+
+/**
+ * A lock item is taken again by the next lock of its session, which no session write does to an
+ * expired session: so it is deleted by a condition (still expired), never by a batch that could
+ * remove a lock taken since the scan. Few exist: one per session locked in the last hour or so.
+ */
+async function deleteLockItem(
+  table: Table,
+  key: AttributeValue,
+  now: number,
+  report: Report,
+): Promise<boolean> {
+  try {
+    await table.send(
+      'DeleteItem',
+      {
+        TableName: table.tableName,
+        Key: { [table.layout.hashKey]: key },
+        ConditionExpression: '#exp <= :nowS',
+        ExpressionAttributeNames: { '#exp': table.layout.ttl },
+        ExpressionAttributeValues: { ':nowS': { N: String(now / 1000) } },
+      },
+      report,
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionFailed) return false;
+    throw err;
+  }
 }
 
 /** One BatchWriteItem of deletes; unprocessed items are sent again with backoff. */
