@@ -5,6 +5,8 @@
  * `data` (M: one entry per top-level key, its JSON text as S, or compressed as B) · `v` version ·
  * `created`, `abs` (absolute expiry) and `xms` (expiry) in ms since the epoch · `uid` (S, sparse,
  * for the user index) · `lk`/`lkx` lock token and lock expiry (ms) · `wt` token of the last write.
+ * A lock item (`lock.ts`: its key, `lk`, `lkx`, the TTL attribute and `lki`) sits beside each
+ * session that was ever locked.
  */
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
 import { putOwn } from '../kit/index.js';
@@ -20,6 +22,8 @@ export const ATTR = {
   lock: 'lk',
   lockUntil: 'lkx',
   writeToken: 'wt',
+  /** Set on lock items (`lock.ts`), which are not sessions. */
+  lockItem: 'lki',
 } as const;
 
 // DynamoDB's item limit: 400 KB, attribute names and values counted (1 KB = 1024 B).

@@ -13,7 +13,7 @@
  * accept any).
  */
 import { ConfigError } from '../../core/errors.js';
-import type { DynamoDBStoreOptions } from './dynamodb-store.js';
+import type { DynamoDBStoreOptions } from './options.js';
 import type { DynamoDBClientConfig } from './transport.js';
 
 const STRING_OPTIONS = ['hashKey', 'ttlAttribute', 'dataAttribute', 'userIndexName'] as const;
