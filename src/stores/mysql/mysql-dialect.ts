@@ -10,16 +10,8 @@
  * locked by its token.
  */
 
-import {
-  num,
-  Params,
-  readRow,
-  type SqlDialect,
-  type SqlErrorKind,
-  type SqlQuery,
-  type SqlRow,
-  type SqlRunner,
-} from '../sql/dialect.js';
+import type { SqlDialect, SqlErrorKind, SqlQuery, SqlRow, SqlRunner } from '../sql/dialect.js';
+import { num, Params, readRow } from '../sql/rows.js';
 import type { Patch, StoredSession } from '../store.js';
 
 import { objectText } from './json-text.js';

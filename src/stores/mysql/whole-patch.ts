@@ -6,7 +6,8 @@
  */
 
 import { applyPatchData, dataSize } from '../kit/index.js';
-import { Params, type SqlQuery, type SqlResult, type SqlRow } from '../sql/dialect.js';
+import type { SqlQuery, SqlResult, SqlRow } from '../sql/dialect.js';
+import { Params } from '../sql/rows.js';
 import type { Patch } from '../store.js';
 import { objectText } from './json-text.js';
 

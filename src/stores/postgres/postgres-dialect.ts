@@ -5,15 +5,8 @@
  * `(data - unset) || set` in one UPDATE.
  */
 
-import {
-  num,
-  Params,
-  readRow,
-  type SqlDialect,
-  type SqlErrorKind,
-  type SqlRow,
-  type SqlRunner,
-} from '../sql/dialect.js';
+import type { SqlDialect, SqlErrorKind, SqlRow, SqlRunner } from '../sql/dialect.js';
+import { num, Params, readRow } from '../sql/rows.js';
 import type { Patch, StoredSession } from '../store.js';
 
 const placeholder = (n: number) => `$${n}`;
