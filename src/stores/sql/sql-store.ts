@@ -239,11 +239,6 @@ export class SqlStore implements Store {
     return this.#closed;
   }
 
-  /** Whether `close()` was called. */
-  protected get closed(): boolean {
-    return this.#closed !== undefined;
-  }
-
   readonly #run = async (query: SqlQuery): Promise<SqlResult> => {
     if (this.#closed) throw storeClosed(this.name);
     return this.#backend.query(query);
