@@ -44,9 +44,10 @@ export interface PostgresStoreOptions extends SqlStoreOptions {
 
 /**
  * Sessions in a PostgreSQL table: one row per session, data in a `jsonb` column with one entry
- * per top-level key, per-key patches in one UPDATE, a lock in the row, a partial index on `uid`
- * for "log out everywhere" and an index on `expires` for `gc()`. Call `ensureTable()` once
- * (or `baton create-table`): the constructor creates nothing.
+ * per top-level key, per-key patches in one UPDATE, a lock in the row whose release is announced
+ * by NOTIFY to waiters (`waitForUnlock`), a partial index on `uid` for "log out everywhere" and an
+ * index on `expires` for `gc()`. Call `ensureTable()` once (or `baton create-table`): the
+ * constructor creates nothing, and opens no connection.
  */
 export class PostgresStore extends SqlStore {
   readonly #listener: UnlockListener;

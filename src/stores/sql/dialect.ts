@@ -89,8 +89,8 @@ export interface SqlDialect {
   create(run: SqlRunner, key: string, session: StoredSession, now: number): Promise<boolean>;
   /**
    * One statement: applies the patch to a live row when its guards hold (version, lock token,
-   * the new data within `maxBytes`). The new version, or null when no row matched.
-   * `setBytes` is `dataSize(patch.set)`, computed by the caller.
+   * the expected key values of `patch.expect`, the new data within `maxBytes`). The new version,
+   * or null when no row matched. `setBytes` is `dataSize(patch.set)`, computed by the caller.
    */
   patch(
     run: SqlRunner,
