@@ -69,6 +69,14 @@ describe('MySQLStore', { skip }, () => {
         }),
     );
 
+    it('declares lockNotify false and has no waitForUnlock (waiters poll with backoff)', async () => {
+      const store = makeStore();
+      assert.equal(store.capabilities.lockNotify, false);
+      assert.equal('waitForUnlock' in store, false);
+      assert.ok(Object.isFrozen(store.capabilities));
+      await store.close();
+    });
+
     it('ensureTable is idempotent, also when instances race', async () => {
       const stores = [makeStore(), makeStore(), makeStore()];
       await Promise.all(stores.map((s) => s.ensureTable()));

@@ -184,6 +184,109 @@ describe('PostgresStore', { skip }, () => {
       await store.close();
     });
 
+    describe('lock waiters woken by NOTIFY (lockNotify)', () => {
+      const expiresAt = () => Date.now() + 60_000;
+      /** Takes the lock as a waiter does: try, and on refusal wait for the release, counting tries. */
+      const acquire = async (store: PostgresStore, key: string, waitMs: number) => {
+        let calls = 0;
+        for (;;) {
+          calls++;
+          const handle = await store.lock(key, 30_000);
+          if (handle) return { handle, calls, at: Date.now() };
+          await store.waitForUnlock(key, waitMs);
+        }
+      };
+
+      it('declares lockNotify; a waiter behind a 2 s holder gets the lock at the release, in 2 calls', async () => {
+        const holder = makeStore();
+        const waiter = makeStore();
+        assert.equal(waiter.capabilities.lockNotify, true);
+        const key = newKey();
+        await holder.create(key, record());
+        const held = await holder.lock(key, 30_000);
+        assert.ok(held);
+        let releasedAt = 0;
+        const release = new Promise<void>((resolve) =>
+          setTimeout(async () => {
+            await held.release();
+            releasedAt = Date.now();
+            resolve();
+          }, 2_000),
+        );
+        // Each wait may last 20 s: only the notification ends it early.
+        const got = await acquire(waiter, key, 20_000);
+        await release;
+        assert.ok(got.calls <= 3, `${got.calls} lock calls`);
+        assert.ok(got.at - releasedAt < 10_000, `got the lock ${got.at - releasedAt} ms after the release`);
+        assert.deepEqual(got.handle.session?.data, record().data);
+        await got.handle.release();
+        await Promise.all([holder.close(), waiter.close()]);
+      });
+
+      it('a patch that releases the lock and a destroy of a locked session wake waiters too (pool passed in)', async () => {
+        const holder = makeStore();
+        const waiter = new PostgresStore({ pool: admin, tableName: table });
+        for (const how of ['patch', 'destroy'] as const) {
+          const key = newKey();
+          await holder.create(key, record());
+          const held = await holder.lock(key, 30_000);
+          assert.ok(held);
+          const release = new Promise<void>((resolve) =>
+            setTimeout(async () => {
+              if (how === 'patch') {
+                await holder.patch(key, {
+                  set: { by: '"holder"' },
+                  unset: [],
+                  expiresAt: expiresAt(),
+                  lockToken: held.token,
+                  releaseLock: true,
+                });
+              } else {
+                await holder.destroy(key);
+              }
+              resolve();
+            }, 500),
+          );
+          const started = Date.now();
+          const got = await acquire(waiter, key, 20_000);
+          await release;
+          assert.ok(got.calls <= 3, `${how}: ${got.calls} lock calls`);
+          assert.ok(got.at - started < 10_000, `${how}: waited ${got.at - started} ms`);
+          if (how === 'patch') assert.equal(got.handle.session?.data.by, '"holder"');
+          else assert.equal(got.handle.session, null, 'the destroyed session is gone');
+          await got.handle.release();
+        }
+        await Promise.all([holder.close(), waiter.close()]);
+      });
+
+      it('one LISTEN connection per store, however many waiters; a wait ends at its timeout and after close()', async () => {
+        const app = randomTableName('baton_listen');
+        const url = new URL(postgresUrl);
+        url.searchParams.set('application_name', app);
+        const store = new PostgresStore({ connectionString: url.toString(), tableName: table });
+        const keys = Array.from({ length: 5 }, () => newKey());
+        const started = Date.now();
+        await Promise.all(keys.map((k) => store.waitForUnlock(k, 300)));
+        assert.ok(Date.now() - started >= 250, 'nothing released: the waits ran to their timeout');
+        const listening = async (): Promise<number> => {
+          const { rows } = await admin.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+            [app],
+          );
+          return rows[0].n;
+        };
+        // Poll (the connection opens in the background): no fixed sleep.
+        for (let i = 0; i < 100 && (await listening()) === 0; i++)
+          await new Promise((r) => setTimeout(r, 50));
+        await Promise.all(keys.map((k) => store.waitForUnlock(k, 50)));
+        assert.equal(await listening(), 1);
+        const pending = store.waitForUnlock(newKey(), 60_000);
+        await store.close();
+        await pending;
+        await store.waitForUnlock(newKey(), 60_000);
+      });
+    });
+
     it('validates its options with ConfigError naming the option', () => {
       const cases: [Record<string, unknown>, string][] = [
         [{}, 'connectionString'],

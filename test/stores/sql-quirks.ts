@@ -148,6 +148,199 @@ export function sqlQuirks(o: SqlQuirkOptions): void {
       await store.close();
     });
 
+    describe('Patch.expect: a merge patch applies only while each changed key holds what was read', () => {
+      const expiresAt = () => Date.now() + 60_000;
+      const staleOf = (err: { code?: string; staleKeys?: readonly string[] }) => {
+        assert.equal(err.code, 'BATON_CONFLICT');
+        return [...(err.staleKeys ?? [])].sort();
+      };
+
+      it('refuses a patch whose expected key changed, names it in staleKeys, and writes nothing', async () => {
+        const store = o.makeStore();
+        const key = newKey();
+        await store.create(key, record({ data: { a: '"1"', b: '"x"', c: '[1]' } }));
+        assert.equal(
+          (
+            await store.patch(key, {
+              set: { a: '"2"' },
+              unset: [],
+              expiresAt: expiresAt(),
+              expect: { a: '"1"' },
+            })
+          )?.version,
+          2,
+        );
+        let caught: unknown;
+        await store
+          .patch(key, {
+            set: { a: '"3"', b: '"y"' },
+            unset: ['c'],
+            expiresAt: expiresAt(),
+            userId: 'someone',
+            expect: { a: '"1"', b: '"x"', c: '[1]' },
+          })
+          .catch((err: unknown) => {
+            caught = err;
+          });
+        assert.deepEqual(staleOf(caught as never), ['a']);
+        const got = await store.get(key);
+        assert.deepEqual(got?.data, { a: '"2"', b: '"x"', c: '[1]' }, 'nothing of the refused patch written');
+        assert.equal(got?.version, 2);
+        assert.equal(got?.userId, undefined);
+        await store.close();
+      });
+
+      it('null expects the key absent: applies while it is, names it once another request set it', async () => {
+        const store = o.makeStore();
+        const key = newKey();
+        await store.create(key, record({ data: { a: '"1"' } }));
+        await store.patch(key, {
+          set: { n: '"first"' },
+          unset: [],
+          expiresAt: expiresAt(),
+          expect: { n: null },
+        });
+        let caught: unknown;
+        await store
+          .patch(key, { set: { n: '"second"' }, unset: [], expiresAt: expiresAt(), expect: { n: null } })
+          .catch((err: unknown) => {
+            caught = err;
+          });
+        assert.deepEqual(staleOf(caught as never), ['n']);
+        // The other way round: a key expected present that another request removed.
+        await store.patch(key, { set: {}, unset: ['a'], expiresAt: expiresAt() });
+        caught = undefined;
+        await store
+          .patch(key, {
+            set: { a: '"2"' },
+            unset: [],
+            expiresAt: expiresAt(),
+            expect: { a: '"1"', n: '"first"' },
+          })
+          .catch((err: unknown) => {
+            caught = err;
+          });
+        assert.deepEqual(staleOf(caught as never), ['a']);
+        assert.deepEqual((await store.get(key))?.data, { n: '"first"' });
+        await store.close();
+      });
+
+      it('compares the exact JSON text: unchanged odd texts apply, a respelling of the same value does not', async () => {
+        const store = o.makeStore();
+        const key = newKey();
+        const odd: Record<string, string> = {
+          q: JSON.stringify('a"b\\c\n\t\u2028é🦜'),
+          o: '{"b":1, "a":[2,{"z":null}]}',
+          n: '1.5e+300',
+          e: '""',
+          s: JSON.stringify(`${'x'.repeat(5_000)}ü`),
+        };
+        await store.create(key, record({ data: { q: odd.q ?? '' } }));
+        // Written by a patch too (MariaDB: through JSON_MERGE_PATCH), then expected unchanged.
+        const rest = Object.fromEntries(Object.entries(odd).filter(([k]) => k !== 'q'));
+        await store.patch(key, { set: rest, unset: [], expiresAt: expiresAt() });
+        const next = Object.fromEntries(Object.keys(odd).map((k) => [k, JSON.stringify(`${k}!`)]));
+        assert.ok(await store.patch(key, { set: next, unset: [], expiresAt: expiresAt(), expect: odd }));
+        assert.deepEqual((await store.get(key))?.data, next);
+        await store.patch(key, { set: { o: '{"b":1, "a":2}' }, unset: [], expiresAt: expiresAt() });
+        let caught: unknown;
+        await store
+          .patch(key, {
+            set: { o: '"z"' },
+            unset: [],
+            expiresAt: expiresAt(),
+            expect: { o: '{"a":2,"b":1}' },
+          })
+          .catch((err: unknown) => {
+            caught = err;
+          });
+        assert.deepEqual(staleOf(caught as never), ['o'], 'another spelling is another text');
+        await store.close();
+      });
+
+      it('a gone session stays null, whatever the expectations', async () => {
+        const store = o.makeStore();
+        const key = newKey();
+        assert.equal(
+          await store.patch(key, {
+            set: { a: '"2"' },
+            unset: [],
+            expiresAt: expiresAt(),
+            expect: { a: '"1"' },
+          }),
+          null,
+        );
+        await store.create(key, record({ data: { a: '"1"' }, expiresAt: Date.now() + 200 }));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(
+          await store.patch(key, {
+            set: { a: '"2"' },
+            unset: [],
+            expiresAt: expiresAt(),
+            expect: { a: '"9"' },
+          }),
+          null,
+        );
+        await store.close();
+      });
+
+      it('10 concurrent patches expecting the same value of one key: exactly one applies', async () => {
+        const store = o.makeStore();
+        const key = newKey();
+        await store.create(key, record({ data: { basket: '[]' } }));
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 10 }, (_, i) =>
+            store.patch(key, {
+              set: { basket: JSON.stringify([i]) },
+              unset: [],
+              expiresAt: expiresAt(),
+              expect: { basket: '[]' },
+            }),
+          ),
+        );
+        const applied = outcomes.filter((r) => r.status === 'fulfilled');
+        assert.equal(applied.length, 1);
+        for (const r of outcomes) {
+          if (r.status === 'rejected') assert.deepEqual(staleOf(r.reason), ['basket']);
+        }
+        const got = await store.get(key);
+        assert.equal(got?.version, 2);
+        assert.match(got?.data.basket ?? '', /^\[\d\]$/);
+        await store.close();
+      });
+
+      it('1,000 expected keys: applies when all hold, names the one that changed', async () => {
+        const store = o.makeStore();
+        const key = newKey();
+        const data = Object.fromEntries(
+          Array.from({ length: 1_000 }, (_, i) => [`k${i}`, JSON.stringify(i)]),
+        );
+        await store.create(key, record({ data }));
+        const set = Object.fromEntries(Object.keys(data).map((k) => [k, JSON.stringify(`${k}+`)]));
+        const expect: Record<string, string | null> = { ...data, fresh: null };
+        assert.equal(
+          (await store.patch(key, { set: { ...set, fresh: '1' }, unset: [], expiresAt: expiresAt(), expect }))
+            ?.version,
+          2,
+        );
+        let caught: unknown;
+        const stale = { ...set, k500: '"elsewhere"' };
+        await store
+          .patch(key, {
+            set: data,
+            unset: ['fresh'],
+            expiresAt: expiresAt(),
+            expect: { ...stale, fresh: '1' },
+          })
+          .catch((err: unknown) => {
+            caught = err;
+          });
+        assert.deepEqual(staleOf(caught as never), ['k500']);
+        assert.equal((await store.get(key))?.data.k0, '"k0+"', 'nothing written');
+        await store.close();
+      });
+    });
+
     const pools = o.boundsPassedPools ? (['own', 'passed'] as const) : (['own'] as const);
     for (const which of pools) {
       // The timeout turns a regression (a wait with no bound) into a failure instead of a hang.

@@ -10,19 +10,13 @@
  * locked by its token.
  */
 
-import {
-  num,
-  Params,
-  readRow,
-  type SqlDialect,
-  type SqlErrorKind,
-  type SqlQuery,
-  type SqlRow,
-  type SqlRunner,
-} from '../sql/dialect.js';
+import type { SqlDialect, SqlQuery, SqlRow, SqlRunner } from '../sql/dialect.js';
+import { num, Params, readRow } from '../sql/rows.js';
 import type { Patch, StoredSession } from '../store.js';
 
 import { objectText } from './json-text.js';
+import { expectGuards } from './mysql-expect.js';
+import { classifyMySQLError } from './mysql-failures.js';
 import { LARGE_PATCH_KEYS, patchWhole } from './whole-patch.js';
 
 export { objectText };
@@ -42,29 +36,8 @@ const sizeOf = (doc: () => string) =>
 
 const SUMMARY = '`key`, `created`, `expires`, `absolute_expires`, `version`, `uid`';
 
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',
-  'ER_CON_COUNT_ERROR',
-  'ER_TOO_MANY_USER_CONNECTIONS',
-  'ER_SERVER_SHUTDOWN',
-  'ER_NORMAL_SHUTDOWN',
-  'ER_CONNECTION_KILLED',
-]);
-/** mysql2 raises these without a code. */
-const CONNECTION_MESSAGES =
-  /Pool is closed|Connection lost|connect ETIMEDOUT|Can't add new command when connection is in closed state/i;
-
 export class MySQLDialect implements SqlDialect {
+  readonly classifyError = classifyMySQLError;
   readonly name = 'mysql';
   readonly engine = 'MySQL/MariaDB';
   /** The key column is VARBINARY(255). */
@@ -235,6 +208,7 @@ export class MySQLDialect implements SqlDialect {
     guards.push(`\`key\` = ${p.add(key)}`, `\`expires\` > ${p.add(now)}`);
     if (patch.expectVersion !== undefined) guards.push(`\`version\` = ${p.add(patch.expectVersion)}`);
     if (patch.lockToken !== undefined) guards.push(`\`lock_token\` = ${p.add(patch.lockToken)}`);
+    if (patch.expect !== undefined) guards.push(...expectGuards(p, patch.expect));
     if (!patch.replace && setKeys.length > 0) {
       // The data without every key the patch names, plus what the patch sets: exact size.
       const named = objectText([...patch.unset, ...setKeys].map((k): [string, null] => [k, null]));
@@ -345,15 +319,5 @@ export class MySQLDialect implements SqlDialect {
       values: [now, limit],
     });
     return affected;
-  }
-
-  classifyError(err: unknown): SqlErrorKind {
-    const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
-    if (code === 'ER_LOCK_WAIT_TIMEOUT') return 'lockTimeout';
-    if (code === 'ER_LOCK_DEADLOCK') return 'deadlock';
-    if (code === 'ER_NO_SUCH_TABLE') return 'missingTable';
-    if (typeof code === 'string' && CONNECTION_CODES.has(code)) return 'connection';
-    if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return 'connection';
-    return 'other';
   }
 }

@@ -6,9 +6,9 @@ import {
   isSqlIdentifier,
   positive,
   type SqlBackend,
-  SqlStore,
   type SqlStoreOptions,
-} from '../sql/sql-store.js';
+} from '../sql/options.js';
+import { SqlStore } from '../sql/sql-store.js';
 import { missingPackage } from '../url.js';
 import { MySQLDialect } from './mysql-dialect.js';
 

@@ -5,8 +5,9 @@
  * and the whole document written back.
  */
 
-import { applyPatchData, dataSize } from '../kit/index.js';
-import { Params, type SqlQuery, type SqlResult, type SqlRow } from '../sql/dialect.js';
+import { applyPatchData, dataSize, staleExpectations } from '../kit/index.js';
+import type { SqlQuery, SqlResult, SqlRow } from '../sql/dialect.js';
+import { Params } from '../sql/rows.js';
 import type { Patch } from '../store.js';
 import { objectText } from './json-text.js';
 
@@ -29,7 +30,8 @@ export interface WholePatchIO {
  * the patch's own guards), again from the read when another write came between. The write goes as
  * a prepared statement: mysql2 spends about 100 ms escaping 400 KB into a statement's text. Null
  * (left to the store to explain, as for a one-statement patch) when the row is gone, a guard
- * fails, the result is over `maxBytes`, or the row kept changing.
+ * fails (version, lock token, an expected key value), the result is over `maxBytes`, or the row
+ * kept changing.
  */
 export async function patchWhole(
   io: WholePatchIO,
@@ -43,6 +45,8 @@ export async function patchWhole(
     if (!row) return null;
     if (patch.expectVersion !== undefined && row.version !== patch.expectVersion) return null;
     if (patch.lockToken !== undefined && row.lockToken !== patch.lockToken) return null;
+    // `expect` checked on the row read: the write below applies only while that version stands.
+    if (staleExpectations(row.data ?? {}, patch).length > 0) return null;
     const data = applyPatchData(row.data ?? {}, patch);
     if (dataSize(data) > maxBytes) return null;
     const p = new Params(placeholder);

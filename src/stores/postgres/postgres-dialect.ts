@@ -5,46 +5,23 @@
  * `(data - unset) || set` in one UPDATE.
  */
 
-import {
-  num,
-  Params,
-  readRow,
-  type SqlDialect,
-  type SqlErrorKind,
-  type SqlRow,
-  type SqlRunner,
-} from '../sql/dialect.js';
+import type { SqlDialect, SqlRow, SqlRunner } from '../sql/dialect.js';
+import { num, Params, readRow } from '../sql/rows.js';
 import type { Patch, StoredSession } from '../store.js';
-
-const placeholder = (n: number) => `$${n}`;
-const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
-const toTime = (ph: string) => `to_timestamp(${ph}::float8 / 1000)`;
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
-
-/** Columns of a row without its data, read back as ms. */
-const SUMMARY = `"key", ${ms('"created"')} AS created, ${ms('"expires"')} AS expires,
-  ${ms('"absolute_expires"')} AS absolute_expires, "version", "uid"`;
-/** Bytes of key names plus JSON text of a data object. */
-const sizeOf = (data: string) =>
-  `(SELECT COALESCE(SUM(octet_length(e.k) + octet_length(e.v)), 0) FROM jsonb_each_text(${data}) AS e(k, v))`;
-
-/** SQLSTATE classes and codes that mean the server could not be used. */
-const CONNECTION_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53400']);
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
-/** node-postgres raises these without a code. */
-const CONNECTION_MESSAGES =
-  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|connection timeout|Client was closed/i;
+import { classifyPostgresError } from './postgres-failures.js';
+import {
+  expectGuards,
+  placeholder,
+  quote,
+  SUMMARY,
+  sizeOf,
+  toTime,
+  unlockChannel,
+  unlockTopic,
+} from './postgres-sql.js';
 
 export class PostgresDialect implements SqlDialect {
+  readonly classifyError = classifyPostgresError;
   readonly name = 'postgres';
   readonly engine = 'PostgreSQL';
   /** Keys are short (base64url of a hash, or a prefix + id); a btree entry must stay under ~2.7 KB. */
@@ -54,9 +31,12 @@ export class PostgresDialect implements SqlDialect {
   readonly #table: string;
   readonly #indexPrefix: string;
   readonly #rowLockTimeoutMs: string;
+  /** Where the statements that release a lock announce it (`pg_notify`, delivered at commit). */
+  readonly unlockChannel: string;
 
   constructor(tableName: string, schema: string | undefined, rowLockTimeoutMs: number) {
     this.#rowLockTimeoutMs = String(rowLockTimeoutMs);
+    this.unlockChannel = unlockChannel(schema, tableName);
     this.#table = schema === undefined ? quote(tableName) : `${quote(schema)}.${quote(tableName)}`;
     this.#indexPrefix = tableName;
   }
@@ -69,6 +49,14 @@ export class PostgresDialect implements SqlDialect {
    */
   #boundWait(p: Params): string {
     return `set_config('lock_timeout', ${p.add(this.#rowLockTimeoutMs)}::text, true) IS NOT NULL`;
+  }
+
+  /**
+   * Announces, at the commit of the statement it is part of, that the lock on `key` is free: the
+   * store's `waitForUnlock` listens for it. Only the key's digest travels (see `unlockTopic`).
+   */
+  #notify(p: Params, key: string): string {
+    return `pg_notify(${p.add(this.unlockChannel)}, ${p.add(unlockTopic(key))})`;
   }
 
   /** The DDL `ensureTable()` runs, also printed in docs/postgres.md. */
@@ -168,13 +156,19 @@ export class PostgresDialect implements SqlDialect {
     }
     if (patch.userId !== undefined) assignments.push(`"uid" = ${p.add(patch.userId)}::text`);
     if (patch.expectVersion !== undefined) guards.push(`"version" = ${p.add(patch.expectVersion)}`);
+    if (patch.expect !== undefined) guards.push(...expectGuards(p, patch.expect));
+    const returning = ['"version"'];
     if (patch.lockToken !== undefined) {
       guards.push(`"lock_token" = ${p.add(patch.lockToken)}`);
-      if (patch.releaseLock) assignments.push(`"lock_token" = NULL`, `"lock_expires" = NULL`);
+      if (patch.releaseLock) {
+        assignments.push(`"lock_token" = NULL`, `"lock_expires" = NULL`);
+        returning.push(this.#notify(p, key));
+      }
     }
     assignments.push(`"version" = "version" + 1`);
     const { rows } = await run({
-      text: `UPDATE ${this.#table} SET ${assignments.join(', ')} WHERE ${guards.join(' AND ')} RETURNING "version"`,
+      text: `UPDATE ${this.#table} SET ${assignments.join(', ')} WHERE ${guards.join(' AND ')}
+        RETURNING ${returning.join(', ')}`,
       values: p.values,
     });
     return rows[0] ? num(rows[0].version) : null;
@@ -193,8 +187,10 @@ export class PostgresDialect implements SqlDialect {
   async destroy(run: SqlRunner, key: string, now: number): Promise<boolean> {
     const p = new Params(placeholder);
     const { rows } = await run({
+      // A locked session deleted (a logout) frees its waiters too: they find it gone.
       text: `DELETE FROM ${this.#table} WHERE "key" = ${p.add(key)} AND ${this.#boundWait(p)}
-        RETURNING "expires" > ${toTime(p.add(now))} AS live`,
+        RETURNING "expires" > ${toTime(p.add(now))} AS live,
+          CASE WHEN "lock_token" IS NOT NULL THEN ${this.#notify(p, key)} END AS notified`,
       values: p.values,
     });
     return rows[0]?.live === true;
@@ -224,7 +220,8 @@ export class PostgresDialect implements SqlDialect {
     const p = new Params(placeholder);
     await run({
       text: `UPDATE ${this.#table} SET "lock_token" = NULL, "lock_expires" = NULL
-        WHERE "key" = ${p.add(key)} AND "lock_token" = ${p.add(token)} AND ${this.#boundWait(p)}`,
+        WHERE "key" = ${p.add(key)} AND "lock_token" = ${p.add(token)} AND ${this.#boundWait(p)}
+        RETURNING ${this.#notify(p, key)}`,
       values: p.values,
     });
   }
@@ -274,19 +271,5 @@ export class PostgresDialect implements SqlDialect {
       values: [now, limit],
     });
     return affected;
-  }
-
-  classifyError(err: unknown): SqlErrorKind {
-    const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
-    if (code === '55P03') return 'lockTimeout';
-    if (code === '40P01') return 'deadlock';
-    if (code === '42P01') return 'missingTable';
-    if (typeof code === 'string') {
-      if (code.startsWith('08') || CONNECTION_STATES.has(code) || CONNECTION_CODES.has(code)) {
-        return 'connection';
-      }
-    }
-    if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return 'connection';
-    return 'other';
   }
 }

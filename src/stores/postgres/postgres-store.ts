@@ -1,32 +1,12 @@
 import type pg from 'pg';
 import { ConfigError } from '../../core/errors.js';
-import {
-  checkSqlOptions,
-  isSqlIdentifier,
-  positive,
-  type SqlBackend,
-  SqlStore,
-  type SqlStoreOptions,
-} from '../sql/sql-store.js';
-import { missingPackage } from '../url.js';
+import { checkSqlOptions, isSqlIdentifier, positive, type SqlStoreOptions } from '../sql/options.js';
+import { SqlStore } from '../sql/sql-store.js';
+import { backend } from './postgres-backend.js';
 import { PostgresDialect } from './postgres-dialect.js';
+import { UnlockListener } from './unlock-listener.js';
 
-let pgModule: Promise<typeof pg> | undefined;
-
-/**
- * Loads `pg` on first use rather than at import, so `baton-session/postgres` can be imported (and
- * `require()`d) without it; a missing package becomes the usual "install pg" `ConfigError`.
- */
-export function loadPg(): Promise<typeof pg> {
-  pgModule ??= import('pg').then(
-    (mod) => (mod as { default?: typeof pg }).default ?? (mod as unknown as typeof pg),
-    (err: unknown) => {
-      pgModule = undefined;
-      throw missingPackage('postgres', err) ?? err;
-    },
-  );
-  return pgModule;
-}
+export { loadPg } from './postgres-backend.js';
 
 export interface PostgresStoreOptions extends SqlStoreOptions {
   /**
@@ -64,11 +44,14 @@ export interface PostgresStoreOptions extends SqlStoreOptions {
 
 /**
  * Sessions in a PostgreSQL table: one row per session, data in a `jsonb` column with one entry
- * per top-level key, per-key patches in one UPDATE, a lock in the row, a partial index on `uid`
- * for "log out everywhere" and an index on `expires` for `gc()`. Call `ensureTable()` once
- * (or `baton create-table`): the constructor creates nothing.
+ * per top-level key, per-key patches in one UPDATE, a lock in the row whose release is announced
+ * by NOTIFY to waiters (`waitForUnlock`), a partial index on `uid` for "log out everywhere" and an
+ * index on `expires` for `gc()`. Call `ensureTable()` once (or `baton create-table`): the
+ * constructor creates nothing, and opens no connection.
  */
 export class PostgresStore extends SqlStore {
+  readonly #listener: UnlockListener;
+
   constructor(options: PostgresStoreOptions) {
     const tableName = options.tableName ?? 'sessions';
     if (!isSqlIdentifier(tableName)) {
@@ -87,72 +70,22 @@ export class PostgresStore extends SqlStore {
     const rowLockTimeoutMs = positive('rowLockTimeoutMs', options.rowLockTimeoutMs ?? 2000);
     const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs ?? 2000);
     const poolSize = positive('poolSize', options.poolSize ?? 10);
-    super(
-      new PostgresDialect(tableName, options.schema, rowLockTimeoutMs),
-      backend(options, { connectTimeoutMs, poolSize }),
-      sql,
-    );
+    const dialect = new PostgresDialect(tableName, options.schema, rowLockTimeoutMs);
+    const connections = backend(options, { connectTimeoutMs, poolSize });
+    super(dialect, connections, sql, { lockNotify: true });
+    this.#listener = new UnlockListener(dialect.unlockChannel, connections.listen);
   }
-}
 
-function backend(
-  options: PostgresStoreOptions,
-  settings: { connectTimeoutMs: number; poolSize: number },
-): SqlBackend {
-  const hasPool = options.pool !== undefined;
-  const hasUrl = options.connectionString !== undefined;
-  if (hasPool === hasUrl) {
-    throw new ConfigError('connectionString', 'give either `connectionString` or `pool` (one of them)');
+  /**
+   * Resolves when the lock on `key` is released (PostgreSQL NOTIFY from the releasing statement),
+   * or after `timeoutMs` at the latest; never rejects. The first wait opens the store's one
+   * LISTEN connection (on a pool passed in: a separate connection made with that pool's options).
+   */
+  waitForUnlock(key: string, timeoutMs: number): Promise<void> {
+    return this.#listener.wait(key, timeoutMs);
   }
-  if (options.pool) {
-    const given = options.pool;
-    if (typeof given.query !== 'function') {
-      throw new ConfigError('pool', 'must be a pg.Pool (or anything with its `query()`)');
-    }
-    return {
-      async query({ text, values }) {
-        const result = await given.query(text, values);
-        return { rows: result.rows, affected: result.rowCount ?? 0 };
-      },
-      async end() {},
-    };
+
+  override async close(): Promise<void> {
+    await Promise.all([this.#listener.close(), super.close()]);
   }
-  const connectionString = options.connectionString;
-  if (typeof connectionString !== 'string' || connectionString.length === 0) {
-    throw new ConfigError('connectionString', 'must be a non-empty postgres:// URL');
-  }
-  // The pool is made at the first query (pg is imported then); the store owns and ends it.
-  let pool: pg.Pool | undefined;
-  let making: Promise<pg.Pool> | undefined;
-  const make = async (): Promise<pg.Pool> => {
-    const { Pool } = await loadPg();
-    const made = new Pool({
-      connectionString,
-      max: settings.poolSize,
-      connectionTimeoutMillis: settings.connectTimeoutMs,
-      allowExitOnIdle: true,
-    });
-    // An idle client whose server went away raises 'error' on the pool; without a listener
-    // that would end the process. The next query gets a fresh connection or a typed error.
-    made.on('error', () => {});
-    pool = made;
-    return made;
-  };
-  const ready = (): Promise<pg.Pool> => {
-    making ??= make().catch((err: unknown) => {
-      making = undefined;
-      throw err;
-    });
-    return making;
-  };
-  return {
-    async query({ text, values }) {
-      const result = await (pool ?? (await ready())).query(text, values);
-      return { rows: result.rows, affected: result.rowCount ?? 0 };
-    },
-    async end() {
-      const made = pool ?? (await making?.catch(() => undefined));
-      await made?.end();
-    },
-  };
 }

@@ -89,8 +89,8 @@ export interface SqlDialect {
   create(run: SqlRunner, key: string, session: StoredSession, now: number): Promise<boolean>;
   /**
    * One statement: applies the patch to a live row when its guards hold (version, lock token,
-   * the new data within `maxBytes`). The new version, or null when no row matched.
-   * `setBytes` is `dataSize(patch.set)`, computed by the caller.
+   * the expected key values of `patch.expect`, the new data within `maxBytes`). The new version,
+   * or null when no row matched. `setBytes` is `dataSize(patch.set)`, computed by the caller.
    */
   patch(
     run: SqlRunner,
@@ -133,60 +133,4 @@ export interface SqlDialect {
 
   /** What an error thrown by the client means. */
   classifyError(err: unknown): SqlErrorKind;
-}
-
-/** Collects parameter values and hands out placeholders (`$1` or `?`). */
-export class Params {
-  readonly values: unknown[] = [];
-  readonly #placeholder: (n: number) => string;
-
-  constructor(placeholder: (n: number) => string) {
-    this.#placeholder = placeholder;
-  }
-
-  add(value: unknown): string {
-    this.values.push(value);
-    return this.#placeholder(this.values.length);
-  }
-}
-
-/** Reads a stored `data` object (parsed or JSON text) into key → JSON text. */
-export function readData(raw: unknown): Record<string, string> {
-  const parsed = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
-  const out: Record<string, string> = {};
-  if (typeof parsed !== 'object' || parsed === null) return out;
-  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    // Our writes keep strings; a value written by hand as plain JSON still reads as its text.
-    const value = typeof v === 'string' ? v : JSON.stringify(v);
-    // `out.__proto__ = …` would not make a member; define it like any other key.
-    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
-  }
-  return out;
-}
-
-/** A column that may come back as a string (bigint), a Buffer (binary) or a number. */
-export function num(value: unknown): number {
-  return typeof value === 'number' ? value : Number(value);
-}
-
-export function text(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
-  return String(value);
-}
-
-/** Reads a row of the shared column layout; `data`, `lock_token` and `size` when selected. */
-export function readRow(raw: Record<string, unknown>): SqlRow {
-  const row: SqlRow = {
-    key: text(raw.key) ?? '',
-    createdAt: num(raw.created),
-    expiresAt: num(raw.expires),
-    absoluteExpiresAt: num(raw.absolute_expires),
-    version: num(raw.version),
-    userId: text(raw.uid),
-  };
-  if ('data' in raw) row.data = readData(raw.data);
-  if ('lock_token' in raw) row.lockToken = text(raw.lock_token);
-  if ('size' in raw) row.size = num(raw.size);
-  return row;
 }
