@@ -24,6 +24,7 @@ import type { SessionEvents } from './events.js';
 import { generateId, hashId, sign, unsign, type VerifiedKey, VerifiedValues } from './ids.js';
 import { Adoption } from './legacy.js';
 import { LocalQueue, nextPause, pause, type Turn } from './lock-wait.js';
+import { expectations, type MergeHost, rememberStored, writeMerging } from './merge.js';
 import {
   endMove,
   isMarkerKey,
@@ -161,6 +162,19 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
   readonly #loadedDevices = new WeakMap<SessionState, DeviceInfo>();
   /** Option `legacy`: adopts express-session's sessions (src/core/legacy.ts). */
   readonly #adoption: Adoption | undefined;
+  /** Same-key rebase (`merge` mode): what the commit path in src/core/merge.ts needs of the manager. */
+  readonly #merge: MergeHost = {
+    patch: (key, patch) => this.#call(() => this.store.patch(key, patch), key, undefined, false),
+    get: (key) => this.#call(() => this.store.get(key), key, undefined, false),
+    seal: (key, values) => this.#seal(key, values),
+    open: (key, dataKey, stored) => {
+      const enc = this.options.encryption;
+      return enc ? (enc.open(this.#aad(key, dataKey), stored)?.text ?? null) : stored;
+    },
+    sealed: () => this.options.encryption !== undefined,
+    conflict: (key) => this.emit('conflict', { key }),
+    rebased: (info) => this.emit('rebased', info),
+  };
 
   constructor(options: SessionOptions) {
     super();
@@ -730,6 +744,8 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     const data: Record<string, unknown> = {};
     const snapshot = new Map<string, string>();
     const opened: Opened = { data, snapshot };
+    // Same-key rebase: with encryption, `merge` mode expects the sealed texts as stored (merge.ts).
+    if (enc) rememberStored(snapshot, stored.data);
     for (const [k, raw] of Object.entries(stored.data)) {
       if (isReservedKey(k) && k !== DEVICE_KEY) {
         // Written by other code: read as data it would shadow a method or the id.
@@ -1008,7 +1024,17 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         patch.lockToken = lock.token;
         patch.releaseLock = final;
       }
-      const result = await this.#call(() => this.store.patch(state.key, patch), state.key);
+      // Same-key rebase (src/core/merge.ts): in 'merge' mode the patch expects each changed key to
+      // hold what the request read; when another request changed one meanwhile, the change is
+      // rebased onto theirs and written again (bounded), never silently lost.
+      if (concurrency === 'merge' && dataChanged) {
+        const expect = expectations(state.snapshot, changes, this.options.encryption !== undefined);
+        if (expect) patch.expect = expect;
+      }
+      const result = patch.expect
+        ? await writeMerging(this.#merge, session, state.key, state.snapshot, changes, patch)
+        : await this.#call(() => this.store.patch(state.key, patch), state.key);
+      if (result === 'renewed') return this.#writeAfterLostRenewal(session, changes, expiresAt);
       if (!result) return this.#lost(session, changes, expiresAt);
       if (lock && final) state.lock = null;
       if (userChanged && (await this.#loggedOutMeanwhile(state, changes.userId))) {
