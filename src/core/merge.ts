@@ -11,13 +11,29 @@
  */
 import { decodeValue } from './codec.js';
 import { ConflictError } from './errors.js';
+import { pause } from './lock-wait.js';
 import { type Json, rebase } from './rebase.js';
 import { FORWARD_KEY } from './renewal.js';
 import type { Patch, StoredSession } from './store.js';
 import { commitTrace } from './tracing.js';
 
-/** Rebases and retries after the first write, then `ConflictError` (409): never a silent loss. */
-export const MAX_REBASE_RETRIES = 5;
+/**
+ * Rebases and retries after the first write, then `ConflictError` (409): never a silent loss.
+ * With the jittered pauses below, 50 requests adding to one basket at once all get through.
+ */
+export const MAX_REBASE_RETRIES = 10;
+
+/**
+ * The longest pause before retry `n` (from 0) is `REBASE_PAUSE_FIRST_MS * 2 ** n`, capped, and the
+ * pause a random part of it: requests that lost together do not all read and write again together.
+ */
+export const REBASE_PAUSE_FIRST_MS = 4;
+export const REBASE_PAUSE_MAX_MS = 100;
+
+/** The pause before retry `retry` (from 0), in ms. */
+export function rebasePause(retry: number, random: () => number = Math.random): number {
+  return random() * Math.min(REBASE_PAUSE_FIRST_MS * 2 ** retry, REBASE_PAUSE_MAX_MS);
+}
 
 /** What the commit path needs of the manager. */
 export interface MergeHost {
@@ -128,6 +144,7 @@ export async function writeMerging(
       trace.conflicts++;
       trace.retries++;
     }
+    await pause(rebasePause(retries));
     const now = await host.get(key);
     if (!now) return null;
     if (Object.hasOwn(now.data, FORWARD_KEY)) return 'renewed';
