@@ -109,9 +109,9 @@ export function arrayEdit(base: readonly Json[], ours: readonly Json[]): ArrayEd
   return { removed, appended };
 }
 
-function rebaseArray(base: readonly Json[], ours: readonly Json[], theirs: readonly Json[]): RebaseResult {
+function rebaseArray(base: readonly Json[], ours: Json[], theirs: Json[]): RebaseResult {
   const edit = arrayEdit(base, ours);
-  if (!edit) return { value: ours as Json[], conflict: !jsonEqual(ours, theirs) };
+  if (!edit) return { value: ours, conflict: !jsonEqual(ours, theirs) };
   const value = [...theirs];
   for (const gone of edit.removed) {
     const at = value.findIndex((v) => jsonEqual(v, gone));

@@ -208,7 +208,7 @@ describe('rebase: properties', () => {
           assert.equal(conflict, false);
           const result = value as Json[];
           for (const v of [...base, ...theirs, ...ours]) {
-            const expected =
+            const expected: number =
               Math.max(0, count(theirs, v) - count(change!.removed, v)) + count(change!.appended, v);
             assert.equal(count(result, v), expected, JSON.stringify(v));
           }
