@@ -44,7 +44,22 @@ function instance(store: Store, options: Partial<SessionOptions>, barriers: Barr
   const app = express();
   const middleware = session({ store, secret: SECRET, ...options });
   app.use(express.json());
+  // The README's counter recipe: a counter is a scalar (last writer wins in merge mode), so its
+  // route takes the session in 'lock' mode; every other route stays in the default mode.
+  if (store.capabilities.lock) {
+    app.post('/visits', session({ store, secret: SECRET, concurrency: 'lock' }), (req, res) => {
+      req.session.visits = ((req.session.visits as number | undefined) ?? 0) + 1;
+      res.json({ visits: req.session.visits });
+    });
+  }
   app.use(middleware);
+  app.post('/visits-merge', async (req, res) => {
+    const body = req.body as Body;
+    const visits = ((req.session.visits as number | undefined) ?? 0) + 1;
+    await barriers.wait(body.barrier, body.of);
+    req.session.visits = visits;
+    res.json({ visits });
+  });
   app.get('/state', (req, res) => {
     res.json({ ...req.session });
   });
@@ -246,6 +261,34 @@ function sameKey(name: string, open: () => Promise<SharedStores>) {
         assert.ok(['dark', 'blue'].includes(prefs.theme), JSON.stringify(prefs));
         assert.deepEqual(Object.keys(prefs), ['theme']);
         assert.deepEqual(c.events, { rebased: 1, retries: 1, leafConflicts: 1, conflicts: 0 });
+      } finally {
+        await c.close();
+      }
+    });
+
+    it('a counter n += 1 is a scalar: last writer wins in merge mode; the lock recipe counts every request', async (t) => {
+      const c = await cluster(made.stores);
+      try {
+        const jar = new Jar();
+        await jar.request(c.urls[0], '/basket', { json: { item: 'a' } });
+        await all(
+          jar,
+          c,
+          Array.from({ length: 5 }, (): [string, Body] => ['/visits-merge', { barrier: 'n', of: 5 }]),
+        );
+        assert.equal(
+          (await jar.request(c.urls[1], '/state')).body.visits,
+          1,
+          'five increments of one value: 1',
+        );
+        if (!made.stores[0].capabilities.lock) return t.skip('the store has no locks');
+        await all(
+          jar,
+          c,
+          Array.from({ length: 10 }, (): [string, Body] => ['/visits', {}]),
+        );
+        assert.equal((await jar.request(c.urls[1], '/state')).body.visits, 11);
+        assert.deepEqual((await jar.request(c.urls[1], '/state')).body.basket, ['a']);
       } finally {
         await c.close();
       }
