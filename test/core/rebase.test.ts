@@ -143,6 +143,30 @@ describe('rebase: examples', () => {
   });
 });
 
+describe('rebase: the examples of docs/concurrency.md (B rebased onto A)', () => {
+  const cases: Array<[string, Json | undefined, Json, Json, Json]> = [
+    ['first adds', undefined, ['x'], ['y'], ['x', 'y']],
+    ['two adds', ['a'], ['a', 'x'], ['a', 'y'], ['a', 'x', 'y']],
+    ['a removal while another adds', ['a', 'b'], ['a', 'b', 'c'], ['a'], ['a', 'c']],
+    ['a prepend is a conflict', ['p1', 'p2'], ['p1', 'p2', 'p3'], ['p9', 'p1', 'p2'], ['p9', 'p1', 'p2']],
+    [
+      'two fields',
+      { theme: 'light', lang: 'en' },
+      { theme: 'dark', lang: 'en' },
+      { theme: 'light', lang: 'fr' },
+      { theme: 'dark', lang: 'fr' },
+    ],
+    ['the same leaf', { theme: 'light' }, { theme: 'dark' }, { theme: 'blue' }, { theme: 'blue' }],
+    ['an object keyed by id', { p1: 1 }, { p1: 1, p2: 1 }, { p1: 3 }, { p1: 3, p2: 1 }],
+    ['a counter', 5, 6, 6, 6],
+  ];
+  for (const [name, base, a, b, stored] of cases) {
+    it(name, () => {
+      assert.ok(jsonEqual(rebase(base, b, a).value, stored));
+    });
+  }
+});
+
 describe('rebase: properties', () => {
   it('rebasing onto an unchanged base gives ours exactly', () => {
     fc.assert(
