@@ -19,20 +19,25 @@ import { commitTrace } from './tracing.js';
 
 /**
  * Rebases and retries after the first write, then `ConflictError` (409): never a silent loss.
- * With the jittered pauses below, 50 requests adding to one basket at once all get through.
+ * With the pauses below, 50 requests adding to one basket at once all get through on stores
+ * answering within tens of milliseconds (a model of the race, and the same-key tests, say so).
  */
-export const MAX_REBASE_RETRIES = 10;
+export const MAX_REBASE_RETRIES = 12;
 
 /**
- * The longest pause before retry `n` (from 0) is `REBASE_PAUSE_FIRST_MS * 2 ** n`, capped, and the
- * pause a random part of it: requests that lost together do not all read and write again together.
+ * Binary exponential backoff, as Ethernet does for stations that collided: before retry `n`
+ * (from 0) a random pause within `slot × 2^min(n, 6)`, where a slot is a read and a write at the
+ * speed the store just answered (twice the losing write's time, at least 1 ms), never over 2 s.
+ * Requests that lost together then do not read and write again together, however fast or slow
+ * the store is.
  */
-export const REBASE_PAUSE_FIRST_MS = 4;
-export const REBASE_PAUSE_MAX_MS = 100;
+export const REBASE_SLOT_MIN_MS = 1;
+export const REBASE_PAUSE_MAX_MS = 2000;
 
-/** The pause before retry `retry` (from 0), in ms. */
-export function rebasePause(retry: number, random: () => number = Math.random): number {
-  return random() * Math.min(REBASE_PAUSE_FIRST_MS * 2 ** retry, REBASE_PAUSE_MAX_MS);
+/** The pause before retry `retry` (from 0), in ms, after a losing write that took `writeMs`. */
+export function rebasePause(retry: number, writeMs: number, random: () => number = Math.random): number {
+  const slot = Math.max(REBASE_SLOT_MIN_MS, 2 * writeMs);
+  return random() * Math.min(slot * 2 ** Math.min(retry, 6), REBASE_PAUSE_MAX_MS);
 }
 
 /** What the commit path needs of the manager. */
@@ -117,7 +122,9 @@ export async function writeMerging(
   let current = patch;
   let merged: Map<string, string | undefined> | undefined;
   let leafConflicts = 0;
+  let writeMs = 0;
   for (let retries = 0; ; retries++) {
+    const started = performance.now();
     try {
       const result = await host.patch(key, current);
       if (result && merged) {
@@ -132,6 +139,7 @@ export async function writeMerging(
         if ((err as ConflictError).code === 'BATON_CONFLICT') host.conflict(key);
         throw err;
       }
+      writeMs = performance.now() - started;
     }
     const trace = commitTrace(session);
     if (retries >= MAX_REBASE_RETRIES) {
@@ -144,7 +152,7 @@ export async function writeMerging(
       trace.conflicts++;
       trace.retries++;
     }
-    await pause(rebasePause(retries));
+    await pause(rebasePause(retries, writeMs));
     const now = await host.get(key);
     if (!now) return null;
     if (Object.hasOwn(now.data, FORWARD_KEY)) return 'renewed';

@@ -9,7 +9,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { describe, it } from 'node:test';
 import { hashId } from '../../src/core/ids.js';
 import { SessionManager } from '../../src/core/manager.js';
-import { MAX_REBASE_RETRIES } from '../../src/core/merge.js';
+import { MAX_REBASE_RETRIES, REBASE_PAUSE_MAX_MS, rebasePause } from '../../src/core/merge.js';
 import type { SessionOptions } from '../../src/core/options.js';
 import type { Patch } from '../../src/core/store.js';
 import type { CommitContext } from '../../src/core/tracing.js';
@@ -131,6 +131,35 @@ describe('merge-mode commit path: bounds, modes and reports', () => {
     const basket = JSON.parse((await store.get(hashId(idOf(seeded.cookie))))?.data.basket ?? '[]');
     assert.ok(!basket.includes('mine'), 'the failed change is not half-written');
     assert.equal(basket.length, MAX_REBASE_RETRIES + 2, "every other writer's add is there");
+  });
+
+  it('the pause before a retry: random within slot × 2^n, a slot twice the losing write, at most 64 slots and 2 s', () => {
+    assert.equal(
+      rebasePause(0, 5, () => 1),
+      10,
+    );
+    assert.equal(
+      rebasePause(3, 5, () => 1),
+      80,
+    );
+    assert.equal(
+      rebasePause(9, 5, () => 1),
+      640,
+      'doubling stops at 64 slots',
+    );
+    assert.equal(
+      rebasePause(2, 0, () => 1),
+      4,
+      'a slot is at least 1 ms',
+    );
+    assert.equal(
+      rebasePause(6, 100, () => 1),
+      REBASE_PAUSE_MAX_MS,
+    );
+    assert.equal(
+      rebasePause(4, 5, () => 0),
+      0,
+    );
   });
 
   it('only merge-mode data changes carry expectations', async () => {
