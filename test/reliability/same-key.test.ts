@@ -164,6 +164,45 @@ function sameKey(name: string, open: () => Promise<SharedStores>) {
       return replies;
     }
 
+    it('the store refuses a patch whose expected key text changed, writing nothing (what the rebase rides on)', async () => {
+      const key = `same-key-probe-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+      const now = Date.now();
+      await made.stores[0].create(key, {
+        data: { basket: '["a","b"]', other: '1' },
+        createdAt: now,
+        expiresAt: now + 60_000,
+        absoluteExpiresAt: now + 120_000,
+        version: 1,
+      });
+      const patch = (expect: Record<string, string | null>) =>
+        made.stores[1].patch(key, {
+          set: { basket: '["a","b","c"]', other: '2' },
+          unset: [],
+          expiresAt: now + 60_000,
+          expect,
+        });
+      await assert.rejects(
+        patch({ basket: '["a"]', other: '1' }),
+        (err: { code?: string; staleKeys?: string[] }) => {
+          assert.equal(err.code, 'BATON_CONFLICT');
+          assert.deepEqual(err.staleKeys, ['basket']);
+          return true;
+        },
+      );
+      await assert.rejects(patch({ basket: '["a","b"]', fresh: '0' }), (err: { staleKeys?: string[] }) => {
+        assert.deepEqual(err.staleKeys, ['fresh'], 'null means absent; a present key is stale');
+        return true;
+      });
+      assert.deepEqual(
+        (await made.stores[0].get(key))?.data,
+        { basket: '["a","b"]', other: '1' },
+        'nothing written',
+      );
+      assert.ok(await patch({ basket: '["a","b"]', other: '1', fresh: null }));
+      assert.deepEqual((await made.stores[0].get(key))?.data, { basket: '["a","b","c"]', other: '2' });
+      await made.stores[0].destroy(key);
+    });
+
     it('the quick start basket: 30 concurrent adds of distinct items, 30 kept; the store calls add up', async (t) => {
       const c = await cluster(made.stores);
       try {
