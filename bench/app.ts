@@ -4,7 +4,8 @@
  *
  * Every session scenario serves the same routes: `POST /seed?bytes=N` (creates a session),
  * `GET /read` (reads it, changes nothing), `POST /write` (changes one key), `GET /new` (no
- * session use), `POST /set/:i` and `GET /keys` (the lost-update test). The floors serve `/seed`
+ * session use), `POST /set/:i` and `GET /keys` (the lost-update test), `POST /basket/:i` and `GET /basket`
+ * (its same-key scenario). The floors serve `/seed`
  * and `/read` only: one store read per request, no session layer.
  *
  * IPC: `ready` (port) · `begin` (reset the counters) · `end` (requests, CPU, client calls,
@@ -69,6 +70,16 @@ function sessionRoutes(app: express.Express): void {
   });
   app.get('/keys', (req, res) => {
     res.json({ keys: Object.keys(sessionOf(req)).filter((k) => /^k\d+$/.test(k)).length });
+  });
+  // Same key (issue 19): the README's quick-start basket, one distinct item per request.
+  app.post('/basket/:i', (req, res) => {
+    const s = sessionOf(req);
+    s.basket = [...((s.basket as unknown[] | undefined) ?? []), `item-${req.params.i}`];
+    res.json({ ok: true });
+  });
+  app.get('/basket', (req, res) => {
+    const basket = (sessionOf(req).basket as unknown[] | undefined) ?? [];
+    res.json({ keys: new Set(basket.filter((x) => typeof x === 'string' && /^item-\d+$/.test(x))).size });
   });
 }
 

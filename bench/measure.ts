@@ -340,22 +340,31 @@ export async function runScenario(o: RunScenarioOptions): Promise<RouteMeasureme
   return out;
 }
 
+/**
+ * `keys`: each request sets a different key. `basket`: each request adds a distinct item to the
+ * same key, the README's quick-start basket (`basket = [...basket, item]`).
+ */
+export type LostUpdateScenario = 'keys' | 'basket';
+
 export interface LostUpdateRun {
   name: string;
   engine: string;
+  scenario: LostUpdateScenario;
   kept: number[];
   of: number;
 }
 
 /**
  * 50 concurrent requests on one session, alternating between two app instances, each setting a
- * different key; then counts the keys that survived. `reps` fresh sessions.
+ * different key (or adding a different item to one basket); then counts the keys (items) that
+ * survived. `reps` fresh sessions.
  */
 export async function lostUpdates(
   spec: ScenarioSpec,
   engines: Engines,
   reps: number,
   writers = 50,
+  scenario: LostUpdateScenario = 'keys',
 ): Promise<LostUpdateRun> {
   const tag = `lost-${randomBytes(3).toString('hex')}`;
   const names = { table: tableFor(spec, tag), prefix: `bench:${spec.name}:${tag}:` };
@@ -370,13 +379,18 @@ export async function lostUpdates(
       const [cookie] = await seed(a.base, 1, 200);
       const replies = await Promise.all(
         Array.from({ length: writers }, (_, i) =>
-          send(i % 2 === 0 ? a.base : b!.base, 'POST', `/set/${i}`, cookie),
+          send(
+            i % 2 === 0 ? a.base : b!.base,
+            'POST',
+            scenario === 'keys' ? `/set/${i}` : `/basket/${i}`,
+            cookie,
+          ),
         ),
       );
       const failed = replies.filter((r) => r.status !== 200);
       if (failed.length > 0)
         throw new Error(`lost-update writes failed: ${failed[0]?.status} ${failed[0]?.body}`);
-      const check = await send(a.base, 'GET', '/keys', cookie);
+      const check = await send(a.base, 'GET', scenario === 'keys' ? '/keys' : '/basket', cookie);
       if (rep >= 0) kept.push((JSON.parse(check.body) as { keys: number }).keys);
     }
   } finally {
@@ -384,5 +398,5 @@ export async function lostUpdates(
     if (spec.engine === 'redis' && engines.redis && !engines.redis.private)
       await engines.redis.clear(names.prefix);
   }
-  return { name: spec.name, engine: spec.engine, kept, of: writers };
+  return { name: spec.name, engine: spec.engine, scenario, kept, of: writers };
 }

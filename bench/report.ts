@@ -146,10 +146,25 @@ function generated(results: Results, details: Details): string {
     '| scenario | engine | kept (worst of 5) | runs |',
     '|---|---|--:|---|',
   );
-  for (const l of details.lostUpdates) {
+  for (const l of details.lostUpdates.filter((l) => l.scenario === 'keys')) {
     L.push(`| ${l.name} | ${l.engine} | ${Math.min(...l.kept)} of ${l.of} | ${l.kept.join(', ')} |`);
   }
   L.push('');
+  const basket = details.lostUpdates.filter((l) => l.scenario === 'basket');
+  if (basket.length > 0) {
+    L.push(
+      '### Same key: 50 concurrent basket adds',
+      '',
+      '50 concurrent requests on one session, alternating between two app instances, each adding a different item to the same key (the README\'s quick start: `basket = [...basket, item]`); then the items still in the basket are counted. baton rebases a same-key change onto the other request\'s (README, "Same-key changes in merge mode"); the peers write the whole session.',
+      '',
+      '| scenario | engine | kept (worst of 5) | runs |',
+      '|---|---|--:|---|',
+    );
+    for (const l of basket) {
+      L.push(`| ${l.name} | ${l.engine} | ${Math.min(...l.kept)} of ${l.of} | ${l.kept.join(', ')} |`);
+    }
+    L.push('');
+  }
 
   L.push(
     '### Cost per million requests on DynamoDB on-demand',

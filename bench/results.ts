@@ -20,6 +20,8 @@ export interface Results {
     appCpuUsPerRequest: number;
   }>;
   lostUpdates: Array<{ name: string; engine: string; kept: number; of: number }>;
+  /** Same key (issue 19): 50 concurrent adds to one basket, items kept (worst run); full runs only. */
+  sameKeyAdds?: Array<{ name: string; engine: string; kept: number; of: number }>;
   /** Paired read comparisons (bench/pairs.ts): `a`'s req/s over `b`'s, the median of the pairs. */
   pairedRatios?: Array<{ a: string; b: string; engine: string; route: 'read'; ratio: number; pairs: number }>;
   machine: Record<string, unknown>;

@@ -117,7 +117,10 @@ export function evaluateTargets(
   }
   for (const run of lost.filter((l) => l.name === 'baton')) {
     out.push({
-      target: `lost updates, baton on ${run.engine}: 50 of 50 kept`,
+      target:
+        run.scenario === 'keys'
+          ? `lost updates, baton on ${run.engine}: 50 of 50 kept`
+          : `same key: 50 concurrent basket adds, baton on ${run.engine}: 50 of 50 kept`,
       value: `${Math.min(...run.kept)} of ${run.of} (runs: ${run.kept.join(', ')})`,
       met: run.kept.every((k) => k === run.of),
     });

@@ -15,8 +15,17 @@ export interface SessionEvents {
   forwarded: [info: { oldKey: string; key: string }];
   /** A request presented a session whose record had expired (the engine had not deleted it yet, or had). */
   expired: [info: { key: string }];
-  /** `strict` mode: a write lost against another writer. */
+  /**
+   * A write lost against another writer: `strict` mode, or `merge` mode when the same keys kept
+   * changing through every rebase (the request answers 409).
+   */
   conflict: [info: { key: string }];
+  /**
+   * `merge` mode: keys this request changed were changed by another request in between, and its
+   * change was rebased onto theirs and written (`keys` rebased; `leafConflicts` of them had the
+   * same leaf changed on both sides, where this request's value won; `retries` writes made again).
+   */
+  rebased: [info: { key: string; keys: number; leafConflicts: number; retries: number }];
   lockTimeout: [info: { key: string; waitedMs: number }];
   /** The store failed; the request answered 503. */
   storeError: [error: BatonError];

@@ -7,6 +7,7 @@
 import { encodeValue } from '../codec.js';
 import { diffData, shouldCreate, shouldTouch } from '../decisions.js';
 import { SessionTooLargeError } from '../errors.js';
+import { expectations, type MergeHost, writeMerging } from '../merge.js';
 import { shouldRenew } from '../renewal.js';
 import { isReservedKey, type Session, STATE } from '../session.js';
 import type { StoredSession } from '../store.js';
@@ -21,9 +22,9 @@ import {
 import { userIdOf } from '../user-key.js';
 import type { Changes, ManagerCore } from './context.js';
 import { deviceInto } from './devices.js';
-import { renew } from './renewal.js';
+import { renew, writeAfterLostRenewal } from './renewal.js';
 import { headers } from './response.js';
-import { seal } from './sealing.js';
+import { openValue, seal } from './sealing.js';
 import { describeCommit, traceBase } from './trace.js';
 import type { CommitResult } from './types.js';
 import { limitSessions } from './users.js';
@@ -184,7 +185,17 @@ export async function write(m: ManagerCore, session: Session, final: boolean): P
       patch.lockToken = lock.token;
       patch.releaseLock = final;
     }
-    const result = await m.call(() => m.store.patch(state.key, patch), state.key);
+    // Same-key rebase (src/core/merge.ts): in 'merge' mode the patch expects each changed key to
+    // hold what the request read; when another request changed one meanwhile, the change is
+    // rebased onto theirs and written again (bounded), never silently lost.
+    if (concurrency === 'merge' && dataChanged) {
+      const expect = expectations(state.snapshot, changes, m.options.encryption !== undefined);
+      if (expect) patch.expect = expect;
+    }
+    const result = patch.expect
+      ? await writeMerging(mergeHost(m), session, state.key, state.snapshot, changes, patch)
+      : await m.call(() => m.store.patch(state.key, patch), state.key);
+    if (result === 'renewed') return writeAfterLostRenewal(m, session, changes, expiresAt);
     if (!result) return lost(m, session, changes, expiresAt);
     if (lock && final) state.lock = null;
     if (userChanged && (await loggedOutMeanwhile(m, state, changes.userId))) {
@@ -200,4 +211,17 @@ export async function write(m: ManagerCore, session: Session, final: boolean): P
     state.lock = null;
     await m.call(() => lock.release());
   }
+}
+
+/** What the same-key rebase (src/core/merge.ts) needs of the manager. */
+function mergeHost(m: ManagerCore): MergeHost {
+  return {
+    patch: (key, patch) => m.call(() => m.store.patch(key, patch), key, undefined, false),
+    get: (key) => m.call(() => m.store.get(key), key, undefined, false),
+    seal: (key, values) => seal(m, key, values),
+    open: (key, dataKey, stored) => openValue(m, key, dataKey, stored),
+    sealed: () => m.options.encryption !== undefined,
+    conflict: (key) => m.events.emit('conflict', { key }),
+    rebased: (info) => m.events.emit('rebased', info),
+  };
 }

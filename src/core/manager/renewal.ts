@@ -89,7 +89,7 @@ export async function renew(
  * this request's changes are written, as a plain patch, wherever the session now is — the id the
  * old record forwards to, or the old record itself — and the response carries that id.
  */
-async function writeAfterLostRenewal(
+export async function writeAfterLostRenewal(
   m: ManagerCore,
   session: Session,
   changes: Changes,

@@ -4,6 +4,7 @@
  */
 import { decodeValue } from '../codec.js';
 import { DEVICE_KEY, type DeviceInfo, parseDevice } from '../devices.js';
+import { rememberStored } from '../merge.js';
 import { isReservedKey } from '../session.js';
 import type { StoredSession } from '../store.js';
 import type { ManagerCore } from './context.js';
@@ -33,6 +34,8 @@ export function open(m: ManagerCore, key: string, stored: StoredSession): Opened
   const data: Record<string, unknown> = {};
   const snapshot = new Map<string, string>();
   const opened: Opened = { data, snapshot };
+  // Same-key rebase: with encryption, `merge` mode expects the sealed texts as stored (merge.ts).
+  if (enc) rememberStored(snapshot, stored.data);
   for (const [k, raw] of Object.entries(stored.data)) {
     if (isReservedKey(k) && k !== DEVICE_KEY) {
       // Written by other code: read as data it would shadow a method or the id.
@@ -70,6 +73,12 @@ export function open(m: ManagerCore, key: string, stored: StoredSession): Opened
 }
 
 /** The values as the store receives them: encrypted under the current key when encryption is on. */
+/** The JSON text of one stored value (decrypted when encryption is on); null when it does not open. */
+export function openValue(m: ManagerCore, key: string, dataKey: string, stored: string): string | null {
+  const enc = m.options.encryption;
+  return enc ? (enc.open(aad(m, key, dataKey), stored)?.text ?? null) : stored;
+}
+
 export function seal(m: ManagerCore, key: string, values: Record<string, string>): Record<string, string> {
   const enc = m.options.encryption;
   if (!enc) return values;
