@@ -32,9 +32,11 @@ export interface RedisCommands {
   /** Closes a client the store made; a client the user passed stays open. */
   close(): Promise<void>;
   /**
-   * Subscribes a new connection (a duplicate of the client) to `channels`; resolves with the
-   * function that unsubscribes and closes it. Undefined on Cluster, where keyspace events are
-   * per node.
+   * Subscribes a connection of its own (a duplicate of the client; on a node-redis Cluster, the
+   * cluster's pub/sub connection) to `channels`; resolves with the function that unsubscribes and
+   * closes it. On Cluster a PUBLISH reaches every node, so one connection hears the whole cluster
+   * (keyspace events, which each node sends only to its own subscribers, do not). Undefined on a
+   * node-redis pool.
    */
   subscribe?: (
     channels: string[],
@@ -86,6 +88,8 @@ interface NodeRedisSentinel {
 
 interface NodeRedisCluster {
   sendCommand(key: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  subscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
+  unsubscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
   nodeClient(node: unknown): Promise<NodeRedisClient> | NodeRedisClient;
   readonly masters?: unknown[];
   getMasters?: () => unknown[];
@@ -232,6 +236,16 @@ function nodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
     ready: () => undefined,
     async close() {},
     database: () => 0,
+    async subscribe(channels, onMessage) {
+      // The cluster keeps one pub/sub connection of its own beside its command connections.
+      const listener = (message: string, channel: string) => onMessage(String(channel), String(message));
+      await cluster.subscribe(channels, listener);
+      return () =>
+        cluster.unsubscribe(channels, listener).then(
+          () => undefined,
+          () => undefined,
+        );
+    },
   };
 }
 
@@ -248,31 +262,31 @@ function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
     },
     ready: () => undefined,
     database: () => client.options?.db ?? 0,
-    subscribe: cluster
-      ? undefined
-      : async (channels, onMessage) => {
-          const subscriber = client.duplicate();
-          subscriber.on('error', () => undefined);
-          subscriber.on('message', (channel, message) => onMessage(String(channel), String(message)));
-          try {
-            // With `enableOfflineQueue: false` a command sent before the duplicate is connected
-            // fails at once, so wait for it (through Sentinel that takes a lookup first).
-            if (subscriber.status === 'wait') await subscriber.connect(); // lazyConnect
-            if (subscriber.status !== 'ready') {
-              await new Promise((resolve, reject) => {
-                subscriber.once('ready', resolve);
-                subscriber.once('end', () => reject(new Error('the subscriber connection ended')));
-              });
-            }
-            await subscriber.subscribe(...channels);
-          } catch (err) {
-            subscriber.disconnect();
-            throw err;
-          }
-          return async () => {
-            await subscriber.quit().catch(() => subscriber.disconnect());
-          };
-        },
+    // A duplicate Cluster connects to the cluster on its own, so its subscriber connection and
+    // its message listener stay apart from the user's client.
+    subscribe: async (channels, onMessage) => {
+      const subscriber = client.duplicate();
+      subscriber.on('error', () => undefined);
+      subscriber.on('message', (channel, message) => onMessage(String(channel), String(message)));
+      try {
+        // With `enableOfflineQueue: false` a command sent before the duplicate is connected
+        // fails at once, so wait for it (through Sentinel that takes a lookup first).
+        if (subscriber.status === 'wait') await subscriber.connect(); // lazyConnect
+        if (subscriber.status !== 'ready') {
+          await new Promise((resolve, reject) => {
+            subscriber.once('ready', resolve);
+            subscriber.once('end', () => reject(new Error('the subscriber connection ended')));
+          });
+        }
+        await subscriber.subscribe(...channels);
+      } catch (err) {
+        subscriber.disconnect();
+        throw err;
+      }
+      return async () => {
+        await subscriber.quit().catch(() => subscriber.disconnect());
+      };
+    },
     async close() {
       if (!owned) return;
       const c = client as IORedisClient & { quit(): Promise<unknown>; disconnect(): void };
