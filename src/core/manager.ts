@@ -23,7 +23,7 @@ import {
 import type { SessionEvents } from './events.js';
 import { generateId, hashId, sign, unsign, type VerifiedKey, VerifiedValues } from './ids.js';
 import { Adoption } from './legacy.js';
-import { LocalQueue, nextPause, pause, type Turn } from './lock-wait.js';
+import { LocalQueue, lockPause, type Turn } from './lock-wait.js';
 import {
   endMove,
   isMarkerKey,
@@ -825,7 +825,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
         turn.done();
         return this.#lockTimeout(key, started);
       }
-      await pause(nextPause(refused, remaining));
+      await lockPause(this.store, key, refused, remaining);
     }
   }
 

@@ -21,6 +21,8 @@ export class UnlockNotifier {
   /** Waiters by session hash key. */
   readonly #waiters = new Map<string, Set<() => void>>();
   #subscription: Promise<(() => Promise<void>) | undefined> | undefined;
+  /** Drops a subscriber connection still being made (on timeout or close). */
+  #abort: AbortController | undefined;
   #closed = false;
 
   constructor(connection: RedisConnection, channel: string) {
@@ -59,6 +61,7 @@ export class UnlockNotifier {
   /** Ends the subscription and wakes every waiter. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#abort?.abort();
     for (const waiters of [...this.#waiters.values()]) for (const done of [...waiters]) done();
     const unsubscribe = await this.#subscription;
     await unsubscribe?.();
@@ -75,15 +78,22 @@ export class UnlockNotifier {
     const connection = this.#connection;
     this.#subscription = (async () => {
       const redis = await connection.ready();
-      if (!redis.subscribe) return undefined;
-      const pending = redis.subscribe([this.#channel], (_channel, message) => this.#wake(message));
+      if (!redis.subscribe || this.#closed) return undefined;
+      const abort = new AbortController();
+      this.#abort = abort;
+      const pending = redis.subscribe(
+        [this.#channel],
+        (_channel, message) => this.#wake(message),
+        abort.signal,
+      );
       try {
         const unsubscribe = await connection.timeout(pending);
         if (!this.#closed) return unsubscribe;
         await unsubscribe();
         return undefined;
       } catch (err) {
-        // A subscription that comes up after the timeout is not left open.
+        // A subscriber still connecting after the timeout is dropped, not left retrying.
+        abort.abort();
         pending.then(
           (unsubscribe) => unsubscribe(),
           () => undefined,

@@ -34,7 +34,6 @@ import { NAME, type RedisStoreOptions, resolveOptions } from './options.js';
 import { CREATE, DESTROY, LOCK, PATCH, type Script, TOUCH, UNLOCK } from './scripts.js';
 import { addToUser, listByUser, pruneUserIndexes, type SweepContext, scanSessions } from './sweep.js';
 
-
 /**
  * Sessions in Redis or Redis Cluster: one hash per session (one field per top-level data key),
  * expired by Redis at the session's expiry (`PEXPIREAT`) and checked again on every read. Every
