@@ -108,8 +108,11 @@ export class RedisConnection {
   }
 
   /** Sends one command; on Cluster it goes to the node of the key it names (`args[1]`). */
-  send(redis: RedisCommands, args: string[]): Promise<unknown> {
-    return this.timeout(redis.send(args[1], args));
+  send(redis: RedisCommands, args: string[]): Promise<unknown>;
+  /** Sends one command and maps its reply as it arrives (one promise fewer on the read path). */
+  send<T>(redis: RedisCommands, args: string[], map: (reply: unknown) => T): Promise<T>;
+  send(redis: RedisCommands, args: string[], map?: (reply: unknown) => unknown): Promise<unknown> {
+    return this.timeout(redis.send(args[1], args), map);
   }
 
   /** Runs a script on one key (`hash`), sending its source only when the server lacks it. */
@@ -124,17 +127,29 @@ export class RedisConnection {
     }
   }
 
-  /** `promise`, or `StoreUnavailableError` once `commandTimeoutMs` has passed without an answer. */
-  timeout<T>(promise: Promise<T>): Promise<T> {
+  /**
+   * `promise` (its value through `map`, when given), or `StoreUnavailableError` once
+   * `commandTimeoutMs` has passed without an answer.
+   */
+  timeout<T>(promise: Promise<T>): Promise<T>;
+  timeout<T, U>(promise: Promise<T>, map: ((value: T) => U) | undefined): Promise<U>;
+  timeout<T>(promise: Promise<T>, map?: (value: T) => unknown): Promise<unknown> {
     const ms = this.#options.commandTimeoutMs;
     // One promise settled by whichever comes first (this runs on every command).
-    return new Promise<T>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(commandTimedOut(ms)), ms);
       timer.unref();
       promise.then(
         (value) => {
           clearTimeout(timer);
-          resolve(value);
+          if (map === undefined) resolve(value);
+          else {
+            try {
+              resolve(map(value));
+            } catch (err) {
+              reject(err);
+            }
+          }
         },
         (err: unknown) => {
           clearTimeout(timer);

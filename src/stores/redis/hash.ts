@@ -31,44 +31,40 @@ export function toFields(reply: unknown): Map<string, string> {
 
 /**
  * The session in an HGETALL reply, or null when it is missing or past its expiry (checked here,
- * not only by Redis). Reads the reply in place: this is the read path of every request.
+ * not only by Redis). Reads the reply in place, with no intermediate map: this is the read path
+ * of every request.
  */
 export function liveSession(reply: unknown, now: number): StoredSession | null {
-  if (Array.isArray(reply)) return fromFlat(reply, now);
-  return fromMap(toFields(reply), now);
+  const fields = new Fields();
+  if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) fields.add(String(reply[i]), String(reply[i + 1]));
+  } else if (reply instanceof Map) {
+    for (const [k, v] of reply) fields.add(String(k), String(v));
+  } else if (typeof reply === 'object' && reply !== null) {
+    for (const k in reply) fields.add(k, String((reply as Record<string, unknown>)[k]));
+  }
+  return build(fields.data, fields.v, fields.c, fields.e, fields.a, fields.u, now);
 }
 
-/** A flat `[field, value, ...]` reply, decoded in one pass with no intermediate map. */
-function fromFlat(reply: unknown[], now: number): StoredSession | null {
-  let v: string | undefined;
-  let c: string | undefined;
-  let e: string | undefined;
-  let a: string | undefined;
-  let u: string | undefined;
-  const data: Record<string, string> = {};
-  for (let i = 0; i + 1 < reply.length; i += 2) {
-    const field = String(reply[i]);
-    const value = String(reply[i + 1]);
+/** The fields of one hash, sorted into metadata and data as they are read. */
+class Fields {
+  v: string | undefined;
+  c: string | undefined;
+  e: string | undefined;
+  a: string | undefined;
+  u: string | undefined;
+  readonly data: Record<string, string> = {};
+
+  add(field: string, value: string): void {
     if (field.charCodeAt(0) === 100 /* d */ && field.charCodeAt(1) === 58 /* : */) {
       // defineProperty: a data key named `__proto__` stays data, never a prototype.
-      putOwn(data, field.slice(2), value);
-    } else if (field === 'v') v = value;
-    else if (field === 'c') c = value;
-    else if (field === 'e') e = value;
-    else if (field === 'a') a = value;
-    else if (field === 'u') u = value;
+      putOwn(this.data, field.slice(2), value);
+    } else if (field === 'v') this.v = value;
+    else if (field === 'c') this.c = value;
+    else if (field === 'e') this.e = value;
+    else if (field === 'a') this.a = value;
+    else if (field === 'u') this.u = value;
   }
-  return build(data, v, c, e, a, u, now);
-}
-
-function fromMap(fields: Map<string, string>, now: number): StoredSession | null {
-  const data: Record<string, string> = {};
-  for (const [field, value] of fields) {
-    // defineProperty: a data key named `__proto__` stays data, never a prototype.
-    if (field.startsWith('d:')) putOwn(data, field.slice(2), value);
-  }
-  const f = (name: string) => fields.get(name);
-  return build(data, f('v'), f('c'), f('e'), f('a'), f('u'), now);
 }
 
 function build(

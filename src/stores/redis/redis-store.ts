@@ -110,9 +110,9 @@ export class RedisStore implements Store {
       'get',
       () => assertKey(NAME, key),
       (redis) =>
-        this.#connection
-          .send(redis, ['HGETALL', this.hashKey(key)])
-          .then((reply) => liveSession(reply, this.clock.now())),
+        this.#connection.send(redis, ['HGETALL', this.hashKey(key)], (reply) =>
+          liveSession(reply, this.clock.now()),
+        ),
     );
   }
 
