@@ -217,6 +217,39 @@ describe('RedisStore: waitForUnlock (lock releases over pub/sub)', { skip }, () 
     assert.ok(waited >= 990, `ran to its timeout: ${waited} ms`);
   });
 
+  it('a Redis user whose ACL denies the channel still releases, patches and destroys; waiters use their timers', async () => {
+    const admin = createClient({ url });
+    await admin.connect();
+    const user = `baton-test-${randomBytes(4).toString('hex')}`;
+    await admin.sendCommand(['ACL', 'SETUSER', user, 'on', '>pw-0123456789', '~*', 'resetchannels', '+@all']);
+    const store = new RedisStore({ url: `redis://${user}:pw-0123456789@${host}:${port}`, prefix: prefix() });
+    try {
+      const key = newKey();
+      await store.create(key, record({ data: { a: '1' } }));
+      const first = await store.lock(key, 30_000);
+      assert.ok(first);
+      const waited = waiting(store, key, 500);
+      await first.release();
+      const again = await store.lock(key, 30_000);
+      assert.ok(again, 'released despite the refused PUBLISH');
+      const patched = await store.patch(key, {
+        set: { a: '2' },
+        unset: [],
+        expiresAt: expiresAt(),
+        lockToken: again.token,
+        releaseLock: true,
+      });
+      assert.deepEqual(patched, { version: 2 });
+      assert.ok(await store.lock(key, 30_000), 'the patch released the lock');
+      assert.equal(await store.destroy(key), true);
+      assert.ok((await waited.done) >= 490, 'no announcement reached it: its timer ended the wait');
+    } finally {
+      await store.close();
+      await admin.sendCommand(['ACL', 'DELUSER', user]);
+      await admin.close();
+    }
+  });
+
   it('never rejects: Redis unreachable, or the store closed while waiting', async () => {
     const down = new RedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 200, commandTimeoutMs: 300 });
     await down.waitForUnlock(newKey(), 400);

@@ -1,6 +1,10 @@
 /**
  * The Lua scripts behind every write: one script call per write, so each runs atomically in one
  * round trip. Each touches one key (the session hash), so they run unchanged on Redis Cluster.
+ * A script that releases a lock also PUBLISHes the hash's key on the store's unlock channel (pub/sub
+ * names no key, so on Cluster the message reaches subscribers on every node). It is `pcall`ed: a
+ * Redis user whose ACL does not allow the channel still releases and writes; its waiters fall back
+ * to their timers.
  *
  * Hash fields: `v` version, `c` created, `e` expiry, `a` absolute expiry, `u` user id, `s` size
  * (bytes of key names plus JSON text), `lk`/`lkx` lock token and its expiry, and `d:<key>` per
@@ -105,7 +109,7 @@ redis.call('HSET', h, 'e', e, 's', size)
 if ARGV[8] == 's' then redis.call('HSET', h, 'u', ARGV[9]) elseif ARGV[8] == 'd' then redis.call('HDEL', h, 'u') end
 if ARGV[5] == '1' and ARGV[4] ~= '' then
   redis.call('HDEL', h, 'lk', 'lkx')
-  redis.call('PUBLISH', ARGV[12], h)
+  redis.pcall('PUBLISH', ARGV[12], h)
 end
 redis.call('PEXPIREAT', h, e)
 return {1, version, m[6] or '', m[2]}
@@ -140,7 +144,7 @@ export const UNLOCK = script(`
 local h = KEYS[1]
 if redis.call('HGET', h, 'lk') == ARGV[1] then
   redis.call('HDEL', h, 'lk', 'lkx')
-  redis.call('PUBLISH', ARGV[2], h)
+  redis.pcall('PUBLISH', ARGV[2], h)
   return 1
 end
 return 0
@@ -155,7 +159,7 @@ local h = KEYS[1]
 local now = tonumber(ARGV[1])
 local m = redis.call('HMGET', h, 'e', 'a', 'u', 'lk')
 redis.call('DEL', h)
-if m[4] then redis.call('PUBLISH', ARGV[2], h) end
+if m[4] then redis.pcall('PUBLISH', ARGV[2], h) end
 if live(m[1], m[2], now) then return {1, m[3] or ''} end
 return {0, m[3] or ''}
 `);
