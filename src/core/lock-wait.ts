@@ -6,7 +6,12 @@
  *   first of them calls the store; the others wait for their turn without any store call, and the
  *   next one tries as soon as the one before it has committed or given up.
  * - The one that calls the store backs off exponentially with jitter up to a cap (`nextPause`).
+ * - Where the store announces releases (`capabilities.lockNotify`), the waiter also listens for the
+ *   release (`lockPause`): it tries again as soon as the lock is released, never sooner than the
+ *   backoff would have, and at the latest after the capped pause (a lock that expires is not
+ *   announced). So notifications cut the wait after a release without adding calls.
  */
+import type { Store } from './store.js';
 
 /** The first pause after a refused lock attempt, before jitter. */
 export const LOCK_RETRY_FIRST_MS = 20;
@@ -24,6 +29,24 @@ export const LOCK_RETRY_MAX_MS = 1000;
 export function nextPause(attempt: number, remainingMs: number, random: () => number = Math.random): number {
   const base = Math.min(LOCK_RETRY_FIRST_MS * 2 ** Math.min(attempt, 30), LOCK_RETRY_MAX_MS);
   return Math.max(1, Math.min(base * (0.5 + random() / 2), remainingMs));
+}
+
+/**
+ * The pause after `refused` refused lock attempts on `key`, at most `remainingMs`. On a store that
+ * announces releases it ends when both the backoff pause has passed and the lock was released (or
+ * the capped pause ran out, whichever of these two is first); elsewhere it is the backoff pause.
+ */
+export function lockPause(
+  store: Store,
+  key: string,
+  refused: number,
+  remainingMs: number,
+  random: () => number = Math.random,
+): Promise<void> {
+  const backoff = nextPause(refused, remainingMs, random);
+  if (!store.capabilities.lockNotify || !store.waitForUnlock) return pause(backoff);
+  const latest = Math.max(backoff, nextPause(Number.POSITIVE_INFINITY, remainingMs, random));
+  return Promise.all([pause(backoff), store.waitForUnlock(key, latest)]).then(() => undefined);
 }
 
 /** A place in a session's local queue; `done()` lets the next request in line try. Idempotent. */

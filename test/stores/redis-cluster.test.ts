@@ -41,6 +41,37 @@ describe('RedisStore on Redis Cluster', { skip, timeout: 120_000 }, () => {
       );
     });
 
+    it('announces lock releases on every master to the one subscriber, and checks Patch.expect in the script', async () => {
+      const store = getStore() as RedisStore;
+      assert.equal(store.capabilities.lockNotify, true);
+      // Six sessions land on more than one master; the store listens on one connection.
+      for (let i = 0; i < 6; i++) {
+        const key = newKey();
+        await store.create(key, record({ data: { a: '1' } }));
+        const lock = await store.lock(key, 30_000);
+        assert.ok(lock);
+        const started = Date.now();
+        const woken = store.waitForUnlock(key, 20_000).then(() => Date.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, i === 0 ? 500 : 50));
+        await lock.release();
+        const waited = await woken;
+        assert.ok(waited < 10_000, `session ${i}: woken by the release after ${waited} ms`);
+        await assert.rejects(
+          store.patch(key, {
+            set: { a: '2' },
+            unset: [],
+            expiresAt: Date.now() + 60_000,
+            expect: { a: '0' },
+          }),
+          (err: { staleKeys?: string[] }) => {
+            assert.deepEqual(err.staleKeys, ['a']);
+            return true;
+          },
+        );
+        assert.equal((await store.get(key))?.data.a, '1');
+      }
+    });
+
     it('spreads sessions over all three masters and scans every one', async () => {
       const store = getStore() as RedisStore;
       const keys = Array.from({ length: 30 }, () => newKey());

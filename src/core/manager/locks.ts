@@ -6,7 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import { LockTimeoutError } from '../errors.js';
 import type { SessionEvents } from '../events.js';
-import { LocalQueue, nextPause, pause, type Turn } from '../lock-wait.js';
+import { LocalQueue, lockPause, type Turn } from '../lock-wait.js';
 import type { ResolvedOptions } from '../options.js';
 import type { SessionState } from '../session.js';
 import type { LockHandle, Store } from '../store.js';
@@ -64,7 +64,7 @@ export class Locks {
         turn.done();
         return this.#lockTimeout(key, started);
       }
-      await pause(nextPause(refused, remaining));
+      await lockPause(this.store, key, refused, remaining);
     }
   }
 

@@ -32,13 +32,17 @@ export interface RedisCommands {
   /** Closes a client the store made; a client the user passed stays open. */
   close(): Promise<void>;
   /**
-   * Subscribes a new connection (a duplicate of the client) to `channels`; resolves with the
-   * function that unsubscribes and closes it. Undefined on Cluster, where keyspace events are
-   * per node.
+   * Subscribes a connection of its own (a duplicate of the client; on a node-redis Cluster, the
+   * cluster's pub/sub connection) to `channels`; resolves with the function that unsubscribes and
+   * closes it. On Cluster a PUBLISH reaches every node, so one connection hears the whole cluster
+   * (keyspace events, which each node sends only to its own subscribers, do not). Undefined on a
+   * node-redis pool. Aborting `signal` before it resolves drops the connection (a server that is
+   * down would otherwise have it reconnecting for ever); the promise may then never settle.
    */
   subscribe?: (
     channels: string[],
     onMessage: (channel: string, message: string) => void,
+    signal?: AbortSignal,
   ) => Promise<() => Promise<void>>;
   /** The logical database the client uses (for keyspace event channels). */
   database(): number;
@@ -81,11 +85,14 @@ interface NodeRedisSentinel {
     connect(): Promise<unknown>;
     subscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
     close(): Promise<void>;
+    destroy?: () => void;
   };
 }
 
 interface NodeRedisCluster {
   sendCommand(key: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  subscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
+  unsubscribe(channels: string[], listener: (message: string, channel: string) => void): Promise<unknown>;
   nodeClient(node: unknown): Promise<NodeRedisClient> | NodeRedisClient;
   readonly masters?: unknown[];
   getMasters?: () => unknown[];
@@ -171,11 +178,19 @@ function nodeRedisSentinel(sentinel: NodeRedisSentinel): RedisCommands {
     async close() {},
     // The database set in `nodeClientOptions` is not exposed; keyspace events assume 0.
     database: () => 0,
-    async subscribe(channels, onMessage) {
+    async subscribe(channels, onMessage, signal) {
       const subscriber = sentinel.duplicate();
       subscriber.on('error', () => undefined);
-      await subscriber.connect();
-      await subscriber.subscribe(channels, (message, channel) => onMessage(String(channel), String(message)));
+      const drop = () => {
+        if (subscriber.destroy) subscriber.destroy();
+        else void subscriber.close().catch(() => undefined);
+      };
+      await untilAborted(signal, drop, async () => {
+        await subscriber.connect();
+        await subscriber.subscribe(channels, (message, channel) =>
+          onMessage(String(channel), String(message)),
+        );
+      });
       return () => subscriber.close().catch(() => undefined);
     },
   };
@@ -197,11 +212,19 @@ function nodeRedis(client: NodeRedisClient, owned: boolean, connectTimeoutMs = 0
       return raceTimeout(connecting, connectTimeoutMs).then(() => undefined);
     },
     database: () => client.options?.database ?? 0,
-    async subscribe(channels, onMessage) {
+    async subscribe(channels, onMessage, signal) {
       const subscriber = client.duplicate();
       subscriber.on('error', () => undefined);
-      await subscriber.connect();
-      await subscriber.subscribe(channels, (message, channel) => onMessage(String(channel), String(message)));
+      const drop = () => {
+        if (subscriber.destroy) subscriber.destroy();
+        else void subscriber.disconnect?.().catch(() => undefined);
+      };
+      await untilAborted(signal, drop, async () => {
+        await subscriber.connect();
+        await subscriber.subscribe(channels, (message, channel) =>
+          onMessage(String(channel), String(message)),
+        );
+      });
       return async () => {
         if (subscriber.close) await subscriber.close().catch(() => undefined);
         else await subscriber.quit?.().catch(() => undefined);
@@ -232,6 +255,16 @@ function nodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
     ready: () => undefined,
     async close() {},
     database: () => 0,
+    async subscribe(channels, onMessage) {
+      // The cluster keeps one pub/sub connection of its own beside its command connections.
+      const listener = (message: string, channel: string) => onMessage(String(channel), String(message));
+      await cluster.subscribe(channels, listener);
+      return () =>
+        cluster.unsubscribe(channels, listener).then(
+          () => undefined,
+          () => undefined,
+        );
+    },
   };
 }
 
@@ -248,31 +281,35 @@ function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
     },
     ready: () => undefined,
     database: () => client.options?.db ?? 0,
-    subscribe: cluster
-      ? undefined
-      : async (channels, onMessage) => {
-          const subscriber = client.duplicate();
-          subscriber.on('error', () => undefined);
-          subscriber.on('message', (channel, message) => onMessage(String(channel), String(message)));
-          try {
-            // With `enableOfflineQueue: false` a command sent before the duplicate is connected
-            // fails at once, so wait for it (through Sentinel that takes a lookup first).
-            if (subscriber.status === 'wait') await subscriber.connect(); // lazyConnect
-            if (subscriber.status !== 'ready') {
-              await new Promise((resolve, reject) => {
-                subscriber.once('ready', resolve);
-                subscriber.once('end', () => reject(new Error('the subscriber connection ended')));
-              });
-            }
-            await subscriber.subscribe(...channels);
-          } catch (err) {
-            subscriber.disconnect();
-            throw err;
-          }
-          return async () => {
-            await subscriber.quit().catch(() => subscriber.disconnect());
-          };
-        },
+    // A duplicate Cluster connects to the cluster on its own, so its subscriber connection and
+    // its message listener stay apart from the user's client.
+    subscribe: async (channels, onMessage, signal) => {
+      const subscriber = client.duplicate();
+      subscriber.on('error', () => undefined);
+      subscriber.on('message', (channel, message) => onMessage(String(channel), String(message)));
+      const drop = () => subscriber.disconnect();
+      signal?.addEventListener('abort', drop, { once: true });
+      try {
+        // With `enableOfflineQueue: false` a command sent before the duplicate is connected
+        // fails at once, so wait for it (through Sentinel that takes a lookup first).
+        if (subscriber.status === 'wait') await subscriber.connect(); // lazyConnect
+        if (subscriber.status !== 'ready') {
+          await new Promise((resolve, reject) => {
+            subscriber.once('ready', resolve);
+            subscriber.once('end', () => reject(new Error('the subscriber connection ended')));
+          });
+        }
+        await subscriber.subscribe(...channels);
+      } catch (err) {
+        subscriber.disconnect();
+        throw err;
+      } finally {
+        signal?.removeEventListener('abort', drop);
+      }
+      return async () => {
+        await subscriber.quit().catch(() => subscriber.disconnect());
+      };
+    },
     async close() {
       if (!owned) return;
       const c = client as IORedisClient & { quit(): Promise<unknown>; disconnect(): void };
@@ -338,6 +375,33 @@ export async function ownClient(options: OwnClientOptions): Promise<RedisCommand
 function isModuleMissing(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+}
+
+/**
+ * Runs `connect`, calling `drop` if `signal` aborts meanwhile or `connect` fails (so a connection
+ * that is still retrying is not left behind).
+ */
+async function untilAborted(
+  signal: AbortSignal | undefined,
+  drop: () => void,
+  connect: () => Promise<void>,
+): Promise<void> {
+  const dropQuietly = () => {
+    try {
+      drop();
+    } catch {
+      // Already closed.
+    }
+  };
+  signal?.addEventListener('abort', dropQuietly, { once: true });
+  try {
+    await connect();
+  } catch (err) {
+    dropQuietly();
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', dropQuietly);
+  }
 }
 
 /** Resolves when `promise` settles or after `ms`, whichever is first. */

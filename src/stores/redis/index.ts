@@ -1,2 +1,2 @@
-export type { RedisStoreOptions, WaitForReplicas } from './redis-store.js';
+export type { RedisStoreOptions, WaitForReplicas } from './options.js';
 export { RedisStore } from './redis-store.js';

@@ -1,6 +1,10 @@
 /**
  * The Lua scripts behind every write: one script call per write, so each runs atomically in one
  * round trip. Each touches one key (the session hash), so they run unchanged on Redis Cluster.
+ * A script that releases a lock also PUBLISHes the hash's key on the store's unlock channel (pub/sub
+ * names no key, so on Cluster the message reaches subscribers on every node). It is `pcall`ed: a
+ * Redis user whose ACL does not allow the channel still releases and writes; its waiters fall back
+ * to their timers.
  *
  * Hash fields: `v` version, `c` created, `e` expiry, `a` absolute expiry, `u` user id, `s` size
  * (bytes of key names plus JSON text), `lk`/`lkx` lock token and its expiry, and `d:<key>` per
@@ -42,10 +46,12 @@ return 1
 
 /**
  * ARGV: now, expiresAt, expectVersion or '', lockToken or '', releaseLock '1'|'0', replace '1'|'0',
- * maxSize, user mode ('k' keep | 'd' drop | 's' set), userId, number of set pairs, key, value, ...,
- * then the keys to unset.
- * → {0} gone, {2} version conflict, {3} lock lost, {4, size} too large,
- *   {1, version, previous user id or '', absoluteExpiresAt} written.
+ * maxSize, user mode ('k' keep | 'd' drop | 's' set), userId, number of set pairs, number of
+ * expectations, unlock channel, then the set pairs (key, value, ...), the expectations (key,
+ * 'n' absent | 's' holds text, text, ...), then the keys to unset.
+ * → {0} gone, {2} version conflict, {3} lock lost, {4, size} too large, {5, {stale keys}} an
+ *   expected key holds other text, {1, version, previous user id or '', absoluteExpiresAt} written.
+ * Releasing the lock announces it on the unlock channel (the message is the hash's key).
  */
 export const PATCH = script(`${LIVE}
 local h = KEYS[1]
@@ -54,16 +60,29 @@ local m = redis.call('HMGET', h, 'e', 'a', 'v', 'lk', 's', 'u')
 if not live(m[1], m[2], now) then return {0} end
 if ARGV[3] ~= '' and ARGV[3] ~= m[3] then return {2} end
 if ARGV[4] ~= '' and ARGV[4] ~= m[4] then return {3} end
-local nset = tonumber(ARGV[10])
-local unsetFrom = 11 + 2 * nset
+local setFrom = 13
+local expectFrom = setFrom + 2 * tonumber(ARGV[10])
+local unsetFrom = expectFrom + 3 * tonumber(ARGV[11])
+if unsetFrom > expectFrom then
+  local stale = {}
+  for i = expectFrom, unsetFrom - 1, 3 do
+    local stored = redis.call('HGET', h, 'd:' .. ARGV[i])
+    if ARGV[i + 1] == 'n' then
+      if stored then stale[#stale + 1] = ARGV[i] end
+    elseif stored ~= ARGV[i + 2] then
+      stale[#stale + 1] = ARGV[i]
+    end
+  end
+  if #stale > 0 then return {5, stale} end
+end
 local changes = {}
 local size = 0
 if ARGV[6] == '1' then
-  for i = 11, unsetFrom - 1, 2 do size = size + #ARGV[i] + #ARGV[i + 1] end
+  for i = setFrom, expectFrom - 1, 2 do size = size + #ARGV[i] + #ARGV[i + 1] end
 else
   size = tonumber(m[5]) or 0
   for i = unsetFrom, #ARGV do changes[ARGV[i]] = false end
-  for i = 11, unsetFrom - 1, 2 do changes[ARGV[i]] = ARGV[i + 1] end
+  for i = setFrom, expectFrom - 1, 2 do changes[ARGV[i]] = ARGV[i + 1] end
   for k, v in pairs(changes) do
     if redis.call('HEXISTS', h, 'd:' .. k) == 1 then
       size = size - #k - redis.call('HSTRLEN', h, 'd:' .. k)
@@ -77,7 +96,7 @@ if ARGV[6] == '1' then
   for _, f in ipairs(fields) do
     if string.sub(f, 1, 2) == 'd:' then redis.call('HDEL', h, f) end
   end
-  for i = 11, unsetFrom - 1, 2 do redis.call('HSET', h, 'd:' .. ARGV[i], ARGV[i + 1]) end
+  for i = setFrom, expectFrom - 1, 2 do redis.call('HSET', h, 'd:' .. ARGV[i], ARGV[i + 1]) end
 else
   for k, v in pairs(changes) do
     if v then redis.call('HSET', h, 'd:' .. k, v) else redis.call('HDEL', h, 'd:' .. k) end
@@ -88,7 +107,10 @@ local e = ARGV[2]
 if tonumber(e) > tonumber(m[2]) then e = m[2] end
 redis.call('HSET', h, 'e', e, 's', size)
 if ARGV[8] == 's' then redis.call('HSET', h, 'u', ARGV[9]) elseif ARGV[8] == 'd' then redis.call('HDEL', h, 'u') end
-if ARGV[5] == '1' and ARGV[4] ~= '' then redis.call('HDEL', h, 'lk', 'lkx') end
+if ARGV[5] == '1' and ARGV[4] ~= '' then
+  redis.call('HDEL', h, 'lk', 'lkx')
+  redis.pcall('PUBLISH', ARGV[12], h)
+end
 redis.call('PEXPIREAT', h, e)
 return {1, version, m[6] or '', m[2]}
 `);
@@ -117,22 +139,27 @@ redis.call('HSET', h, 'lk', ARGV[2], 'lkx', ARGV[3])
 return {1, redis.call('HGETALL', h)}
 `);
 
-/** ARGV: token → 1 released, 0 not held by this token. */
+/** ARGV: token, unlock channel → 1 released (and announced on the channel), 0 not held by this token. */
 export const UNLOCK = script(`
 local h = KEYS[1]
 if redis.call('HGET', h, 'lk') == ARGV[1] then
   redis.call('HDEL', h, 'lk', 'lkx')
+  redis.pcall('PUBLISH', ARGV[2], h)
   return 1
 end
 return 0
 `);
 
-/** ARGV: now → {1 when a live session was there else 0, its user id or ''}. */
+/**
+ * ARGV: now, unlock channel → {1 when a live session was there else 0, its user id or ''}. A lock
+ * held on the session goes with it, announced on the unlock channel.
+ */
 export const DESTROY = script(`${LIVE}
 local h = KEYS[1]
 local now = tonumber(ARGV[1])
-local m = redis.call('HMGET', h, 'e', 'a', 'u')
+local m = redis.call('HMGET', h, 'e', 'a', 'u', 'lk')
 redis.call('DEL', h)
+if m[4] then redis.pcall('PUBLISH', ARGV[2], h) end
 if live(m[1], m[2], now) then return {1, m[3] or ''} end
 return {0, m[3] or ''}
 `);
