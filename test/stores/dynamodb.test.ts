@@ -24,13 +24,19 @@ describe(`DynamoDBStore on ${ENGINE.name}`, () => {
     await engine?.close();
   });
 
-  const make = async (client: () => DynamoDBClient | AwsLiteClient) => {
-    const store = new DynamoDBStore({ tableName: tableName(), client: client(), ...warnings() });
+  const make = async (client: () => DynamoDBClient | AwsLiteClient, transport?: 'lean' | 'sdk') => {
+    const store = new DynamoDBStore({
+      tableName: tableName(),
+      client: client(),
+      ...(transport === undefined ? {} : { transport }),
+      ...warnings(),
+    });
     await store.ensureTable();
     return store;
   };
 
-  storeConformance('DynamoDBStore (AWS SDK v3)', () => make(() => sdk));
+  storeConformance('DynamoDBStore (AWS SDK v3, lean transport by default)', () => make(() => sdk));
+  storeConformance("DynamoDBStore (AWS SDK v3, transport: 'sdk')", () => make(() => sdk, 'sdk'));
   storeConformance('DynamoDBStore (aws-lite)', () => make(() => lite));
   storeConformance("DynamoDBStore (aws-lite, responseContentType 'application/json')", () =>
     make(() => liteJson),

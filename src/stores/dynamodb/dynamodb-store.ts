@@ -60,7 +60,7 @@ import {
 import {
   type AttributeValue,
   type AwsLiteClient,
-  AwsLiteTransport,
+  awsLiteTransport,
   createSdkV3Client,
   type DynamoDBClientConfig,
   describeFailure,
@@ -70,8 +70,9 @@ import {
   type Operation,
   type Payload,
   type SdkV3Client,
-  SdkV3Transport,
+  sdkV3Transport,
   type Transport,
+  type TransportChoice,
 } from './transport.js';
 import { optionsFromUrl } from './url.js';
 
@@ -86,6 +87,8 @@ export interface DynamoDBStoreOptions {
   client?: SdkV3Client | AwsLiteClient;
   /** Settings for an SDK v3 client the store builds (tuned: static endpoint, keep-alive) and closes. */
   clientConfig?: DynamoDBClientConfig;
+  /** `'lean'` (own HTTP path driven by the SDK client's settings) or `'sdk'` (`client.send()`). @default 'lean' */
+  transport?: TransportChoice;
   /**
    * The table's partition key (type S).
    * @default 'id'
@@ -1180,8 +1183,8 @@ function makeTransport(options: DynamoDBStoreOptions): Transport {
     });
   }
   if (client !== undefined) {
-    if (isSdkV3Client(client)) return new SdkV3Transport(client, false);
-    if (isAwsLiteClient(client)) return new AwsLiteTransport(client);
+    if (isSdkV3Client(client)) return sdkV3Transport(client, false, options.transport);
+    if (isAwsLiteClient(client)) return awsLiteTransport(client, options.transport);
     throw new ConfigError(
       'client',
       'must be an AWS SDK v3 DynamoDBClient or an @aws-lite/client instance (a DynamoDBDocumentClient or SDK v2 client will not do)',
@@ -1229,7 +1232,7 @@ function makeTransport(options: DynamoDBStoreOptions): Transport {
   const pending = createSdkV3Client(clientConfig);
   // A failure here (no SDK installed) surfaces on the first call, not as an unhandled rejection.
   pending.catch(() => {});
-  return new SdkV3Transport(pending, true);
+  return sdkV3Transport(pending, true, options.transport);
 }
 
 /** HTTP attempts behind one answer (the AWS SDK's `$metadata.attempts`, retries included); 1 where unknown. */
