@@ -616,7 +616,7 @@ describe(`DynamoDBStore quirks on ${ENGINE.name}`, () => {
       const key = newKey();
       await fromUrl.create(key, record());
       assert.deepEqual((await fromUrl.get(key))?.data, record().data);
-      assert.equal(fromUrl.transport, 'aws-sdk-v3');
+      assert.equal(fromUrl.transport, 'lean');
     });
 
     it('a user client stays open after close(); a closed store refuses calls', async () => {

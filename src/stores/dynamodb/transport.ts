@@ -68,9 +68,13 @@ export function sdkV3Transport(
 export function awsLiteTransport(client: AwsLiteClient, choice: TransportChoice | undefined): Transport {
   checkChoice(choice);
   if (choice === 'sdk') {
-    throw new ConfigError('transport', "`'sdk'` needs an AWS SDK v3 DynamoDBClient; this client is aws-lite", {
-      scope: 'dynamodb',
-    });
+    throw new ConfigError(
+      'transport',
+      "`'sdk'` needs an AWS SDK v3 DynamoDBClient; this client is aws-lite",
+      {
+        scope: 'dynamodb',
+      },
+    );
   }
   return new AwsLiteTransport(client);
 }

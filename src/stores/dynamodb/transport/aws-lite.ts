@@ -83,4 +83,3 @@ export function awsLiteEndpoint(config: AwsLiteConfig | undefined): string | und
   const port = config.port ? `:${config.port}` : '';
   return `${protocol}//${host}${port}${config.pathPrefix ?? ''}`;
 }
-

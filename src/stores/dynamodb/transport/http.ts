@@ -3,7 +3,7 @@
  * read whole. Failures of the exchange itself (reset, refused, timed out) reject with the Node
  * error, its `code` kept (`ECONNRESET`...), as the SDK's HTTP handler reports them.
  */
-import { type Agent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { type Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 /** Where requests go: the SDK's resolved endpoint. */
@@ -46,7 +46,10 @@ export function post(
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', reject);
         res.on('end', () => {
-          const text = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+          const text =
+            chunks.length === 1
+              ? (chunks[0] as Buffer).toString('utf8')
+              : Buffer.concat(chunks).toString('utf8');
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
         });
         // A connection cut mid-reply: `aborted` then `close` without `end`.

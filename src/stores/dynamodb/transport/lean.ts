@@ -10,12 +10,23 @@ import { type LeanSetup, resolveSetup, type SignableRequest } from './setup.js';
 import type { Operation, Payload, SdkV3Client, Transport } from './types.js';
 import { CARRIES_VALUES, fromWire, parseDateHeader, toWire } from './wire.js';
 
-const TARGETS = new Map<string, string>();
-const target = (operation: Operation): string => {
-  let value = TARGETS.get(operation);
-  if (value === undefined) TARGETS.set(operation, (value = `DynamoDB_20120810.${operation}`));
-  return value;
-};
+const OPERATIONS: readonly Operation[] = [
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'Query',
+  'Scan',
+  'BatchWriteItem',
+  'CreateTable',
+  'DescribeTable',
+  'UpdateTimeToLive',
+  'DescribeTimeToLive',
+  'UpdateTable',
+];
+/** `X-Amz-Target` per operation, built once. */
+const TARGETS = new Map(OPERATIONS.map((op) => [op, `DynamoDB_20120810.${op}`]));
+const target = (operation: Operation): string => TARGETS.get(operation) ?? `DynamoDB_20120810.${operation}`;
 
 /** Errors the SDK answers by correcting its clock offset and retrying (`CLOCK_SKEW_ERROR_CODES`). */
 const CLOCK_SKEW = new Set([
@@ -129,11 +140,14 @@ function serviceError(reply: Reply, setup: LeanSetup): Error {
   } catch {
     body = {};
   }
-  const type = typeof body.__type === 'string' ? body.__type : String(reply.headers['x-amzn-errortype'] ?? '');
+  const type =
+    typeof body.__type === 'string' ? body.__type : String(reply.headers['x-amzn-errortype'] ?? '');
   // `com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException`, or `Name:http://...` in the header.
-  const name = type.split('#').pop()?.split(':')[0] || (reply.status >= 500 ? 'InternalServerError' : 'UnknownError');
+  const name =
+    type.split('#').pop()?.split(':')[0] || (reply.status >= 500 ? 'InternalServerError' : 'UnknownError');
   const text = body.message ?? body.Message;
-  const err = new Error(typeof text === 'string' ? text : `HTTP ${reply.status}`) as Error & Record<string, unknown>;
+  const err = new Error(typeof text === 'string' ? text : `HTTP ${reply.status}`) as Error &
+    Record<string, unknown>;
   for (const [k, v] of Object.entries(body)) {
     if (k !== '__type' && k !== 'message' && k !== 'Message' && k !== '__proto__') err[k] = v;
   }

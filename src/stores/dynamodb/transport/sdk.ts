@@ -121,4 +121,3 @@ function regionalEndpoint(region: string): string {
     ? `https://dynamodb.${region}.amazonaws.com.cn`
     : `https://dynamodb.${region}.amazonaws.com`;
 }
-

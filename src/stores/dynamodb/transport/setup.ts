@@ -95,7 +95,8 @@ export async function resolveSetup(client: SdkV3Client): Promise<LeanSetup> {
       ? handlerConfig?.httpsAgent
       : (handlerConfig?.httpAgent ?? (await handlerConfig?.httpAgentProvider?.().catch(() => undefined)));
   const ownAgent = !(agent instanceof HttpAgent);
-  if (ownAgent) agent = probe.endpoint.protocol === 'https:' ? new HttpsAgent(KEEP_ALIVE) : new HttpAgent(KEEP_ALIVE);
+  if (ownAgent)
+    agent = probe.endpoint.protocol === 'https:' ? new HttpsAgent(KEEP_ALIVE) : new HttpAgent(KEEP_ALIVE);
   const timeout = handlerConfig?.requestTimeout;
   return {
     endpoint: probe.endpoint,

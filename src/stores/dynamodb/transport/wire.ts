@@ -79,4 +79,3 @@ export function fromWire(value: unknown): unknown {
   }
   return value;
 }
-
