@@ -276,7 +276,7 @@ describe(`lean DynamoDB transport: signing and credentials on ${ENGINE.name}`, (
   it('credentials expiring under load are refreshed before expiry: no request fails', async () => {
     // The SDK refreshes credentials 5 minutes before their `Expiration`. The endpoint hands out
     // keys whose Expiration is 5 min + 1 s away, and the proxy refuses each key from the moment
-    // the SDK should have stopped using it (plus 300 ms for requests in flight): a request
+    // the SDK should have stopped using it (plus 1.5 s for requests in flight on a loaded machine): a request
     // signed with a stale key fails.
     let fetches = 0;
     const url = await serve((_req, res) => {
@@ -286,7 +286,7 @@ describe(`lean DynamoDB transport: signing and credentials on ${ENGINE.name}`, (
       proxy.keys.set(id, {
         secretAccessKey: `secret-${fetches}`,
         sessionToken: `token-${fetches}`,
-        refuseAfter: now + 1_300,
+        refuseAfter: now + 2_500,
       });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
@@ -303,7 +303,7 @@ describe(`lean DynamoDB transport: signing and credentials on ${ENGINE.name}`, (
     proxy.attempts.splice(0);
     const keys = Array.from({ length: 4 }, () => newKey());
     for (const key of keys) await store.create(key, record());
-    const until = Date.now() + 4_000;
+    const until = Date.now() + 5_000;
     let calls = 0;
     await Promise.all(
       keys.map(async (key, worker) => {
