@@ -18,6 +18,7 @@ import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
 import { newKey, record } from '../conformance/suite.js';
 import {
+  awsLiteClient,
   CREDENTIALS,
   ENGINE,
   REGION,
@@ -330,5 +331,31 @@ describe(`lean DynamoDB transport: signing and credentials on ${ENGINE.name}`, (
       'requests were signed with the new keys',
     );
     assert.deepEqual(proxy.refused(), [], 'no request was signed with an expired key');
+  });
+
+  it('the transport option: a wrong value, or sdk with an aws-lite client, is a ConfigError naming it', async () => {
+    const lite = await awsLiteClient(proxy.endpoint);
+    assert.throws(
+      () =>
+        new DynamoDBStore({
+          tableName: table,
+          client: sdkClient(proxy.endpoint),
+          transport: 'fast' as 'sdk',
+        }),
+      { code: 'BATON_CONFIG', message: /transport.*'lean' or 'sdk'/ },
+    );
+    assert.throws(() => new DynamoDBStore({ tableName: table, client: lite, transport: 'sdk' }), {
+      code: 'BATON_CONFIG',
+      message: /transport.*aws-lite/,
+    });
+    const own = new DynamoDBStore({
+      tableName: table,
+      clientConfig: { endpoint: proxy.endpoint, region: REGION, credentials: CREDENTIALS },
+      transport: 'sdk',
+      ...warnings(),
+    });
+    stores.push(own);
+    assert.equal(own.transport, 'aws-sdk-v3');
+    await roundTrip(own);
   });
 });

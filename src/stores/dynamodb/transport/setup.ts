@@ -147,13 +147,15 @@ async function probeRequest(client: SdkV3Client): Promise<{ endpoint: Endpoint; 
   const protocol = request.protocol === 'http:' || request.protocol === 'http' ? 'http:' : 'https:';
   const port = typeof request.port === 'number' ? request.port : undefined;
   const defaultPort = protocol === 'https:' ? 443 : 80;
-  const hostname = String(request.hostname);
+  // node:http takes an IPv6 literal without its URL brackets; the host header keeps them.
+  const bracketed = String(request.hostname);
+  const hostname = bracketed.replace(/^\[(.*)\]$/, '$1');
   const endpoint: Endpoint = {
     protocol,
     hostname,
     port,
     path: typeof request.path === 'string' && request.path !== '' ? request.path : '/',
-    host: port === undefined || port === defaultPort ? hostname : `${hostname}:${port}`,
+    host: port === undefined || port === defaultPort ? bracketed : `${bracketed}:${port}`,
   };
   const schemes = context.endpointV2?.properties?.authSchemes as AuthScheme[] | undefined;
   const authScheme = schemes?.find((s) => s.name === 'sigv4') ?? schemes?.[0];
