@@ -146,9 +146,9 @@ async function redisClient(): Promise<any> {
   return client;
 }
 
-async function batonDynamoStore(client: any): Promise<any> {
+async function batonDynamoStore(client: any, transport?: 'sdk'): Promise<any> {
   const { DynamoDBStore } = await baton('stores/dynamodb/index.js');
-  const store = new DynamoDBStore({ tableName: table, client, onWarning: () => {} });
+  const store = new DynamoDBStore({ tableName: table, client, transport, onWarning: () => {} });
   await store.ensureTable();
   return store;
 }
@@ -158,7 +158,11 @@ async function batonStore(): Promise<any> {
     const { RedisStore } = await baton('stores/redis/index.js');
     return new RedisStore({ client: await redisClient(), prefix });
   }
-  return batonDynamoStore(name === 'baton-sdk' ? await sdkV3Client() : await awsLiteClient());
+  // Client setups: baton-sdk = SDK v3 client, lean transport (the default); baton-sdk-send = SDK v3
+  // client with transport: 'sdk'; the rest = aws-lite.
+  if (name === 'baton-sdk') return batonDynamoStore(await sdkV3Client());
+  if (name === 'baton-sdk-send') return batonDynamoStore(await sdkV3Client(), 'sdk');
+  return batonDynamoStore(await awsLiteClient());
 }
 
 function listenToCapacity(store: any): void {
@@ -181,7 +185,8 @@ async function build(app: express.Express): Promise<void> {
   switch (name) {
     case 'baton':
     case 'baton-traced':
-    case 'baton-sdk': {
+    case 'baton-sdk':
+    case 'baton-sdk-send': {
       if (name === 'baton-traced') subscribeToTracing();
       const { session } = await baton('adapters/express/index.js');
       const store = await batonStore();

@@ -121,10 +121,13 @@ const own = new DynamoDBStore({
   tableName: 'bench',
   clientConfig: { endpoint: engine.endpoint, region, credentials },
 });
-measure("store.get, the store's own tuned SDK v3 client", () => own.get('k'));
+measure("store.get, clientConfig (the store's own SDK v3 client, lean transport)", () => own.get('k'));
 
 const sdkStore = new DynamoDBStore({ tableName: 'bench', client: sdkDefault });
-measure('store.get, a default SDK v3 client', () => sdkStore.get('k'));
+measure('store.get, a default SDK v3 client (lean transport, the default)', () => sdkStore.get('k'));
+
+const sendStore = new DynamoDBStore({ tableName: 'bench', client: sdkDefault, transport: 'sdk' });
+measure("store.get, a default SDK v3 client, transport: 'sdk' (client.send)", () => sendStore.get('k'));
 
 const liteClient: AwsLiteClient = await awsLite({
   endpoint: engine.endpoint,

@@ -259,6 +259,7 @@ async function main(): Promise<void> {
       const comparisons: Array<[string, string, Engine]> = [
         ['baton', 'floor-lite', 'dynamodb'],
         ['baton-sdk', 'floor', 'dynamodb'],
+        ['baton-sdk', 'dynamodb-store', 'dynamodb'],
         ...(peer ? [['baton', peer, 'dynamodb'] as [string, string, Engine]] : []),
         ['baton', 'connect-redis', 'redis'],
         // What tracing costs once subscribed (a no-op subscriber): an upper bound of its cost

@@ -40,8 +40,20 @@ export const SCENARIOS: ScenarioSpec[] = [
   {
     name: 'baton-sdk',
     engine: 'dynamodb',
-    description: 'baton-session Express middleware, DynamoDBStore over AWS SDK v3',
+    description:
+      "baton-session Express middleware, DynamoDBStore given an AWS SDK v3 client (the default lean transport: its settings, baton's HTTP path)",
     routes: ALL,
+    shared: true,
+    peer: false,
+    floor: false,
+    client: 'aws-sdk-v3',
+  },
+  {
+    name: 'baton-sdk-send',
+    engine: 'dynamodb',
+    description:
+      "as `baton-sdk`, with `transport: 'sdk'`: every call through the client's `send()` and middleware stack",
+    routes: ['read', 'write'],
     shared: true,
     peer: false,
     floor: false,

@@ -51,8 +51,15 @@ describe(`LOAD-02: cross-instance read-your-writes (DynamoDB on ${ENGINE.name})`
         return c;
       };
       const seen: boolean[] = [];
-      const a = new DynamoDBStore({ tableName: table, client: client([]), ...warnings() });
-      const b = new DynamoDBStore({ tableName: table, client: client(seen), consistentRead, ...warnings() });
+      // The flag is seen through SDK middleware, which only the `sdk` transport runs.
+      const a = new DynamoDBStore({ tableName: table, client: client([]), transport: 'sdk', ...warnings() });
+      const b = new DynamoDBStore({
+        tableName: table,
+        client: client(seen),
+        transport: 'sdk',
+        consistentRead,
+        ...warnings(),
+      });
       let stale = 0;
       let next = 0;
       const started = performance.now();

@@ -46,7 +46,9 @@ describe(`FLT-04 throttling through Express on DynamoDB (${ENGINE.name} + SDK mi
       },
       { step: 'finalizeRequest', name: `throttle-${randomBytes(4).toString('hex')}`, priority: 'low' },
     );
-    store = new DynamoDBStore({ tableName: tableName(), client, ...warnings() });
+    // Faults are injected as SDK middleware, which only the `sdk` transport runs (the lean path's
+    // faults: test/stores/dynamodb-transport-faults.test.ts).
+    store = new DynamoDBStore({ tableName: tableName(), client, transport: 'sdk', ...warnings() });
     await store.ensureTable();
     server = createServer(makeApp({ store }).app);
     base = await listen(server);

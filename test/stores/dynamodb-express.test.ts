@@ -48,7 +48,8 @@ describe(`DynamoDBStore behind two Express instances (${ENGINE.name})`, () => {
   before(async () => {
     engine = await startEngine();
     client = sdkClient(engine.endpoint);
-    store = new DynamoDBStore({ tableName: tableName(), client, ...warnings() });
+    // Commands are observed through SDK middleware, which only the `sdk` transport runs.
+    store = new DynamoDBStore({ tableName: tableName(), client, transport: 'sdk', ...warnings() });
     await store.ensureTable();
     c = await cluster({ store });
   });
@@ -126,7 +127,7 @@ describe(`DynamoDBStore behind two Express instances (${ENGINE.name})`, () => {
         ProvisionedThroughput: { ReadCapacityUnits: 1, WriteCapacityUnits: 1 },
       }),
     );
-    const guide = new DynamoDBStore({ tableName: name, client, ...warnings() });
+    const guide = new DynamoDBStore({ tableName: name, client, transport: 'sdk', ...warnings() });
     const locked = await cluster({ store: guide, concurrency: 'lock' });
     try {
       const jar = new Jar();

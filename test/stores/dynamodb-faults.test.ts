@@ -1,7 +1,9 @@
 /**
  * Faults dynalite cannot produce, injected with AWS SDK middleware: throttling for k of n
  * attempts, and ambiguous writes (the write happens, then the client sees an HTTP 500 and
- * retries). Plus a refused connection, which is real.
+ * retries). Plus a refused connection, which is real. Middleware runs only on the SDK path
+ * (`transport: 'sdk'`); the lean path's faults come from an HTTP server in
+ * dynamodb-transport-faults.test.ts.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -85,7 +87,7 @@ describe('DynamoDBStore under injected faults', () => {
     engine = await startEngine();
     client = sdkClient(engine.endpoint, { maxAttempts: 3 });
     faults = injector(client);
-    store = new DynamoDBStore({ tableName: tableName(), client, ...warnings() });
+    store = new DynamoDBStore({ tableName: tableName(), client, transport: 'sdk', ...warnings() });
     await store.ensureTable();
   });
   after(async () => {
@@ -201,7 +203,13 @@ describe('DynamoDBStore under injected faults', () => {
 
   describe('gc under throttling', () => {
     it('sends unprocessed deletes again until every expired record is gone, with progress and capacity', async () => {
-      const gcStore = new DynamoDBStore({ tableName: tableName(), client, scanSegments: 3, ...warnings() });
+      const gcStore = new DynamoDBStore({
+        tableName: tableName(),
+        client,
+        transport: 'sdk',
+        scanSegments: 3,
+        ...warnings(),
+      });
       await gcStore.ensureTable();
       const now = Date.now();
       const expired = Array.from({ length: 60 }, () => newKey());

@@ -24,13 +24,25 @@ describe(`DynamoDBStore on ${ENGINE.name}`, () => {
     await engine?.close();
   });
 
-  const make = async (client: () => DynamoDBClient | AwsLiteClient) => {
-    const store = new DynamoDBStore({ tableName: tableName(), client: client(), ...warnings() });
+  const make = async (client: () => DynamoDBClient | AwsLiteClient, transport?: 'lean' | 'sdk') => {
+    const store = new DynamoDBStore({
+      tableName: tableName(),
+      client: client(),
+      ...(transport === undefined ? {} : { transport }),
+      ...warnings(),
+    });
     await store.ensureTable();
     return store;
   };
 
-  storeConformance({ name: 'DynamoDBStore (AWS SDK v3)', create: () => make(() => sdk) });
+  storeConformance({
+    name: 'DynamoDBStore (AWS SDK v3, lean transport by default)',
+    create: () => make(() => sdk),
+  });
+  storeConformance({
+    name: "DynamoDBStore (AWS SDK v3, transport: 'sdk')",
+    create: () => make(() => sdk, 'sdk'),
+  });
   storeConformance({ name: 'DynamoDBStore (aws-lite)', create: () => make(() => lite) });
   storeConformance({
     name: "DynamoDBStore (aws-lite, responseContentType 'application/json')",

@@ -11,14 +11,14 @@ import { type ConditionFailed, failureOf, sdkAttempts } from './failures.js';
 import type { DynamoDBStoreOptions, Layout } from './options.js';
 import {
   type AttributeValue,
-  AwsLiteTransport,
+  awsLiteTransport,
   createSdkV3Client,
   type Item,
   isAwsLiteClient,
   isSdkV3Client,
   type Operation,
   type Payload,
-  SdkV3Transport,
+  sdkV3Transport,
   type Transport,
 } from './transport.js';
 
@@ -123,8 +123,8 @@ export function makeTransport(options: DynamoDBStoreOptions): Transport {
     });
   }
   if (client !== undefined) {
-    if (isSdkV3Client(client)) return new SdkV3Transport(client, false);
-    if (isAwsLiteClient(client)) return new AwsLiteTransport(client);
+    if (isSdkV3Client(client)) return sdkV3Transport(client, false, options.transport);
+    if (isAwsLiteClient(client)) return awsLiteTransport(client, options.transport);
     throw new ConfigError(
       'client',
       'must be an AWS SDK v3 DynamoDBClient or an @aws-lite/client instance (a DynamoDBDocumentClient or SDK v2 client will not do)',
@@ -172,5 +172,5 @@ export function makeTransport(options: DynamoDBStoreOptions): Transport {
   const pending = createSdkV3Client(clientConfig);
   // A failure here (no SDK installed) surfaces on the first call, not as an unhandled rejection.
   pending.catch(() => {});
-  return new SdkV3Transport(pending, true);
+  return sdkV3Transport(pending, true, options.transport);
 }

@@ -110,7 +110,7 @@ export class DynamoDBStore implements Store {
     return new DynamoDBStore(options);
   }
 
-  /** `aws-sdk-v3` or `aws-lite`: which client carries the calls. */
+  /** `lean`, `aws-sdk-v3` (`transport: 'sdk'`) or `aws-lite`: which path carries the calls. */
   get transport(): string {
     return this.#table.transport.kind;
   }

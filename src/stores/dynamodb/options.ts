@@ -6,7 +6,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { ClockOption } from '../clock.js';
 import { ATTR, type Compression } from './codec.js';
 import type { BillingOptions } from './table.js';
-import type { AwsLiteClient, DynamoDBClientConfig, SdkV3Client } from './transport.js';
+import type { AwsLiteClient, DynamoDBClientConfig, SdkV3Client, TransportChoice } from './transport.js';
 
 export interface DynamoDBStoreOptions {
   /** The table's name. Required. Create it with `ensureTable()` or `baton create-table`. */
@@ -19,6 +19,8 @@ export interface DynamoDBStoreOptions {
   client?: SdkV3Client | AwsLiteClient;
   /** Settings for an SDK v3 client the store builds (tuned: static endpoint, keep-alive) and closes. */
   clientConfig?: DynamoDBClientConfig;
+  /** `'lean'` (own HTTP path driven by the SDK client's settings) or `'sdk'` (`client.send()`). @default 'lean' */
+  transport?: TransportChoice;
   /**
    * The table's partition key (type S).
    * @default 'id'
