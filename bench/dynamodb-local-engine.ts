@@ -72,10 +72,15 @@ server.listen(0, '127.0.0.1', () => {
 process.on('message', (message: { type: string }) => {
   if (message.type === 'counts') process.send?.({ type: 'counts', counts: { ...counts } });
 });
-// The runner going away ends the engine (and its JVM) too.
-process.on('disconnect', () => {
+// The runner going away ends the engine (and its JVM) too. The runner stops this process with
+// SIGTERM (SIGKILL 3 s later), which skips 'exit' handlers: without these the JVM outlived every
+// run. `close()` sends the JVM its SIGTERM at once, so it goes even if this process is killed.
+const end = () => {
   void engine.close().finally(() => process.exit(0));
-});
+};
+process.on('disconnect', end);
+process.once('SIGTERM', end);
+process.once('SIGINT', end);
 
 /** The calls a session store makes, on a table shaped like baton's; returns the time it took. */
 async function warmUp(endpoint: string): Promise<number> {
