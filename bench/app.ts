@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { BENCH_SECRET, type Engine } from './scenarios.js';
 import { payload, type Session, seedReadWriteRoutes, sessionOf } from './session-routes.js';
+import { makeTracingInert } from './tracing-inert.js';
 
 const require = createRequire(import.meta.url);
 
@@ -185,9 +186,11 @@ async function build(app: express.Express): Promise<void> {
   switch (name) {
     case 'baton':
     case 'baton-traced':
+    case 'baton-untraced':
     case 'baton-sdk':
     case 'baton-sdk-send': {
       if (name === 'baton-traced') subscribeToTracing();
+      if (name === 'baton-untraced') makeTracingInert(await baton('core/tracing.js'));
       const { session } = await baton('adapters/express/index.js');
       const store = await batonStore();
       listenToCapacity(store);

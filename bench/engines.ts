@@ -12,6 +12,13 @@ export interface DynamoEngine {
   endpoint: string;
   /** Calls per DynamoDB operation since the engine started, counted at the engine. */
   counts(): Promise<Record<string, number>>;
+  /**
+   * How long an app on this engine may take to start (its `ensureTable()` included): longer on
+   * DynamoDB Local, whose table calls are slower on a loaded machine; undefined: the default.
+   */
+  appReadyTimeoutMs?: number;
+  /** DynamoDB Local: ms to a first answer from the JVM, and ms of the warm-up after it. */
+  startup?: { startMs: number; warmupMs: number };
   stop(): Promise<void>;
 }
 
@@ -21,8 +28,8 @@ export type DynamoEngineKind = 'dynalite' | 'dynamodb-local';
 export async function startDynamo(kind: DynamoEngineKind = 'dynalite'): Promise<DynamoEngine> {
   const script = kind === 'dynalite' ? './dynalite-engine.ts' : './dynamodb-local-engine.ts';
   const file = fileURLToPath(new URL(script, import.meta.url));
-  // A JVM start takes 5-7 s, more on a busy machine.
-  const readyTimeoutMs = kind === 'dynalite' ? undefined : 180_000;
+  // A JVM start takes 5-7 s, 10-30 s on a busy machine, plus the engine's warm-up (≤ 30 s).
+  const readyTimeoutMs = kind === 'dynalite' ? undefined : 240_000;
   const { child, ready } = await Child.start(file, {
     name: kind,
     ...(readyTimeoutMs ? { readyTimeoutMs } : {}),
@@ -31,6 +38,13 @@ export async function startDynamo(kind: DynamoEngineKind = 'dynalite'): Promise<
     endpoint: `http://127.0.0.1:${ready.port as number}`,
     counts: async () => (await child.ask('counts')).counts as Record<string, number>,
     stop: () => child.stop(),
+    ...(kind === 'dynamodb-local'
+      ? {
+          // Apps started in 3-15 s on a warm engine with the machine's load average at 15.
+          appReadyTimeoutMs: 120_000,
+          startup: { startMs: ready.startMs as number, warmupMs: ready.warmupMs as number },
+        }
+      : {}),
   };
 }
 

@@ -110,7 +110,13 @@ export async function startApp(
   };
   if (engines.dynamo) env.BENCH_ENDPOINT = engines.dynamo.endpoint;
   if (engines.redis) env.BENCH_REDIS_URL = engines.redis.url;
-  const { child, ready } = await Child.start(APP, { env, execArgv, name: `${spec.name}@${spec.engine} app` });
+  const readyTimeoutMs = spec.engine === 'dynamodb' ? engines.dynamo?.appReadyTimeoutMs : undefined;
+  const { child, ready } = await Child.start(APP, {
+    env,
+    execArgv,
+    name: `${spec.name}@${spec.engine} app`,
+    ...(readyTimeoutMs ? { readyTimeoutMs } : {}),
+  });
   return { child, base: `http://127.0.0.1:${ready.port as number}` };
 }
 

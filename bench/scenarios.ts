@@ -71,6 +71,17 @@ export const SCENARIOS: ScenarioSpec[] = [
     client: 'aws-lite',
   },
   {
+    name: 'baton-untraced',
+    engine: 'dynamodb',
+    description:
+      "as `baton`, with the tracing channels' `hasSubscribers` replaced by a constant `false` (bench/tracing-inert.ts): the call sites as if compiled out; paired with `baton` for the cost of tracing without subscribers",
+    routes: ['read'],
+    shared: true,
+    peer: false,
+    floor: false,
+    client: 'aws-lite',
+  },
+  {
     name: 'baton-express-session',
     engine: 'dynamodb',
     description: 'express-session with ExpressSessionStore over DynamoDBStore (@aws-lite/client)',

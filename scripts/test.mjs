@@ -148,8 +148,8 @@ if (wantSecond) {
   } else {
     console.log(`\n== the ${dynamoFiles.length} DynamoDB test files again, on DynamoDB Local`);
     // One engine per test process (started by test/helpers/dynamodb.ts, heap capped): an engine
-    // shared by the whole pass piles up hundreds of TTL tables, and its background jobs (index
-    // creation, TTL) then starve (a new index stayed CREATING for 10 minutes when tried).
+    // shared by the whole pass piles up TTL tables, and past 7 of them its background jobs (index
+    // creation, TTL) starve for good (a new index stayed CREATING for 10 minutes when tried).
     second = await run('second', dynamoFiles, { ...baseEnv, BATON_DYNAMODB_ENGINE: 'dynamodb-local' });
     const t = sum(second.perFile);
     summary.push(

@@ -10,8 +10,9 @@
  *   costs seconds); its `close()` is a no-op and the JVM is stopped by pid when the process exits.
  * - `BATON_DYNAMODB_ENDPOINT=http://127.0.0.1:PORT`: an engine someone else runs (to debug against
  *   a long-lived one); set the engine variable too, so titles and engine-specific expectations
- *   follow. A DynamoDB Local shared by many test files slows down: its background jobs (index
- *   creation, TTL) run on a small pool that hundreds of TTL tables starve.
+ *   follow. A DynamoDB Local shared by many test files starves: its background jobs (index
+ *   creation, TTL) run on a pool of 10 threads, and each of the first 7 tables with TTL on keeps
+ *   one for good (docs/dynamodb.md, "TTL on DynamoDB Local").
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';

@@ -2,8 +2,8 @@
  * What a serializing engine would hide, on the run's engine (dynalite or DynamoDB Local): destroy
  * decides "mine" by a condition, never by the old item an unconditional delete returns (DynamoDB
  * Local hands it to both of two concurrent deletes); an item whose TTL attribute `expires` has
- * passed is gone to every read and write whatever baton's own fields say; and, where the engine
- * has a TTL deleter, `ensureTable()` turns it on and an expired session leaves the table by itself.
+ * passed is gone to every read and write whatever baton's own fields say. The TTL deleter itself is
+ * tested in dynamodb-ttl.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,7 @@ import { SessionManager } from '../../src/core/manager.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import type { LocalDynamo } from '../../src/stores/dynamodb/local.js';
 import { newKey, record } from '../conformance/suite.js';
-import { ENGINE, HAS_TTL, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
+import { ENGINE, sdkClient, startEngine, tableName, warnings } from '../helpers/dynamodb.js';
 import { idOf, request } from '../helpers/manager-flow.js';
 
 const ROUNDS = 100;
@@ -188,31 +188,5 @@ describe(`DynamoDBStore conditions on ${ENGINE.name}`, () => {
       assert.equal(await store.get(key), null, 'get');
       assert.equal(await store.touch(key, Date.now() + 600_000), false, 'touch');
     });
-  });
-
-  it('TTL on a real deleter: ensureTable() enables TTL on `expires`; an expired session leaves the table by itself', {
-    skip: HAS_TTL ? false : `${ENGINE.name} has no TTL deleter (the gc path is tested in dynamodb-quirks)`,
-    // Measured here: DynamoDB Local 3.3.1 (2026-05-28 build) reports TTL ENABLED but deleted none
-    // of 20 expired items in 5 minutes, on a fresh engine too. Reported (todo), not failing the
-    // run, until it does; docs/dynamodb.md says so.
-    todo: HAS_TTL ? 'DynamoDB Local deleted no expired item within the wait on this machine' : false,
-  }, async () => {
-    const [store] = await pair();
-    const described = await store.describe();
-    assert.equal(described.ttl?.supported, true);
-    assert.equal(described.ttl?.matches, true);
-    assert.equal(described.ttl?.attribute, 'expires');
-    const key = newKey();
-    const now = Date.now();
-    await store.create(key, record({ expiresAt: now + 1_000, absoluteExpiresAt: now + 60_000 }));
-    assert.ok(await raw(store.tableName, key), 'stored');
-    // Reported elsewhere: 50 expired items gone in ~25 s.
-    const deadline = Date.now() + 60_000;
-    let gone = false;
-    while (!gone && Date.now() < deadline) {
-      gone = (await raw(store.tableName, key)) === undefined;
-      if (!gone) await new Promise((r) => setTimeout(r, 500));
-    }
-    assert.ok(gone, 'the engine deleted the expired item without gc()');
   });
 });
