@@ -50,7 +50,7 @@ function subscribe(): void {
     run.open.delete(ctx as object);
     step.durationMs = performance.now() - run.origin - step.startMs;
     step.detail = describe(ctx as never);
-    const code = ((ctx as { error?: { code?: string } }).error ?? {}).code;
+    const code = (ctx as { error?: { code?: string } }).error?.code;
     if (code) step.detail.error = code;
   };
   diagnostics.tracingChannel('baton-session:load').subscribe({

@@ -35,7 +35,10 @@ export const STORE_SCHEMES = [
   'memory',
 ] as const;
 
-export type StoreKind = 'dynamodb' | 'redis' | 'postgres' | 'mysql' | 'memcached' | 'file' | 'memory';
+import { missingPackage, type StoreKind } from './kit/packages.js';
+
+export type { StoreKind } from './kit/packages.js';
+export { missingPackage } from './kit/packages.js';
 
 /** A store URL taken apart, before any module is loaded. */
 export type StoreUrl =
@@ -200,15 +203,6 @@ function parseUrl(url: string): URL {
 }
 
 /** The client package each store needs, for the "install X" message. */
-const CLIENT_PACKAGES: Record<StoreKind, string | undefined> = {
-  dynamodb: '@aws-sdk/client-dynamodb',
-  redis: 'redis',
-  postgres: 'pg',
-  mysql: 'mysql2',
-  memcached: 'memcache-client',
-  file: undefined,
-  memory: undefined,
-};
 
 /**
  * Imports a store module, turning a missing client package into a `ConfigError` that says what to
@@ -220,30 +214,6 @@ async function load<T>(kind: StoreKind, importer: () => Promise<T>): Promise<T> 
   } catch (err) {
     throw missingPackage(kind, err) ?? err;
   }
-}
-
-/** The `ConfigError` for a store module that failed to import because a package is missing. */
-export function missingPackage(kind: StoreKind, err: unknown): ConfigError | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = String((err as { message?: unknown } | null)?.message ?? '');
-  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return undefined;
-  const name = /Cannot find (?:package|module) '([^']+)'/.exec(message)?.[1] ?? CLIENT_PACKAGES[kind];
-  if (name === undefined) return undefined;
-  if (name.startsWith('.') || name.startsWith('/') || name.startsWith('file:')) {
-    // The store module itself is missing from this build.
-    return new ConfigError('store', `this version of baton-session has no ${kind} store`, {
-      scope: kind,
-      cause: err,
-    });
-  }
-  return new ConfigError(
-    'store',
-    `the ${kind} store needs the \`${name}\` package: install ${name}: npm install ${name}`,
-    {
-      scope: kind,
-      cause: err,
-    },
-  );
 }
 
 /**

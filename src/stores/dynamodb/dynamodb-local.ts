@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, StoreUnavailableError } from '../../core/errors.js';
-import type { LocalDynamo } from './local.js';
+import type { LocalDynamo } from './local-engine.js';
 
 export interface DynamoDBLocalOptions {
   /** TCP port; 0 picks a free one. */

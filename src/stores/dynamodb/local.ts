@@ -11,6 +11,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, StoreUnavailableError } from '../../core/errors.js';
 import { startDynamoDBLocal } from './dynamodb-local.js';
+import type { LocalDynamo } from './local-engine.js';
+
+export type { LocalDynamo } from './local-engine.js';
 
 /** The engines `startLocalDynamo` can run. */
 export const LOCAL_ENGINES = ['dynalite', 'dynamodb-local'] as const;
@@ -49,19 +52,6 @@ export interface LocalDynamoOptions {
    * @default false
    */
   memory?: boolean;
-}
-
-export interface LocalDynamo {
-  /** `http://127.0.0.1:PORT`: pass it as `clientConfig.endpoint` (or the SDK's `endpoint`). */
-  readonly endpoint: string;
-  readonly port: number;
-  /** Stops the server and closes the data files. Idempotent. */
-  close(): Promise<void>;
-  /**
-   * Lets this process exit while the engine runs (it is then stopped as the process exits), for
-   * an engine shared by a whole test process.
-   */
-  unref(): void;
 }
 
 interface DynaliteOptions {

@@ -1,5 +1,6 @@
 import type mysql from 'mysql2/promise';
 import { ConfigError } from '../../core/errors.js';
+import { missingPackage } from '../kit/packages.js';
 import type { SqlQuery, SqlResult } from '../sql/dialect.js';
 import {
   checkSqlOptions,
@@ -9,7 +10,6 @@ import {
   type SqlStoreOptions,
 } from '../sql/options.js';
 import { SqlStore } from '../sql/sql-store.js';
-import { missingPackage } from '../url.js';
 import { MySQLDialect } from './mysql-dialect.js';
 
 let mysqlModule: Promise<typeof mysql> | undefined;

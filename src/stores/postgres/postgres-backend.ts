@@ -5,9 +5,9 @@
  */
 import type pg from 'pg';
 import { ConfigError } from '../../core/errors.js';
+import { missingPackage } from '../kit/packages.js';
 import type { SqlBackend } from '../sql/options.js';
-import { missingPackage } from '../url.js';
-import type { PostgresStoreOptions } from './postgres-store.js';
+import type { PostgresStoreOptions } from './postgres-options.js';
 import type { ListenConnector } from './unlock-listener.js';
 
 let pgModule: Promise<typeof pg> | undefined;

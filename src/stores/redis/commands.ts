@@ -48,7 +48,7 @@ export interface RedisCommands {
   database(): number;
 }
 
-interface NodeRedisClient {
+export interface NodeRedisClient {
   sendCommand(args: string[]): Promise<unknown>;
   connect(): Promise<unknown>;
   readonly isOpen: boolean;
@@ -98,7 +98,7 @@ interface NodeRedisCluster {
   getMasters?: () => unknown[];
 }
 
-interface IORedisClient {
+export interface IORedisClient {
   call(command: string, ...args: string[]): Promise<unknown>;
   readonly status: string;
   readonly isCluster?: boolean;
@@ -196,7 +196,7 @@ function nodeRedisSentinel(sentinel: NodeRedisSentinel): RedisCommands {
   };
 }
 
-function nodeRedis(client: NodeRedisClient, owned: boolean, connectTimeoutMs = 0): RedisCommands {
+export function nodeRedis(client: NodeRedisClient, owned: boolean, connectTimeoutMs = 0): RedisCommands {
   let connecting: Promise<unknown> | undefined;
   const commands: RedisCommands = {
     kind: 'node-redis',
@@ -268,7 +268,7 @@ function nodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
   };
 }
 
-function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
+export function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
   const cluster = client.isCluster === true;
   const commands: RedisCommands = {
     kind: cluster ? 'ioredis-cluster' : 'ioredis',
@@ -320,63 +320,6 @@ function ioredis(client: IORedisClient, owned: boolean): RedisCommands {
   return commands;
 }
 
-export interface OwnClientOptions {
-  url: string;
-  connectTimeoutMs: number;
-  onError: (err: unknown) => void;
-}
-
-/**
- * Makes a client for a URL: node-redis when installed, else ioredis. Both fail commands at once
- * while disconnected instead of queueing them (a queued session read is a hung request), and
- * reconnect in the background with a capped backoff.
- */
-export async function ownClient(options: OwnClientOptions): Promise<RedisCommands | undefined> {
-  const backoff = (attempt: number) => Math.min(50 * 2 ** attempt, 1_000);
-  try {
-    const { createClient } = await import('redis');
-    const client = createClient({
-      url: options.url,
-      disableOfflineQueue: true,
-      socket: { connectTimeout: options.connectTimeoutMs, reconnectStrategy: backoff },
-    });
-    client.on('error', options.onError);
-    return nodeRedis(client as unknown as NodeRedisClient, true, options.connectTimeoutMs);
-  } catch (err) {
-    if (!isModuleMissing(err)) throw err;
-  }
-  try {
-    const { Redis } = await import('ioredis');
-    const client = new Redis(options.url, {
-      lazyConnect: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: options.connectTimeoutMs,
-      retryStrategy: backoff,
-    });
-    client.on('error', options.onError);
-    const commands = ioredis(client as unknown as IORedisClient, true);
-    return {
-      ...commands,
-      ready() {
-        if (client.status === 'ready') return undefined;
-        return raceTimeout(
-          new Promise((resolve) => client.once('ready', resolve)),
-          options.connectTimeoutMs,
-        ).then(() => undefined);
-      },
-    };
-  } catch (err) {
-    if (!isModuleMissing(err)) throw err;
-  }
-  return undefined;
-}
-
-function isModuleMissing(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
-}
-
 /**
  * Runs `connect`, calling `drop` if `signal` aborts meanwhile or `connect` fails (so a connection
  * that is still retrying is not left behind).
@@ -405,7 +348,7 @@ async function untilAborted(
 }
 
 /** Resolves when `promise` settles or after `ms`, whichever is first. */
-function raceTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {
+export function raceTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise((resolve) => {
     timer = setTimeout(resolve, ms);

@@ -5,9 +5,10 @@
  */
 import { ConfigError, StoreUnavailableError } from '../../core/errors.js';
 import { type OperationReporter, storeClosed } from '../kit/index.js';
-import { ownClient, type RedisCommands } from './commands.js';
+import type { RedisCommands } from './commands.js';
 import { commandTimedOut, isNoScript, noClientPackage, toStoreError } from './failures.js';
 import { NAME, type ResolvedRedisOptions } from './options.js';
+import { ownClient } from './own-client.js';
 import type { Script } from './scripts.js';
 
 export class RedisConnection {

@@ -182,7 +182,7 @@ export function expectedKeys(ctx: SuiteContext): void {
       assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
       const rejected = outcomes.filter((o) => o.status === 'rejected');
       assert.equal(rejected.length, 1);
-      assert.equal((rejected[0]?.reason as { code?: string }).code, 'BATON_CONFLICT');
+      assert.equal((rejected[0]!.reason as { code?: string }).code, 'BATON_CONFLICT');
       assert.equal((await store.get(key))?.version, 2);
     });
   });
