@@ -156,9 +156,7 @@ export function perKeyUpdate(
     }
   }
   sets.push('#v = if_not_exists(#v, :zero) + :one', '#xms = :x', '#exp = :xs', '#wt = :wt');
-  userUpdate(names, values, patch, sets, removes);
-  let expression = `SET ${sets.join(', ')}`;
-  if (removes.length > 0) expression += ` REMOVE ${removes.join(', ')}`;
+  const expression = updateExpression(names, values, patch, sets, removes);
   return {
     TableName: tableName,
     Key: key,
@@ -207,9 +205,7 @@ export function rewriteUpdate(
   }
   const sets = ['#data = :map', '#v = :version', '#xms = :x', '#exp = :xs', '#wt = :wt'];
   const removes: string[] = [];
-  userUpdate(names, values, patch, sets, removes);
-  let expression = `SET ${sets.join(', ')}`;
-  if (removes.length > 0) expression += ` REMOVE ${removes.join(', ')}`;
+  const expression = updateExpression(names, values, patch, sets, removes);
   return {
     TableName: tableName,
     Key: key,
@@ -285,4 +281,18 @@ export function sessionLockUpdate(
     ReturnValues: 'ALL_NEW',
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
+}
+
+/** `SET …` (and `REMOVE …`) of a patch's writes, with its user index update added. */
+function updateExpression(
+  names: Names,
+  values: Values,
+  patch: Patch,
+  sets: string[],
+  removes: string[],
+): string {
+  userUpdate(names, values, patch, sets, removes);
+  return removes.length > 0
+    ? `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`
+    : `SET ${sets.join(', ')}`;
 }

@@ -18,6 +18,7 @@
 export * from './checks.js';
 export * from './failures.js';
 export * from './guard.js';
+export * from './network.js';
 export * from './record.js';
 export * from './report.js';
 export * from './size.js';

@@ -1,15 +1,9 @@
 /** What mysql2 and MySQL/MariaDB errors mean to the store (see `SqlErrorKind`). */
+import { NETWORK_ERROR_CODES } from '../kit/network.js';
 import type { SqlErrorKind } from '../sql/dialect.js';
 
 const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
+  ...NETWORK_ERROR_CODES,
   'PROTOCOL_CONNECTION_LOST',
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',

@@ -1,18 +1,10 @@
 /** What node-postgres and PostgreSQL errors mean to the store (see `SqlErrorKind`). */
+import { NETWORK_ERROR_CODES } from '../kit/network.js';
 import type { SqlErrorKind } from '../sql/dialect.js';
 
 /** SQLSTATE classes and codes that mean the server could not be used. */
 const CONNECTION_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53400']);
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
+const CONNECTION_CODES = NETWORK_ERROR_CODES;
 /** node-postgres raises these without a code. */
 const CONNECTION_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|connection timeout|Client was closed/i;

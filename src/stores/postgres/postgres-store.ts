@@ -1,6 +1,5 @@
-import type pg from 'pg';
 import { ConfigError } from '../../core/errors.js';
-import { checkSqlOptions, isSqlIdentifier, positive, type SqlStoreOptions } from '../sql/options.js';
+import { checkSqlOptions, isSqlIdentifier, positive } from '../sql/options.js';
 import { SqlStore } from '../sql/sql-store.js';
 import { backend } from './postgres-backend.js';
 import { PostgresDialect } from './postgres-dialect.js';

@@ -14,19 +14,26 @@ export class AwsLiteTransport implements Transport {
     this.#endpoint = awsLiteEndpoint(client.config);
   }
 
+  /** One aws-lite request for `operation`; the payload is wire JSON already (no marshalling by aws-lite). */
+  #send(operation: Operation, payload: Payload): ReturnType<AwsLiteClient> {
+    return this.#client({
+      service: 'dynamodb',
+      ...(this.#endpoint === undefined ? {} : { endpoint: this.#endpoint }),
+      headers: {
+        'X-Amz-Target': `DynamoDB_20120810.${operation}`,
+        'content-type': 'application/x-amz-json-1.0',
+      },
+      awsjson: false,
+      payload,
+    });
+  }
+
   async call(operation: Operation, input: Payload): Promise<Payload> {
     try {
-      const response = await this.#client({
-        service: 'dynamodb',
-        ...(this.#endpoint === undefined ? {} : { endpoint: this.#endpoint }),
-        headers: {
-          'X-Amz-Target': `DynamoDB_20120810.${operation}`,
-          'content-type': 'application/x-amz-json-1.0',
-        },
-        // Our payload is wire JSON already: no marshalling by aws-lite.
-        awsjson: false,
-        payload: (CARRIES_VALUES.has(operation) ? toWire(input) : input) as Payload,
-      });
+      const response = await this.#send(
+        operation,
+        (CARRIES_VALUES.has(operation) ? toWire(input) : input) as Payload,
+      );
       return fromWire(response.payload ?? {}) as Payload;
     } catch (err) {
       if (err !== null && typeof err === 'object') {
@@ -45,16 +52,7 @@ export class AwsLiteTransport implements Transport {
   async serverDate(operation: Operation, input: Payload): Promise<number> {
     let headers: unknown;
     try {
-      const response = (await this.#client({
-        service: 'dynamodb',
-        ...(this.#endpoint === undefined ? {} : { endpoint: this.#endpoint }),
-        headers: {
-          'X-Amz-Target': `DynamoDB_20120810.${operation}`,
-          'content-type': 'application/x-amz-json-1.0',
-        },
-        awsjson: false,
-        payload: toWire(input) as Payload,
-      })) as { headers?: unknown };
+      const response = (await this.#send(operation, toWire(input) as Payload)) as { headers?: unknown };
       headers = response.headers;
     } catch (err) {
       // An error answer (throttled, access denied) still carries the engine's Date header.
