@@ -13,7 +13,7 @@ const STORES_WITH: Record<keyof StoreCapabilities, string> = {
   gc: 'DynamoDB, Redis, PostgreSQL, MySQL, file and memory',
   ensureTable: 'DynamoDB, PostgreSQL, MySQL and file',
   serverTime: 'DynamoDB, Redis, PostgreSQL, MySQL, Memcached and file',
-  lockNotify: 'none of the bundled stores yet',
+  lockNotify: 'Redis (not a node-redis pool) and PostgreSQL',
 };
 
 /** What each capability is called in messages. */

@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { installApp, type Packed, pack, ROOT, run } from '../helpers/packed.js';
 
 /** The budget: the tarball as downloaded, and as unpacked on disk. */
-const MAX_PACKED_BYTES = 400 * 1024;
-const MAX_UNPACKED_BYTES = 1536 * 1024;
+const MAX_PACKED_BYTES = 480 * 1024;
+const MAX_UNPACKED_BYTES = 1664 * 1024;
 const CONSUMER = join(ROOT, 'test/package/consumer');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
@@ -87,7 +87,7 @@ describe('the packed package', () => {
       const result = run(process.execPath, [script], app, { timeoutMs: 60_000 });
       assert.equal(result.status, 0, `${script}: ${result.stderr}`);
       const loaded = JSON.parse(result.stdout) as Record<string, number>;
-      assert.equal(Object.keys(loaded).length, 17, `${script} loaded ${Object.keys(loaded).join(', ')}`);
+      assert.equal(Object.keys(loaded).length, 18, `${script} loaded ${Object.keys(loaded).join(', ')}`);
       assert.ok(loaded['baton-session/postgres'] && loaded['baton-session/mysql']);
     }
   });

@@ -12,7 +12,7 @@
  * after `--limit` sessions. Use `baton show KEY` to see one session's data.
  */
 import type { Command } from 'commander';
-import { can } from '../../core/capabilities.js';
+import { can, storesWith } from '../../core/capabilities.js';
 import type { SessionSummary } from '../../stores/store.js';
 import {
   formatBytes,
@@ -59,7 +59,7 @@ Examples:
         } else {
           if (!can(store, 'scan')) {
             throw new Error(
-              `the ${store.name} store cannot list its sessions (no scan); use --user or a store that scans`,
+              `the ${store.name} store cannot list sessions (no scan); use --user, or ${storesWith('scan')}`,
             );
           }
           for await (const s of store.scan!({ limit: options.limit })) {

@@ -19,7 +19,7 @@
  * migrate again at once to pick up the sessions written during the rollout (docs/cli.md).
  */
 import type { Command } from 'commander';
-import { can } from '../../core/capabilities.js';
+import { can, storesWith } from '../../core/capabilities.js';
 import { isBatonError } from '../../core/errors.js';
 import { isLegacyUrl } from '../../legacy/url.js';
 import type { Store } from '../../stores/store.js';
@@ -103,7 +103,7 @@ export async function migrateSessions(
 ): Promise<MigrateSummary> {
   if (!can(from, 'scan')) {
     throw new Error(
-      `the ${from.name} store cannot list its sessions (no scan), so it cannot be a migration source`,
+      `the ${from.name} store cannot list sessions (no scan), so it cannot be a migration source; ${storesWith('scan')}`,
     );
   }
   const keys: string[] = [];

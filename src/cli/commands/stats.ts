@@ -13,7 +13,7 @@
  * counted apart: a high number there means `baton gc` should run.
  */
 import type { Command } from 'commander';
-import { can } from '../../core/capabilities.js';
+import { can, storesWith } from '../../core/capabilities.js';
 import {
   formatBytes,
   jsonOption,
@@ -56,7 +56,9 @@ Examples:
     .action(async (options: StatsOptions) => {
       await withStore(options.store, async (store) => {
         if (!can(store, 'scan')) {
-          throw new Error(`the ${store.name} store cannot list its sessions (no scan), so it has no stats`);
+          throw new Error(
+            `the ${store.name} store cannot list sessions (no scan), so it has no stats; ${storesWith('scan')}`,
+          );
         }
         const now = Date.now();
         const hour = now + 3_600_000;

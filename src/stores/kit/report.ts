@@ -23,9 +23,20 @@ export class OperationReporter {
    * subscribers the call is traced; the traced function resolves to nothing, so no session data
    * reaches a subscriber.
    */
-  async measure<T>(op: string, fn: (report: (capacityUnits: number) => void) => Promise<T>): Promise<T> {
+  measure<T>(op: string, fn: (report: (capacityUnits: number) => void) => Promise<T>): Promise<T> {
     if (storeChannel.hasSubscribers) return this.#traced(op, fn);
-    if (this.#listeners.size === 0) return fn(noop);
+    if (this.#listeners.size === 0) {
+      // Nobody listens: the call itself, without a promise of our own around it.
+      try {
+        return fn(noop);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.#timed(op, fn);
+  }
+
+  async #timed<T>(op: string, fn: (report: (capacityUnits: number) => void) => Promise<T>): Promise<T> {
     const started = performance.now();
     let capacityUnits: number | undefined;
     const report = (units: number) => {
