@@ -1,14 +1,14 @@
 /**
  * One engine seen through two store instances (two clients), as two app instances see it:
- * memory (one shared object), Redis (127.0.0.1:6379, a random prefix) and DynamoDB (dynalite on a
- * free port, a random table). A missing Redis skips its suite (fails with BATON_REQUIRE_SERVICES=1).
+ * memory (one shared object), Redis (127.0.0.1:6379, a random prefix) and DynamoDB (the engine
+ * BATON_DYNAMODB_ENGINE names, dynalite or DynamoDB Local, on a free port; a random table). A missing Redis skips its suite (fails with BATON_REQUIRE_SERVICES=1).
  */
 import { randomBytes } from 'node:crypto';
 import { DynamoDBStore } from '../../src/stores/dynamodb/index.js';
 import { MemoryStore } from '../../src/stores/memory/index.js';
 import { RedisStore } from '../../src/stores/redis/index.js';
 import type { Store } from '../../src/stores/store.js';
-import { sdkClient, startEngine, tableName, warnings } from './dynamodb.js';
+import { ENGINE, sdkClient, startEngine, tableName, warnings } from './dynamodb.js';
 import { needService } from './services.js';
 
 export interface SharedStores {
@@ -44,7 +44,7 @@ export async function sharedEngines(): Promise<SharedEngine[]> {
       },
     },
     {
-      name: 'DynamoDB (dynalite)',
+      name: `DynamoDB (${ENGINE.name})`,
       skip: false,
       open: async () => {
         const engine = await startEngine();
