@@ -66,7 +66,11 @@ export class UnlockListener {
     this.#wakeAll();
     const client = await this.#client;
     this.#client = undefined;
-    await client?.end().catch(() => {});
+    if (!client) return;
+    // Referenced again while it ends: with the socket unref'd, the process could run out of work
+    // before the connection's end is reported, leaving close() pending for ever.
+    socketOf(client)?.ref?.();
+    await client.end().catch(() => {});
   }
 
   /** The listening connection, opened on first use (and again after it was lost). */
@@ -110,7 +114,7 @@ export class UnlockListener {
     }
     this.#current = client;
     // An idle listener does not keep the process alive; pending waits keep it alive by their timers.
-    (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
+    socketOf(client)?.unref?.();
     return client;
   }
 
@@ -124,4 +128,10 @@ export class UnlockListener {
   #wakeAll(): void {
     for (const topic of [...this.#waiters.keys()]) this.#wake(topic);
   }
+}
+
+/** The socket under a node-postgres client (not part of its typed API). */
+function socketOf(client: pg.Client): { ref?: () => void; unref?: () => void } | undefined {
+  return (client as unknown as { connection?: { stream?: { ref?: () => void; unref?: () => void } } })
+    .connection?.stream;
 }
