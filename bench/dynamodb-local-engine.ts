@@ -10,7 +10,10 @@
  * which is deleted again. The warm-up table has no TTL: each table with TTL on holds one of
  * DynamoDB Local's 7 background-job threads for as long as it exists (docs/dynamodb.md).
  *
- * IPC: sends `{ type: 'ready', port, startMs, warmupMs }`; answers `{ type: 'counts' }` with
+ * The paired comparisons, which count nothing, go to the JVM directly (`directPort`): the proxy's
+ * own CPU per call, on the same cores, would narrow every ratio toward 1.
+ *
+ * IPC: sends `{ type: 'ready', port, directPort, startMs, warmupMs }`; answers `{ type: 'counts' }` with
  * `{ type: 'counts', counts }`.
  */
 import { Agent, createServer, request } from 'node:http';
@@ -66,7 +69,13 @@ const server = createServer((req, res) => {
 });
 
 server.listen(0, '127.0.0.1', () => {
-  process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port, startMs, warmupMs });
+  process.send?.({
+    type: 'ready',
+    port: (server.address() as AddressInfo).port,
+    directPort: Number(target.port),
+    startMs,
+    warmupMs,
+  });
 });
 
 process.on('message', (message: { type: string }) => {

@@ -10,6 +10,11 @@ import { Child } from './child.js';
 
 export interface DynamoEngine {
   endpoint: string;
+  /**
+   * DynamoDB Local: the JVM itself, past the counting proxy, for loads that count nothing (the
+   * paired comparisons). Undefined on dynalite, which counts in its own process.
+   */
+  directEndpoint?: string;
   /** Calls per DynamoDB operation since the engine started, counted at the engine. */
   counts(): Promise<Record<string, number>>;
   /**
@@ -42,6 +47,7 @@ export async function startDynamo(kind: DynamoEngineKind = 'dynalite'): Promise<
       ? {
           // Apps started in 3-15 s on a warm engine with the machine's load average at 15.
           appReadyTimeoutMs: 120_000,
+          directEndpoint: `http://127.0.0.1:${ready.directPort as number}`,
           startup: { startMs: ready.startMs as number, warmupMs: ready.warmupMs as number },
         }
       : {}),

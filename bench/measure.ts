@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Child } from './child.js';
 import type { DynamoEngine, RedisEngine } from './engines.js';
 import { load } from './load.js';
-import type { Route, ScenarioSpec } from './scenarios.js';
+import { isDynamo, type Route, type ScenarioSpec } from './scenarios.js';
 
 export interface Engines {
   dynamo?: DynamoEngine;
@@ -110,7 +110,7 @@ export async function startApp(
   };
   if (engines.dynamo) env.BENCH_ENDPOINT = engines.dynamo.endpoint;
   if (engines.redis) env.BENCH_REDIS_URL = engines.redis.url;
-  const readyTimeoutMs = spec.engine === 'dynamodb' ? engines.dynamo?.appReadyTimeoutMs : undefined;
+  const readyTimeoutMs = isDynamo(spec.engine) ? engines.dynamo?.appReadyTimeoutMs : undefined;
   const { child, ready } = await Child.start(APP, {
     env,
     execArgv,
@@ -232,8 +232,7 @@ export async function runScenario(o: RunScenarioOptions): Promise<RouteMeasureme
   const out: RouteMeasurement[] = [];
   try {
     const cookies = o.fixed?.cookies ?? (await seed(app.base, timing.sessions, o.sessionBytes));
-    const itemBytes =
-      spec.engine === 'dynamodb' && o.itemBytes ? await o.itemBytes(names.table) : o.sessionBytes;
+    const itemBytes = isDynamo(spec.engine) && o.itemBytes ? await o.itemBytes(names.table) : o.sessionBytes;
     for (const [index, route] of o.routes.entries()) {
       const r = ROUTES[route];
       const warmupS = index === 0 ? Math.max(timing.warmupS, timing.firstWarmupS ?? 0) : timing.warmupS;
@@ -250,20 +249,21 @@ export async function runScenario(o: RunScenarioOptions): Promise<RouteMeasureme
       const amount = Math.ceil(Math.max(warm.reqPerSec, 50) * timing.durationS);
       // Requests the warm-up abandoned still finish in the app: wait until the engine is quiet.
       await settle(async () => {
-        if (spec.engine === 'dynamodb') return JSON.stringify(await engines.dynamo!.counts());
+        if (isDynamo(spec.engine)) return JSON.stringify(await engines.dynamo!.counts());
         if (spec.engine === 'redis') {
           const { info: _info, ...rest } = await engines.redis!.commandStats();
           return JSON.stringify(rest);
         }
         return '';
       });
-      const dynamoBefore = spec.engine === 'dynamodb' ? await engines.dynamo!.counts() : {};
+      const dynamoBefore = isDynamo(spec.engine) ? await engines.dynamo!.counts() : {};
       const redisBefore = spec.engine === 'redis' ? await engines.redis!.commandStats() : {};
       await app.child.ask('begin');
       const result = await load({ ...loadOptions, durationS: timing.durationS, amount });
       const end = await app.child.ask('end');
-      const dynamoCalls =
-        spec.engine === 'dynamodb' ? delta(await engines.dynamo!.counts(), dynamoBefore) : undefined;
+      const dynamoCalls = isDynamo(spec.engine)
+        ? delta(await engines.dynamo!.counts(), dynamoBefore)
+        : undefined;
       const redisServer =
         spec.engine === 'redis' ? delta(await engines.redis!.commandStats(), redisBefore) : undefined;
       if (redisServer) {
@@ -292,7 +292,7 @@ export async function runScenario(o: RunScenarioOptions): Promise<RouteMeasureme
       let readUnits: number | null = null;
       let writeUnits: number | null = null;
       let capacitySource: RouteMeasurement['capacitySource'] = 'n/a';
-      if (spec.engine === 'dynamodb') {
+      if (isDynamo(spec.engine)) {
         if (end.unitsMeasured || totalCalls === 0) {
           // No call reached the engine: zero units, counted rather than computed.
           readUnits = end.readUnits as number;

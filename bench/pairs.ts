@@ -1,5 +1,5 @@
 /**
- * Paired comparisons of the read route, for the ratio targets. The main tables compare medians of
+ * Paired comparisons of one route (read or write), for the ratio targets. The main tables compare medians of
  * runs made minutes apart, and on a shared 2-core machine the speed of everything drifts on that
  * scale (the engine's and the load generator's own CPU per request were seen to change 1.8×
  * between runs seconds apart). Here the two apps run side by side, each in its own process on the
@@ -17,12 +17,16 @@ export interface PairedComparison {
   a: string;
   b: string;
   engine: string;
-  route: 'read';
+  route: 'read' | 'write';
   sliceSeconds: number;
   /** Per pair: `a`'s req/s over `b`'s. */
   ratios: number[];
   /** The median of `ratios`. */
   ratio: number;
+  /** Per pair: `a`'s app CPU per request over `b`'s (lower is cheaper). */
+  cpuRatios: number[];
+  /** The median of `cpuRatios`. */
+  cpuRatio: number;
   aReqPerSec: number[];
   bReqPerSec: number[];
   aCpuUsPerRequest: number[];
@@ -32,6 +36,8 @@ export interface PairedComparison {
 export async function comparePaired(o: {
   a: ScenarioSpec;
   b: ScenarioSpec;
+  /** The route loaded in both apps; `read` unless given. */
+  route?: 'read' | 'write';
   engines: Engines;
   pairs: number;
   sliceS: number;
@@ -40,11 +46,17 @@ export async function comparePaired(o: {
   log: (line: string) => void;
 }): Promise<PairedComparison> {
   const tag = `pair-${Date.now().toString(36)}`;
+  const route = o.route ?? 'read';
+  // Nothing is counted here: on DynamoDB Local the apps talk to the JVM past the counting proxy.
+  const dynamo = o.engines.dynamo;
+  const engines: Engines = dynamo?.directEndpoint
+    ? { ...o.engines, dynamo: { ...dynamo, endpoint: dynamo.directEndpoint } }
+    : o.engines;
   const apps: Array<{ spec: ScenarioSpec; app: AppHandle; cookies: string[] }> = [];
   try {
     for (const spec of [o.a, o.b]) {
       const names = { table: `bench-${spec.name}-${tag}`, prefix: `bench:${spec.name}:${tag}:` };
-      const app = await startApp(spec, o.engines, names);
+      const app = await startApp(spec, engines, names);
       apps.push({ spec, app, cookies: await seed(app.base, o.sessions, 200) });
     }
     const slice = async (i: number, durationS: number) => {
@@ -52,8 +64,8 @@ export async function comparePaired(o: {
       await app.child.ask('begin');
       const r = await load({
         base: app.base,
-        method: 'GET',
-        path: '/read',
+        method: route === 'read' ? 'GET' : 'POST',
+        path: `/${route}`,
         cookies,
         connections: o.connections,
         maxRequests: 200_000,
@@ -71,10 +83,12 @@ export async function comparePaired(o: {
       a: o.a.name,
       b: o.b.name,
       engine: o.a.engine,
-      route: 'read',
+      route,
       sliceSeconds: o.sliceS,
       ratios: [],
       ratio: 0,
+      cpuRatios: [],
+      cpuRatio: 0,
       aReqPerSec: [],
       bReqPerSec: [],
       aCpuUsPerRequest: [],
@@ -90,10 +104,12 @@ export async function comparePaired(o: {
       out.aCpuUsPerRequest.push(round(ra.cpuUs, 0));
       out.bCpuUsPerRequest.push(round(rb.cpuUs, 0));
       out.ratios.push(round(ra.reqPerSec / rb.reqPerSec, 3));
+      out.cpuRatios.push(round(ra.cpuUs / rb.cpuUs, 3));
     }
     out.ratio = round(median(out.ratios), 2);
+    out.cpuRatio = round(median(out.cpuRatios), 2);
     o.log(
-      `  ${o.a.name} / ${o.b.name} (${o.a.engine}, read): ${out.ratio}× median of ${o.pairs} pairs (${out.ratios.map((r) => r.toFixed(2)).join(', ')})`,
+      `  ${o.a.name} / ${o.b.name} (${o.a.engine}, ${route}): ${out.ratio}× req/s, ${out.cpuRatio}× app CPU per request, medians of ${o.pairs} pairs (req/s ${out.ratios.map((r) => r.toFixed(2)).join(', ')}; CPU ${out.cpuRatios.map((r) => r.toFixed(2)).join(', ')})`,
     );
     return out;
   } finally {

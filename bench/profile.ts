@@ -1,14 +1,14 @@
 /**
- * A CPU profile (`--cpu-prof`) of the baton app serving the read route on DynamoDB (aws-lite),
- * summarised by self time: the top functions, and the share of each layer (our core, the Express
- * adapter, the store, the aws-lite client, Express, Node's HTTP and the rest).
+ * A CPU profile (`--cpu-prof`) of one app serving one route on a DynamoDB engine, summarised by
+ * self time: the top functions, and the share of each layer (our core, the Express adapter, the
+ * store and its transport, the DynamoDB client libraries, Express, Node's HTTP and the rest).
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load } from './load.js';
 import { type Engines, round, seed, startApp } from './measure.js';
-import { SCENARIOS, type ScenarioSpec } from './scenarios.js';
+import { type ScenarioSpec, specFor } from './scenarios.js';
 
 interface ProfileNode {
   id: number;
@@ -24,6 +24,9 @@ interface CpuProfile {
 
 export interface ProfileSummary {
   name: string;
+  /** `dynamodb` (dynalite) or `dynamodb-local`; absent in summaries written before it was recorded. */
+  engine?: string;
+  route?: 'read' | 'write';
   file: string;
   requests: number;
   /** Busy (non-idle) CPU time per request, from the samples. */
@@ -37,6 +40,8 @@ const LAYERS: Array<[string, RegExp]> = [
   ['baton Express adapter + response hold (adapters)', /\/(src|dist)\/adapters\//],
   ['baton DynamoDB store (stores)', /\/(src|dist)\/stores\//],
   ['@aws-lite/client (+ aws4 signing)', /node_modules\/(@aws-lite|aws4)\//],
+  ['AWS SDK v3 (client, middleware, signer, credentials)', /node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//],
+  ['AWS SDK v2 (dynamodb-store)', /node_modules\/(aws-sdk|dynamodb-store)\//],
   [
     'Express + router + body/cookie helpers',
     /node_modules\/(express|router|cookie|send|finalhandler|body-parser|qs|on-finished|content-type|type-is|mime|accepts|negotiator|statuses|depd|debug|encodeurl|escape-html|etag|fresh|parseurl|path-to-regexp|range-parser|safe-buffer|vary|proxy-addr)\//,
@@ -111,9 +116,11 @@ export function summarise(
   };
 }
 
-/** Profiles the read route of `name` on DynamoDB (baton, or floor-lite for comparison). */
-export async function profileRead(o: {
+/** Profiles one route of `name` on the engine in `engines` (labelled `engine`). */
+export async function profileRoute(o: {
   name: string;
+  route: 'read' | 'write';
+  engine: 'dynamodb' | 'dynamodb-local' | 'redis';
   engines: Engines;
   outDir: string;
   log: (line: string) => void;
@@ -121,7 +128,7 @@ export async function profileRead(o: {
 }): Promise<ProfileSummary | undefined> {
   rmSync(o.outDir, { recursive: true, force: true });
   mkdirSync(o.outDir, { recursive: true });
-  const spec = SCENARIOS.find((s) => s.name === o.name && s.engine === 'dynamodb') as ScenarioSpec;
+  const spec = specFor(o.name, o.engine) as ScenarioSpec;
   const app = await startApp(
     spec,
     o.engines,
@@ -135,8 +142,8 @@ export async function profileRead(o: {
     const cookies = await seed(app.base, 100, 200);
     const options = {
       base: app.base,
-      method: 'GET' as const,
-      path: '/read',
+      method: o.route === 'read' ? ('GET' as const) : ('POST' as const),
+      path: `/${o.route}`,
       cookies,
       connections: 16,
       maxRequests: 200_000,
@@ -164,6 +171,8 @@ export async function profileRead(o: {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const summary = summarise(profile, requests, relative(ROOT, file), fromUs, toUs);
   summary.name = o.name;
+  summary.engine = o.engine;
+  summary.route = o.route;
   o.log(`  ${requests} requests, ${summary.sampledUsPerRequest} µs sampled CPU per request`);
   for (const l of summary.layers) o.log(`  ${String(l.percent).padStart(5)} %  ${l.layer}`);
   return summary;

@@ -23,7 +23,17 @@ export interface Results {
   /** Same key (issue 19): 50 concurrent adds to one basket, items kept (worst run); full runs only. */
   sameKeyAdds?: Array<{ name: string; engine: string; kept: number; of: number }>;
   /** Paired read comparisons (bench/pairs.ts): `a`'s req/s over `b`'s, the median of the pairs. */
-  pairedRatios?: Array<{ a: string; b: string; engine: string; route: 'read'; ratio: number; pairs: number }>;
+  pairedRatios?: Array<{
+    a: string;
+    b: string;
+    engine: string;
+    route: 'read' | 'write';
+    /** Median of the per-pair req/s ratios a / b. */
+    ratio: number;
+    /** Median of the per-pair app CPU per request ratios a / b (lower: a is cheaper). */
+    cpuRatio: number;
+    pairs: number;
+  }>;
   machine: Record<string, unknown>;
   versions: Record<string, string>;
 }

@@ -10,7 +10,11 @@
  *   options: --reps N  --duration S  --out FILE  --only NAME[,NAME]  --redis-url redis://127.0.0.1:6379
  *            --no-scale  --no-profile  --scale-items N (default 100000)  --docs-dir DIR
  *            --pairs N (paired read comparisons for the ratio targets, default 8; 0 skips them)
- *            --engine dynalite|dynamodb-local (the DynamoDB engine; DynamoDB Local needs Java 17+)
+ *            --engine dynalite|dynamodb-local|both (the DynamoDB engines; default: both in a full run when
+ *                                  DynamoDB Local can start (Java 17+), else dynalite with a notice;
+ *                                  dynalite alone in a quick run)
+ *            --pairs-only          skip the tables, lost updates, scale runs and profile: only the paired
+ *                                  comparisons (with --only, those of the named scenarios)
  *
  * Each scenario's app runs in its own process; dynalite and redis-server run in their own
  * processes on loopback; autocannon runs in this process. Everything is bounded in time and count.
@@ -35,12 +39,20 @@ import {
   type Timing,
 } from './measure.js';
 import { comparePaired, type PairedComparison } from './pairs.js';
-import { type ProfileSummary, profileRead } from './profile.js';
+import { type ProfileSummary, profileRoute } from './profile.js';
 import { writeDocs } from './report.js';
 import { type Aggregate, aggregate, machineInfo, type Results, versions } from './results.js';
 import { runScale, type ScaleResults } from './scale.js';
-import { type Engine, type Route, SCENARIOS, type ScenarioSpec } from './scenarios.js';
-import { bestPeer, evaluateTargets } from './targets.js';
+import {
+  declaredEngine,
+  type Engine,
+  isDynamo,
+  type Route,
+  SCENARIOS,
+  type ScenarioSpec,
+  specFor,
+} from './scenarios.js';
+import { evaluateTargets } from './targets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -51,7 +63,9 @@ interface Args {
   out: string | undefined;
   only: string[] | undefined;
   redisUrl: string | undefined;
-  engine: DynamoEngineKind;
+  /** The DynamoDB engines to run on; undefined: both in a full run (DynamoDB Local when it starts). */
+  engine: DynamoEngineKind | 'both' | undefined;
+  pairsOnly: boolean;
   scale: boolean;
   profile: boolean;
   scaleItems: number;
@@ -67,7 +81,8 @@ function parseArgs(argv: string[]): Args {
     out: undefined,
     only: undefined,
     redisUrl: undefined,
-    engine: 'dynalite',
+    engine: undefined,
+    pairsOnly: false,
     scale: true,
     profile: true,
     scaleItems: 100_000,
@@ -89,11 +104,12 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--redis-url') args.redisUrl = value();
     else if (a === '--engine') {
       const engine = value();
-      if (engine !== 'dynalite' && engine !== 'dynamodb-local') {
-        throw new Error(`--engine must be dynalite or dynamodb-local, got ${JSON.stringify(engine)}`);
+      if (engine !== 'dynalite' && engine !== 'dynamodb-local' && engine !== 'both') {
+        throw new Error(`--engine must be dynalite, dynamodb-local or both, got ${JSON.stringify(engine)}`);
       }
       args.engine = engine;
-    } else if (a === '--no-scale') args.scale = false;
+    } else if (a === '--pairs-only') args.pairsOnly = true;
+    else if (a === '--no-scale') args.scale = false;
     else if (a === '--no-profile') args.profile = false;
     else if (a === '--scale-items') args.scaleItems = positive('--scale-items', value());
     else if (a === '--docs-dir') args.docsDir = value();
@@ -123,6 +139,37 @@ const PAIR_SLICE_S = 2.5;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
+/**
+ * The paired comparisons (pairs.ts) that decide the ratio targets (targets.ts), per engine. Each
+ * runs when both of its scenarios are in the run.
+ */
+const PAIRS: Array<{ a: string; b: string; engine: Engine; route: 'read' | 'write' }> = [
+  // The SDK v3 client users pass (lean transport) against the best DynamoDB peer and the aws-lite floor.
+  { a: 'baton-sdk', b: 'dynamodb-store', engine: 'dynamodb', route: 'read' },
+  { a: 'baton-sdk', b: 'dynamodb-store', engine: 'dynamodb', route: 'write' },
+  { a: 'baton-sdk', b: 'floor-lite', engine: 'dynamodb', route: 'read' },
+  { a: 'baton', b: 'dynamodb-store', engine: 'dynamodb', route: 'read' },
+  // What tracing costs once subscribed (a no-op subscriber): an upper bound of its cost without
+  // subscribers, where only a `hasSubscribers` check per channel runs.
+  { a: 'baton-traced', b: 'baton', engine: 'dynamodb', route: 'read' },
+  // The tracing call sites without subscribers against the same app with them made inert, as if
+  // compiled out (bench/tracing-inert.ts): ≈ 1 when free.
+  { a: 'baton', b: 'baton-untraced', engine: 'dynamodb', route: 'read' },
+  { a: 'baton-sdk', b: 'dynamodb-store', engine: 'dynamodb-local', route: 'read' },
+  { a: 'baton-sdk', b: 'dynamodb-store', engine: 'dynamodb-local', route: 'write' },
+  { a: 'baton-sdk', b: 'floor-lite', engine: 'dynamodb-local', route: 'read' },
+  { a: 'baton', b: 'floor', engine: 'redis', route: 'read' },
+  { a: 'baton-express-session', b: 'connect-redis', engine: 'redis', route: 'read' },
+  { a: 'baton-express-session', b: 'connect-redis', engine: 'redis', route: 'write' },
+  { a: 'baton', b: 'connect-redis', engine: 'redis', route: 'read' },
+];
+
+/**
+ * Scenarios left out on DynamoDB Local (a slower engine, so a longer run): the tracing pair and the
+ * SDK v3 floor are about the app, not the engine, and run on dynalite.
+ */
+const DYNALITE_ONLY = new Set(['baton-traced', 'baton-untraced', 'floor']);
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
@@ -138,15 +185,136 @@ async function main(): Promise<void> {
         sessions: 100,
       };
   const reps = args.quick ? 1 : args.reps;
-  const lostReps = args.quick ? 5 : 5;
-  const engineList: Engine[] = args.quick ? ['dynamodb'] : ['dynamodb', 'redis', 'memory'];
+  const lostReps = 5;
+  const dynamoKinds: DynamoEngineKind[] =
+    args.engine === 'dynalite' || (args.quick && args.engine === undefined)
+      ? ['dynalite']
+      : args.engine === 'dynamodb-local'
+        ? ['dynamodb-local']
+        : ['dynalite', 'dynamodb-local'];
+  const engineList: Engine[] = [
+    ...dynamoKinds.map((k): Engine => (k === 'dynalite' ? 'dynamodb' : 'dynamodb-local')),
+    ...(args.quick ? [] : (['redis', 'memory'] as const)),
+  ];
   // Quick mode: read and write everywhere, plus `new` for baton (its 0-call target).
   const routesFor = (spec: ScenarioSpec): Route[] =>
     args.quick && spec.name !== 'baton' ? spec.routes.filter((r) => r !== 'new') : spec.routes;
   const loadStart = machineInfo().loadAverage;
   const skipped: Array<{ name: string; engine: string; reason: string }> = [];
+  const engineNotes: string[] = [];
 
-  let dynamo: DynamoEngine | undefined;
+  /** The tables' rows for one engine: every scenario and route, then the lost-update tests. */
+  async function measureTables(o: {
+    engine: Engine;
+    specs: ScenarioSpec[];
+    engines: Engines;
+    dynamo: DynamoEngine | undefined;
+  }): Promise<void> {
+    const { engine, specs, engines, dynamo } = o;
+    // A fresh engine process is slow until its JIT warms up: an unrecorded floor run first, so the
+    // scenario that happens to come first is not measured against a cold engine.
+    const floor = specs.find((s) => s.floor);
+    if (!args.quick && floor) {
+      log(`\n== ${engine}: warming the engine up (${floor.name}, not recorded)`);
+      await runScenario({
+        spec: floor,
+        engines,
+        routes: ['read'],
+        rep: -1,
+        timing: { ...timing, durationS: timing.warmupS },
+        sessionBytes: 200,
+        log: () => {},
+      }).catch((err: unknown) => log(`  engine warm-up failed: ${firstLine(err)}`));
+    }
+    for (let rep = 0; rep < reps; rep++) {
+      // Back to back on one engine, the order reversed every other repetition.
+      const order = rep % 2 === 0 ? specs : [...specs].reverse();
+      log(`\n== ${engine}, repetition ${rep + 1}/${reps}: ${order.map((s) => s.name).join(' → ')}`);
+      for (const spec of order) {
+        try {
+          measurements.push(
+            ...(await runScenario({
+              spec,
+              engines,
+              routes: routesFor(spec),
+              rep,
+              timing,
+              sessionBytes: 200,
+              itemBytes: (table) => itemBytes(dynamo!, table),
+              log,
+            })),
+          );
+        } catch (err) {
+          log(`  ${spec.name}@${spec.engine} FAILED: ${(err as Error).message}`);
+          skipped.push({ name: spec.name, engine: spec.engine, reason: firstLine(err) });
+        }
+      }
+    }
+    // Quick mode: baton and the peers (baton-sdk and baton-express-session share baton's store writes).
+    const shared = specs.filter((s) => s.shared && (!args.quick || s.peer || s.name === 'baton'));
+    if (shared.length > 0)
+      log(`\n== ${engine}: lost updates (50 concurrent writers over two instances, ${lostReps} runs)`);
+    for (const spec of shared) {
+      try {
+        const run = await lostUpdates(spec, engines, lostReps);
+        lost.push(run);
+        log(`  ${spec.name}@${spec.engine}: kept ${run.kept.join(', ')} of ${run.of}`);
+      } catch (err) {
+        log(`  ${spec.name}@${spec.engine} lost-update FAILED: ${(err as Error).message}`);
+      }
+    }
+    // Same key (issue 19): 50 concurrent adds to one basket. Quick mode: baton only.
+    const basket = shared.filter((s) => !args.quick || s.name === 'baton');
+    if (basket.length > 0)
+      log(`\n== ${engine}: same key: 50 concurrent basket adds over two instances, ${lostReps} runs`);
+    for (const spec of basket) {
+      try {
+        const run = await lostUpdates(spec, engines, lostReps, 50, 'basket');
+        lost.push(run);
+        log(`  ${spec.name}@${spec.engine}: kept ${run.kept.join(', ')} of ${run.of}`);
+      } catch (err) {
+        log(`  ${spec.name}@${spec.engine} same-key FAILED: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * CPU profiles (`--cpu-prof`) of the read and write routes with the SDK v3 client users pass,
+   * beside the aws-lite floor (read) and dynamodb-store (write) on dynalite: where the CPU goes.
+   */
+  async function profileEngine(engine: 'dynamodb' | 'dynamodb-local', engines: Engines): Promise<void> {
+    const runs: Array<[string, 'read' | 'write']> =
+      engine === 'dynamodb'
+        ? [
+            ['baton-sdk', 'read'],
+            ['floor-lite', 'read'],
+            ['baton-sdk', 'write'],
+            ['dynamodb-store', 'write'],
+          ]
+        : [
+            ['baton-sdk', 'read'],
+            ['baton-sdk', 'write'],
+          ];
+    for (const [name, route] of runs) {
+      log(`\n== CPU profile of ${name} ${route} (${engine})`);
+      try {
+        const p = await profileRoute({
+          name,
+          route,
+          engine,
+          engines,
+          outDir: resolve(ROOT, `bench/results/profile/${engine}-${name}-${route}`),
+          log,
+        });
+        if (p) profiles.push(p);
+      } catch (err) {
+        log(`  profile FAILED: ${firstLine(err)}`);
+      }
+    }
+  }
+
+  let dynalite: DynamoEngine | undefined;
+  let dynamoLocal: DynamoEngine | undefined;
   let redis: RedisEngine | undefined;
   const measurements: RouteMeasurement[] = [];
   const lost: LostUpdateRun[] = [];
@@ -154,12 +322,10 @@ async function main(): Promise<void> {
   const profiles: ProfileSummary[] = [];
   const pairs: PairedComparison[] = [];
   try {
-    dynamo = await startDynamo(args.engine);
-    log(
-      args.engine === 'dynalite'
-        ? `dynalite (own process) on ${dynamo.endpoint}`
-        : `DynamoDB Local (JVM behind a counting proxy, own process) on ${dynamo.endpoint}: answered after ${dynamo.startup?.startMs} ms, warmed up in ${dynamo.startup?.warmupMs} ms`,
-    );
+    if (dynamoKinds.includes('dynalite')) {
+      dynalite = await startDynamo('dynalite');
+      log(`dynalite (own process) on ${dynalite.endpoint}`);
+    }
     if (engineList.includes('redis')) {
       if (args.redisUrl || redisServerAvailable()) {
         redis = await startRedis(args.redisUrl);
@@ -174,147 +340,90 @@ async function main(): Promise<void> {
         });
       }
     }
-    const engines: Engines = { dynamo, ...(redis ? { redis } : {}) };
 
     for (const engine of engineList) {
       if (engine === 'redis' && !redis) continue;
-      let specs = SCENARIOS.filter((s) => s.engine === engine && (!args.only || args.only.includes(s.name)));
+      if (engine === 'dynamodb-local') {
+        // Started for its own section only: an idle JVM would hold memory through the others.
+        try {
+          dynamoLocal = await startDynamo('dynamodb-local');
+          const note = `DynamoDB Local (JVM behind a counting proxy, own process) answered after ${dynamoLocal.startup?.startMs} ms, warmed up in ${dynamoLocal.startup?.warmupMs} ms`;
+          engineNotes.push(note);
+          log(`\n${note}; on ${dynamoLocal.endpoint}`);
+        } catch (err) {
+          log(`\nDynamoDB Local could not start, its rows are skipped: ${firstLine(err)}`);
+          skipped.push({ name: '*', engine, reason: `DynamoDB Local could not start: ${firstLine(err)}` });
+          continue;
+        }
+      }
+      const engines: Engines =
+        engine === 'dynamodb'
+          ? { dynamo: dynalite }
+          : engine === 'dynamodb-local'
+            ? { dynamo: dynamoLocal }
+            : {};
+      if (redis) engines.redis = redis;
+      const dynamo = engines.dynamo;
+      let specs = SCENARIOS.filter(
+        (s) =>
+          s.engine === declaredEngine(engine) &&
+          !(engine === 'dynamodb-local' && DYNALITE_ONLY.has(s.name)) &&
+          (!args.only || args.only.includes(s.name)),
+      ).map((s) => specFor(s.name, engine) as ScenarioSpec);
       // Scenarios whose code is not in this tree are recorded as skipped, with the reason.
       specs = specs.filter((spec) => {
         const reason = unavailable(spec);
         if (reason) skipped.push({ name: spec.name, engine: spec.engine, reason });
         return !reason;
       });
-      // A fresh engine process is slow until its JIT warms up: an unrecorded floor run first, so the
-      // scenario that happens to come first is not measured against a cold engine.
-      const floor = SCENARIOS.find((s) => s.engine === engine && s.floor);
-      if (!args.quick && floor) {
-        log(`\n== ${engine}: warming the engine up (${floor.name}, not recorded)`);
-        await runScenario({
-          spec: floor,
-          engines,
-          routes: ['read'],
-          rep: -1,
-          timing: { ...timing, durationS: timing.warmupS },
-          sessionBytes: 200,
-          log: () => {},
-        }).catch((err: unknown) => log(`  engine warm-up failed: ${firstLine(err)}`));
+      if (!args.pairsOnly) {
+        await measureTables({ engine, specs, engines, dynamo });
       }
-      for (let rep = 0; rep < reps; rep++) {
-        // Back to back on one engine, the order reversed every other repetition.
-        const order = rep % 2 === 0 ? specs : [...specs].reverse();
-        log(`\n== ${engine}, repetition ${rep + 1}/${reps}: ${order.map((s) => s.name).join(' → ')}`);
-        for (const spec of order) {
+      if (!args.quick && args.pairs > 0) {
+        const todo = PAIRS.filter(
+          (p) =>
+            p.engine === engine && specs.some((s) => s.name === p.a) && specs.some((s) => s.name === p.b),
+        );
+        if (todo.length > 0)
+          log(`\n== ${engine}: paired comparisons (${args.pairs} pairs of ${PAIR_SLICE_S} s slices each)`);
+        for (const p of todo) {
           try {
-            measurements.push(
-              ...(await runScenario({
-                spec,
+            pairs.push(
+              await comparePaired({
+                a: specFor(p.a, engine) as ScenarioSpec,
+                b: specFor(p.b, engine) as ScenarioSpec,
+                route: p.route,
                 engines,
-                routes: routesFor(spec),
-                rep,
-                timing,
-                sessionBytes: 200,
-                itemBytes: (table) => itemBytes(dynamo!, table),
+                pairs: args.pairs,
+                sliceS: PAIR_SLICE_S,
+                connections: timing.connections,
+                sessions: timing.sessions,
                 log,
-              })),
+              }),
             );
           } catch (err) {
-            log(`  ${spec.name}@${spec.engine} FAILED: ${(err as Error).message}`);
-            skipped.push({ name: spec.name, engine: spec.engine, reason: firstLine(err) });
+            log(`  ${p.a} / ${p.b} (${engine}, ${p.route}) FAILED: ${firstLine(err)}`);
           }
         }
       }
-      // Quick mode: baton and the peers (baton-sdk and baton-express-session share baton's store writes).
-      const shared = specs.filter((s) => s.shared && (!args.quick || s.peer || s.name === 'baton'));
-      if (shared.length > 0)
-        log(`\n== ${engine}: lost updates (50 concurrent writers over two instances, ${lostReps} runs)`);
-      for (const spec of shared) {
-        try {
-          const run = await lostUpdates(spec, engines, lostReps);
-          lost.push(run);
-          log(`  ${spec.name}@${spec.engine}: kept ${run.kept.join(', ')} of ${run.of}`);
-        } catch (err) {
-          log(`  ${spec.name}@${spec.engine} lost-update FAILED: ${(err as Error).message}`);
-        }
+      if (isDynamo(engine) && !args.quick && args.profile && !args.only && !args.pairsOnly) {
+        await profileEngine(engine as 'dynamodb' | 'dynamodb-local', engines);
       }
-      // Same key (issue 19): 50 concurrent adds to one basket. Quick mode: baton only.
-      const basket = shared.filter((s) => !args.quick || s.name === 'baton');
-      if (basket.length > 0)
-        log(`\n== ${engine}: same key: 50 concurrent basket adds over two instances, ${lostReps} runs`);
-      for (const spec of basket) {
-        try {
-          const run = await lostUpdates(spec, engines, lostReps, 50, 'basket');
-          lost.push(run);
-          log(`  ${spec.name}@${spec.engine}: kept ${run.kept.join(', ')} of ${run.of}`);
-        } catch (err) {
-          log(`  ${spec.name}@${spec.engine} same-key FAILED: ${(err as Error).message}`);
-        }
+      if (engine === 'dynamodb-local') {
+        await dynamoLocal?.stop();
+        dynamoLocal = undefined;
       }
     }
+    const dynamo = dynalite;
+    const engines: Engines = { ...(dynalite ? { dynamo: dynalite } : {}), ...(redis ? { redis } : {}) };
 
-    if (!args.quick && args.pairs > 0) {
-      // The ratio targets, each measured again as a paired comparison (pairs.ts).
-      const so = aggregate(measurements);
-      const peer = bestPeer(so, 'dynamodb', 'read')?.name;
-      const comparisons: Array<[string, string, Engine]> = [
-        ['baton', 'floor-lite', 'dynamodb'],
-        ['baton-sdk', 'floor', 'dynamodb'],
-        ['baton-sdk', 'dynamodb-store', 'dynamodb'],
-        ...(peer ? [['baton', peer, 'dynamodb'] as [string, string, Engine]] : []),
-        ['baton', 'connect-redis', 'redis'],
-        // What tracing costs once subscribed (a no-op subscriber): an upper bound of its cost
-        // without subscribers, where only a `hasSubscribers` check per channel runs.
-        ['baton-traced', 'baton', 'dynamodb'],
-        // What the tracing call sites cost without subscribers (today's build) against the same app
-        // with them made inert, as if compiled out (bench/tracing-inert.ts): ≈ 1 when free.
-        ['baton', 'baton-untraced', 'dynamodb'],
-      ];
-      const measured = (name: string, engine: Engine) =>
-        so.some((a) => a.name === name && a.engine === engine && a.route === 'read');
-      const todo = comparisons.filter(([a, b, engine]) => measured(a, engine) && measured(b, engine));
-      if (todo.length > 0)
-        log(`\n== paired read comparisons (${args.pairs} pairs of ${PAIR_SLICE_S} s slices each)`);
-      for (const [a, b, engine] of todo) {
-        const spec = (name: string) =>
-          SCENARIOS.find((s) => s.name === name && s.engine === engine) as ScenarioSpec;
-        try {
-          pairs.push(
-            await comparePaired({
-              a: spec(a),
-              b: spec(b),
-              engines,
-              pairs: args.pairs,
-              sliceS: PAIR_SLICE_S,
-              connections: timing.connections,
-              sessions: timing.sessions,
-              log,
-            }),
-          );
-        } catch (err) {
-          log(`  ${a} / ${b} (${engine}) FAILED: ${firstLine(err)}`);
-        }
-      }
-    }
-
-    if (!args.quick && args.scale && !args.only) {
+    if (!args.quick && args.scale && !args.only && !args.pairsOnly && dynamo) {
       log('\n== scale runs');
       scale = await runScale({ dynamo, engines, log, items: args.scaleItems });
     }
-    if (!args.quick && args.profile && !args.only) {
-      // baton and the floor on the same client, back to back: where baton's extra CPU goes.
-      for (const name of ['baton', 'floor-lite']) {
-        log(`\n== CPU profile of ${name} read (DynamoDB, aws-lite)`);
-        const p = await profileRead({
-          name,
-          engines,
-          outDir: resolve(ROOT, `bench/results/profile/${name}`),
-          log,
-        });
-        if (p) profiles.push(p);
-      }
-    }
   } finally {
-    await dynamo?.stop();
+    await dynamoLocal?.stop();
+    await dynalite?.stop();
     await redis?.stop();
   }
 
@@ -352,6 +461,7 @@ async function main(): Promise<void> {
             engine: p.engine,
             route: p.route,
             ratio: p.ratio,
+            cpuRatio: p.cpuRatio,
             pairs: p.ratios.length,
           })),
         }
@@ -365,10 +475,7 @@ async function main(): Promise<void> {
     },
     versions: versions(redis?.version),
   };
-  // The targets are set for dynalite; on DynamoDB Local they are reported under its name.
-  const targets = evaluateTargets(aggregates, lost, pairs).map((t) =>
-    args.engine === 'dynalite' ? t : { ...t, target: t.target.replace('on dynalite', 'on DynamoDB Local') },
-  );
+  const targets = evaluateTargets(aggregates, lost, pairs);
   const details = {
     mode,
     startedAt: new Date(started).toISOString(),
@@ -381,13 +488,14 @@ async function main(): Promise<void> {
     lostUpdates: lost,
     pairs,
     targets,
+    engineNotes,
     scale,
     profiles,
   };
 
-  // DynamoDB Local figures go to their own files; docs/benchmarks.md stays the dynalite run's
-  // unless --docs-dir asks otherwise.
-  const suffix = args.engine === 'dynalite' ? '' : `-${args.engine}`;
+  // A run on DynamoDB Local alone goes to its own files and leaves docs/benchmarks.md alone (unless
+  // --docs-dir asks otherwise); so does a run of the pairs alone.
+  const suffix = `${args.engine === 'dynamodb-local' ? '-dynamodb-local' : ''}${args.pairsOnly ? '-pairs' : ''}`;
   const outFile = args.out
     ? resolve(args.out)
     : resolve(ROOT, `bench/results/${args.quick ? 'quick' : 'latest'}${suffix}.json`);
@@ -396,7 +504,8 @@ async function main(): Promise<void> {
   const detailsFile = `${outFile.replace(/\.json$/, '')}.details.json`;
   writeFileSync(detailsFile, `${JSON.stringify(details, null, 2)}\n`);
   log(`\nwrote ${outFile} and ${detailsFile}`);
-  if (!args.quick && !args.only && (args.docsDir || (!args.out && args.engine === 'dynalite'))) {
+  const fullRun = !args.quick && !args.only && !args.pairsOnly && args.engine !== 'dynamodb-local';
+  if (args.docsDir || (fullRun && !args.out)) {
     const docs = args.docsDir ? resolve(args.docsDir) : resolve(ROOT, 'docs');
     writeDocs(docs, results, details);
     log(`wrote ${docs}/benchmarks.md and benchmarks.svg`);

@@ -3,7 +3,23 @@
 /** The session secret every benchmark app signs with (a benchmark value, not a real secret). */
 export const BENCH_SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
-export type Engine = 'dynamodb' | 'redis' | 'memory';
+/**
+ * Where a scenario's rows were measured. The DynamoDB scenarios are declared once (`dynamodb`) and
+ * run on dynalite under that name, and again on Amazon's DynamoDB Local as `dynamodb-local`.
+ */
+export type Engine = 'dynamodb' | 'dynamodb-local' | 'redis' | 'memory';
+
+/** Whether rows of `engine` come from a DynamoDB engine (dynalite or DynamoDB Local). */
+export const isDynamo = (engine: string): boolean => engine === 'dynamodb' || engine === 'dynamodb-local';
+
+/** The engine a scenario is declared under (DynamoDB Local rows use the `dynamodb` declarations). */
+export const declaredEngine = (engine: string): string => (engine === 'dynamodb-local' ? 'dynamodb' : engine);
+
+/** The scenario named `name` as measured on `engine`, or undefined. */
+export function specFor(name: string, engine: string): ScenarioSpec | undefined {
+  const spec = SCENARIOS.find((s) => s.name === name && s.engine === declaredEngine(engine));
+  return spec && { ...spec, engine: engine as Engine };
+}
 export type Route = 'read' | 'write' | 'new';
 
 export interface ScenarioSpec {

@@ -3,7 +3,7 @@ import type { LostUpdateRun } from './measure.js';
 import { round } from './measure.js';
 import type { PairedComparison } from './pairs.js';
 import type { Aggregate } from './results.js';
-import { SCENARIOS } from './scenarios.js';
+import { declaredEngine, SCENARIOS } from './scenarios.js';
 
 export interface TargetResult {
   target: string;
@@ -13,42 +13,71 @@ export interface TargetResult {
   ratio?: number;
 }
 
-function find(aggs: Aggregate[], name: string, engine: string, route: string): Aggregate | undefined {
+/** How an engine is named in a target. */
+export const ENGINE_NAMES: Record<string, string> = {
+  dynamodb: 'dynalite',
+  'dynamodb-local': 'DynamoDB Local',
+  redis: 'Redis',
+  memory: 'memory',
+};
+
+type Route = 'read' | 'write' | 'new';
+
+function find(aggs: Aggregate[], name: string, engine: string, route: Route): Aggregate | undefined {
   return aggs.find((a) => a.name === name && a.engine === engine && a.route === route);
 }
 
 export function bestPeer(aggs: Aggregate[], engine: string, route: string): Aggregate | undefined {
-  const peers = SCENARIOS.filter((s) => s.peer && s.engine === engine).map((s) => s.name);
+  const peers = SCENARIOS.filter((s) => s.peer && s.engine === declaredEngine(engine)).map((s) => s.name);
   return aggs
     .filter((a) => a.engine === engine && a.route === route && peers.includes(a.name))
     .sort((a, b) => b.reqPerSec - a.reqPerSec)[0];
 }
 
 /**
- * A req/s ratio target. With a paired comparison of the two (pairs.ts), that ratio decides: its
- * figures come from the same seconds of the machine. The ratio of the table's medians is shown
- * beside it.
+ * A ratio target of `a` over `b` on one engine and route: requests per second (at least `bound`)
+ * or app CPU per request (at most `bound`). A paired comparison of the two (pairs.ts) decides when
+ * there is one: its figures come from the same seconds of the machine. The ratio of the table's
+ * medians is shown beside it, and decides alone when no pair was measured.
  */
-function ratioTarget(
-  target: string,
-  a: Aggregate | undefined,
-  b: Aggregate | undefined,
-  min: number,
-  pairs: PairedComparison[] = [],
-): TargetResult {
-  if (!a || !b || b.reqPerSec === 0) return { target, value: 'not measured in this run', met: null };
-  const paired = pairs.find((p) => p.a === a.name && p.b === b.name && p.engine === a.engine);
-  const tableRatio = round(a.reqPerSec / b.reqPerSec, 2);
-  const table = `${a.name} ${a.reqPerSec} req/s vs ${b.name} ${b.reqPerSec} req/s`;
+function ratioTarget(o: {
+  target: string;
+  aggs: Aggregate[];
+  pairs: PairedComparison[];
+  a: string;
+  b: string;
+  engine: string;
+  route: Route;
+  metric: 'reqPerSec' | 'cpu';
+  bound: number;
+}): TargetResult | undefined {
+  const a = find(o.aggs, o.a, o.engine, o.route);
+  const b = find(o.aggs, o.b, o.engine, o.route);
+  const paired = o.pairs.find(
+    (p) => p.a === o.a && p.b === o.b && p.engine === o.engine && p.route === o.route,
+  );
+  if (!paired && (!a || !b)) return undefined;
+  const cpu = o.metric === 'cpu';
+  const ok = (ratio: number) => (cpu ? ratio <= o.bound : ratio >= o.bound);
+  const unit = cpu ? 'app CPU µs / req' : 'req/s';
+  const figure = (x: Aggregate) => (cpu ? x.appCpuUsPerRequest : x.reqPerSec);
+  const tableRatio = a && b && figure(b) > 0 ? round(figure(a) / figure(b), 2) : undefined;
+  const table =
+    tableRatio === undefined
+      ? undefined
+      : `table medians ${tableRatio}× (${o.a} ${figure(a!)} vs ${o.b} ${figure(b!)} ${unit})`;
   if (paired) {
+    const ratios = cpu ? paired.cpuRatios : paired.ratios;
+    const ratio = cpu ? paired.cpuRatio : paired.ratio;
     return {
-      target,
-      value: `${paired.ratio}× paired (median of ${paired.ratios.length} pairs: ${paired.ratios.map((r) => r.toFixed(2)).join(', ')}); table medians ${tableRatio}× (${table})`,
-      met: paired.ratio >= min,
-      ratio: paired.ratio,
+      target: o.target,
+      value: `${ratio}× paired (median of ${ratios.length} pairs: ${ratios.map((r) => r.toFixed(2)).join(', ')})${table ? `; ${table}` : ''}`,
+      met: ok(ratio),
+      ratio,
     };
   }
-  return { target, value: `${tableRatio}× (${table})`, met: tableRatio >= min, ratio: tableRatio };
+  if (tableRatio === undefined) return { target: o.target, value: 'not measured in this run', met: null };
+  return { target: o.target, value: table!, met: ok(tableRatio), ratio: tableRatio };
 }
 
 export function evaluateTargets(
@@ -57,80 +86,150 @@ export function evaluateTargets(
   pairs: PairedComparison[] = [],
 ): TargetResult[] {
   const out: TargetResult[] = [];
-  const dynamoPeer = bestPeer(aggs, 'dynamodb', 'read');
-  out.push(
-    ratioTarget(
-      'read on dynalite: baton ≥ 1.5× best DynamoDB peer',
-      find(aggs, 'baton', 'dynamodb', 'read'),
-      dynamoPeer,
-      1.5,
-      pairs,
-    ),
-  );
-  out.push(
-    ratioTarget(
-      'read on dynalite: baton (aws-lite) within 15 % of floor-lite',
-      find(aggs, 'baton', 'dynamodb', 'read'),
-      find(aggs, 'floor-lite', 'dynamodb', 'read'),
-      0.85,
-      pairs,
-    ),
-  );
-  out.push(
-    ratioTarget(
-      'read on dynalite: baton-sdk (SDK v3) within 15 % of floor (SDK v3)',
-      find(aggs, 'baton-sdk', 'dynamodb', 'read'),
-      find(aggs, 'floor', 'dynamodb', 'read'),
-      0.85,
-      pairs,
-    ),
-  );
-  out.push(
-    ratioTarget(
-      'read on Redis: baton ≥ 1.3× connect-redis',
-      find(aggs, 'baton', 'redis', 'read'),
-      find(aggs, 'connect-redis', 'redis', 'read'),
-      1.3,
-      pairs,
-    ),
-  );
-  for (const engine of ['dynamodb', 'redis']) {
-    const calls = (['read', 'write', 'new'] as const).map(
-      (r) => find(aggs, 'baton', engine, r)?.storeCallsPerRequest,
+  const push = (t: TargetResult | undefined) => {
+    if (t) out.push(t);
+  };
+  const common = { aggs, pairs };
+  for (const engine of ['dynamodb', 'dynamodb-local']) {
+    const on = ENGINE_NAMES[engine];
+    push(
+      ratioTarget({
+        ...common,
+        target: `read on ${on}: baton with an SDK v3 client ≥ 1.5× dynamodb-store`,
+        a: 'baton-sdk',
+        b: 'dynamodb-store',
+        engine,
+        route: 'read',
+        metric: 'reqPerSec',
+        bound: 1.5,
+      }),
     );
-    const measured = calls.filter((c) => c !== undefined).length;
-    if (measured === 0) continue;
-    const expected = [1, 2, 0];
-    out.push({
-      target: `store calls per request, baton on ${engine}: 1 (read) / 2 (write) / 0 (new)`,
-      value: calls.map((c) => (c === undefined ? '—' : String(c))).join(' / '),
-      met: calls.every((c, i) => c === undefined || c === expected[i]),
-    });
-    const reads = find(aggs, 'baton', engine, 'read');
-    if (reads) {
+    push(
+      ratioTarget({
+        ...common,
+        target: `app CPU per unchanged read on ${on}: baton with an SDK v3 client ≤ 1.15× floor-lite (one GetItem through aws-lite)`,
+        a: 'baton-sdk',
+        b: 'floor-lite',
+        engine,
+        route: 'read',
+        metric: 'cpu',
+        bound: 1.15,
+      }),
+    );
+  }
+  push(
+    ratioTarget({
+      ...common,
+      target: 'write on DynamoDB Local: baton with an SDK v3 client ≥ 1.2× dynamodb-store',
+      a: 'baton-sdk',
+      b: 'dynamodb-store',
+      engine: 'dynamodb-local',
+      route: 'write',
+      metric: 'reqPerSec',
+      bound: 1.2,
+    }),
+  );
+  push(
+    ratioTarget({
+      ...common,
+      target: 'app CPU per write on DynamoDB Local: baton with an SDK v3 client ≤ 0.6× dynamodb-store',
+      a: 'baton-sdk',
+      b: 'dynamodb-store',
+      engine: 'dynamodb-local',
+      route: 'write',
+      metric: 'cpu',
+      bound: 0.6,
+    }),
+  );
+  const peer = bestPeer(aggs, 'dynamodb', 'read')?.name ?? 'dynamodb-store';
+  push(
+    ratioTarget({
+      ...common,
+      target: `read on dynalite: baton with aws-lite ≥ 1.5× the best DynamoDB peer (${peer})`,
+      a: 'baton',
+      b: peer,
+      engine: 'dynamodb',
+      route: 'read',
+      metric: 'reqPerSec',
+      bound: 1.5,
+    }),
+  );
+  push(
+    ratioTarget({
+      ...common,
+      target: 'app CPU per unchanged read on Redis: baton ≤ 1.05× the floor (one GET)',
+      a: 'baton',
+      b: 'floor',
+      engine: 'redis',
+      route: 'read',
+      metric: 'cpu',
+      bound: 1.05,
+    }),
+  );
+  for (const route of ['read', 'write'] as const) {
+    push(
+      ratioTarget({
+        ...common,
+        target: `${route} on Redis: the express-session drop-in (ExpressSessionStore) ≥ 1.2× connect-redis`,
+        a: 'baton-express-session',
+        b: 'connect-redis',
+        engine: 'redis',
+        route,
+        metric: 'reqPerSec',
+        bound: 1.2,
+      }),
+    );
+  }
+  push(
+    ratioTarget({
+      ...common,
+      target: 'read on Redis: baton ≥ 1.3× connect-redis',
+      a: 'baton',
+      b: 'connect-redis',
+      engine: 'redis',
+      route: 'read',
+      metric: 'reqPerSec',
+      bound: 1.3,
+    }),
+  );
+  for (const engine of ['dynamodb', 'dynamodb-local', 'redis']) {
+    for (const name of engine === 'redis' ? ['baton'] : ['baton', 'baton-sdk']) {
+      const calls = (['read', 'write', 'new'] as const).map(
+        (r) => find(aggs, name, engine, r)?.storeCallsPerRequest,
+      );
+      if (calls.every((c) => c === undefined)) continue;
+      const expected = [1, 2, 0];
       out.push({
-        target: `writes per read request, baton on ${engine}: 0`,
-        value: String(reads.writesPerRequest),
-        met: reads.writesPerRequest === 0,
+        target: `store calls per request, ${name} on ${ENGINE_NAMES[engine]}: 1 (read) / 2 (write) / 0 (new)`,
+        value: calls.map((c) => (c === undefined ? '—' : String(c))).join(' / '),
+        met: calls.every((c, i) => c === undefined || c === expected[i]),
       });
+      const reads = find(aggs, name, engine, 'read');
+      if (reads) {
+        out.push({
+          target: `writes per read request, ${name} on ${ENGINE_NAMES[engine]}: 0`,
+          value: String(reads.writesPerRequest),
+          met: reads.writesPerRequest === 0,
+        });
+        if (engine !== 'redis' && reads.capacityUnitsPerRequest !== null) {
+          out.push({
+            target: `capacity units per read request ≤ 1 for a ≤ 4 KB session, ${name} on ${ENGINE_NAMES[engine]}`,
+            value: `${reads.capacityUnitsPerRequest} (${reads.capacitySource})`,
+            met: reads.capacityUnitsPerRequest <= 1,
+          });
+        }
+      }
     }
   }
-  for (const run of lost.filter((l) => l.name === 'baton')) {
+  for (const run of lost.filter((l) => l.name === 'baton' || l.name === 'baton-sdk')) {
+    const on = ENGINE_NAMES[run.engine] ?? run.engine;
     out.push({
       target:
         run.scenario === 'keys'
-          ? `lost updates, baton on ${run.engine}: 50 of 50 kept`
-          : `same key: 50 concurrent basket adds, baton on ${run.engine}: 50 of 50 kept`,
+          ? `lost updates, ${run.name} on ${on}: 50 of 50 kept`
+          : `same key: 50 concurrent basket adds, ${run.name} on ${on}: 50 of 50 kept`,
       value: `${Math.min(...run.kept)} of ${run.of} (runs: ${run.kept.join(', ')})`,
       met: run.kept.every((k) => k === run.of),
-    });
-  }
-  const read = find(aggs, 'baton', 'dynamodb', 'read');
-  if (read?.capacityUnitsPerRequest !== null && read?.capacityUnitsPerRequest !== undefined) {
-    out.push({
-      target: 'capacity units per read request ≤ 1 for a ≤ 4 KB session (baton, DynamoDB)',
-      value: `${read.capacityUnitsPerRequest} (${read.capacitySource})`,
-      met: read.capacityUnitsPerRequest <= 1,
     });
   }
   return out;

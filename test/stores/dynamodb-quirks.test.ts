@@ -603,6 +603,10 @@ describe(`DynamoDBStore quirks on ${ENGINE.name}`, () => {
       for (const [url, named] of [
         ['dynamodb://sessions?colour=red', /option `url`: unknown parameter `colour` \(known: region,/],
         ['dynamodb://sessions?userIndex=maybe', /option `url`: parameter `userIndex` must be true or false/],
+        [
+          'dynamodb://sessions?transport=fast',
+          /option `url`: parameter `transport` must be lean or sdk, got "fast"/,
+        ],
         ['redis://sessions', /option `url`: expected a dynamodb:\/\/ URL/],
       ] as const) {
         assert.throws(
@@ -624,6 +628,14 @@ describe(`DynamoDBStore quirks on ${ENGINE.name}`, () => {
       await fromUrl.create(key, record());
       assert.deepEqual((await fromUrl.get(key))?.data, record().data);
       assert.equal(fromUrl.transport, 'lean');
+      // The opt-out, through the URL: every call through the SDK client's send().
+      const viaSdk = DynamoDBStore.fromUrl(
+        `dynamodb://${name}?transport=sdk&endpoint=${encodeURIComponent(engine.endpoint)}`,
+        warnings(),
+      );
+      stores.push(viaSdk);
+      assert.equal(viaSdk.transport, 'aws-sdk-v3');
+      assert.deepEqual((await viaSdk.get(key))?.data, record().data);
     });
 
     it('a user client stays open after close(); a closed store refuses calls', async () => {

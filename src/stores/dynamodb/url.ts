@@ -4,9 +4,10 @@
  *   dynamodb://TABLE?region=eu-west-1
  *   dynamodb://sessions?endpoint=http://127.0.0.1:8000          (a local engine)
  *   dynamodb://sessions?region=eu-west-1&consistentRead=false&userIndex=false&maxAttempts=4
+ *   dynamodb://sessions?region=eu-west-1&transport=sdk                 (every call through the SDK's send())
  *
  * Parameters: `region`, `endpoint`, `maxAttempts`, `retryMode`, `timeoutMs` (the client the store
- * builds), and the store options `hashKey`, `ttlAttribute`, `dataAttribute`, `consistentRead`,
+ * builds), `transport` (`lean`, the default, or `sdk`), and the store options `hashKey`, `ttlAttribute`, `dataAttribute`, `consistentRead`,
  * `userIndex`, `userIndexName`, `compressAbove`, `compression`, `scanSegments`. Credentials never
  * go in the URL: the SDK's default chain finds them (env, profile, role); for an endpoint on
  * loopback without AWS credentials in the environment, placeholder ones are used (local engines
@@ -25,6 +26,7 @@ const KNOWN = new Set<string>([
   'endpoint',
   'retryMode',
   'compression',
+  'transport',
   ...STRING_OPTIONS,
   ...BOOLEAN_OPTIONS,
   ...NUMBER_OPTIONS,
@@ -72,6 +74,19 @@ export function optionsFromUrl(url: string | URL): DynamoDBStoreOptions {
   for (const name of NUMBER_OPTIONS) {
     const value = params.get(name);
     if (value !== null) options[name] = parseNumber(name, value);
+  }
+  const transport = params.get('transport');
+  if (transport !== null) {
+    if (transport !== 'lean' && transport !== 'sdk') {
+      throw new ConfigError(
+        'url',
+        `parameter \`transport\` must be lean or sdk, got ${JSON.stringify(transport)}`,
+        {
+          scope: 'dynamodb',
+        },
+      );
+    }
+    options.transport = transport;
   }
   const compression = params.get('compression');
   if (compression !== null) options.compression = compression as DynamoDBStoreOptions['compression'] & string;

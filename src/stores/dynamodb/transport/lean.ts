@@ -1,9 +1,13 @@
 /**
  * The lean path: baton's operations as DynamoDB JSON 1.0 POSTs (`X-Amz-Target:
- * DynamoDB_20120810.<Op>`), signed by the SDK client's own SigV4 signer, retried by its retry
- * strategy, on keep-alive sockets. No SDK middleware stack, no command objects, no schema-driven
- * (de)serialization: the store's payloads are wire JSON already.
+ * DynamoDB_20120810.<Op>`), signed with SigV4 (by `aws4` with the SDK client's credentials, or by
+ * the client's own signer), retried by its retry strategy, on keep-alive sockets. No SDK
+ * middleware stack, no command objects, no schema-driven (de)serialization: the store's payloads
+ * are wire JSON already.
  */
+import { createHash } from 'node:crypto';
+import aws4 from 'aws4';
+import type { Identity } from './credentials.js';
 import { post, type Reply } from './http.js';
 import { withRetries } from './retry.js';
 import { type LeanSetup, resolveSetup, type SignableRequest } from './setup.js';
@@ -108,28 +112,77 @@ export class LeanTransport implements Transport {
 
   async #exchange(setup: LeanSetup, operation: Operation, body: string): Promise<Reply> {
     const { endpoint } = setup;
+    const headers: Record<string, string> = {
+      host: endpoint.host,
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': target(operation),
+      'content-length': String(Buffer.byteLength(body)),
+    };
+    // The SDK's clock-skew correction moves the signing time, whichever signer signs.
+    const signingDate = new Date(Date.now() + (setup.config.systemClockOffset ?? 0));
+    if (setup.credentials !== undefined) {
+      const identity = setup.credentials.get();
+      const credentials = identity instanceof Promise ? await identity : identity;
+      return post(
+        endpoint,
+        signAws4(setup, headers, body, signingDate, credentials),
+        body,
+        setup.agent,
+        setup.timeoutMs,
+      );
+    }
     const request: SignableRequest = {
       method: 'POST',
       protocol: endpoint.protocol,
       hostname: endpoint.hostname,
       path: endpoint.path,
       query: {},
-      headers: {
-        host: endpoint.host,
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amz-target': target(operation),
-        'content-length': String(Buffer.byteLength(body)),
-      },
+      headers,
       body,
     };
     if (endpoint.port !== undefined) request.port = endpoint.port;
     const signed = await setup.signer.sign(request, {
-      signingDate: new Date(Date.now() + (setup.config.systemClockOffset ?? 0)),
+      signingDate,
       signingRegion: setup.signingRegion,
       signingService: setup.signingService,
     });
     return post(endpoint, signed.headers, body, setup.agent, setup.timeoutMs);
   }
+}
+
+/**
+ * SigV4 by `aws4`: the headers above plus `x-amz-date`, `x-amz-content-sha256` (where the client's
+ * signer adds it), `x-amz-security-token` (temporary credentials) and `Authorization`; the same signed headers and signature as the SDK's signer
+ * gives for the same request, identity and time (a test compares them).
+ */
+function signAws4(
+  setup: LeanSetup,
+  headers: Record<string, string>,
+  body: string,
+  date: Date,
+  credentials: Identity,
+): Record<string, string> {
+  headers['x-amz-date'] = amzDate(date);
+  if (setup.payloadHash) headers['x-amz-content-sha256'] = createHash('sha256').update(body).digest('hex');
+  const signed = aws4.sign(
+    {
+      method: 'POST',
+      host: setup.endpoint.host,
+      path: setup.endpoint.path,
+      service: setup.signingService,
+      region: setup.signingRegion,
+      headers,
+      body,
+    },
+    credentials,
+  );
+  return signed.headers as Record<string, string>;
+}
+
+/** `20261206T120000Z`: the SigV4 time stamp. */
+function amzDate(date: Date): string {
+  const iso = date.toISOString();
+  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
 }
 
 /** An error answer as the SDK would raise it: `name` from `__type`, the body's fields, `$metadata`. */
