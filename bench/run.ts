@@ -3,7 +3,8 @@
  *
  *   npm run bench                  full run: every scenario and route, 3 repetitions, lost updates,
  *                                  scale runs, a CPU profile; writes bench/results/latest.json,
- *                                  bench/results/details.json, docs/benchmarks.md and docs/benchmarks.svg
+ *                                  bench/results/latest.details.json, docs/benchmarks.md and docs/benchmarks.svg;
+ *                                  the DynamoDB scenarios on dynalite and on DynamoDB Local (Java 17+)
  *   npm run bench -- --quick       one repetition of read and write on dynalite plus the lost-update
  *                                  test; writes bench/results/quick.json. About a minute: 50-60 s on a
  *                                  2-core machine busy with other test suites
