@@ -151,7 +151,9 @@ function generated(results: Results, details: Details): string {
     '|---|---|--:|---|',
   );
   for (const l of details.lostUpdates.filter((l) => l.scenario === 'keys')) {
-    L.push(`| ${l.name} | ${l.engine} | ${Math.min(...l.kept)} of ${l.of} | ${l.kept.join(', ')} |`);
+    L.push(
+      `| ${l.name} | ${ENGINE_NAMES[l.engine] ?? l.engine} | ${Math.min(...l.kept)} of ${l.of} | ${l.kept.join(', ')} |`,
+    );
   }
   L.push('');
   const basket = details.lostUpdates.filter((l) => l.scenario === 'basket');
@@ -165,7 +167,9 @@ function generated(results: Results, details: Details): string {
       '|---|---|--:|---|',
     );
     for (const l of basket) {
-      L.push(`| ${l.name} | ${l.engine} | ${Math.min(...l.kept)} of ${l.of} | ${l.kept.join(', ')} |`);
+      L.push(
+        `| ${l.name} | ${ENGINE_NAMES[l.engine] ?? l.engine} | ${Math.min(...l.kept)} of ${l.of} | ${l.kept.join(', ')} |`,
+      );
     }
     L.push('');
   }
