@@ -27,6 +27,11 @@ export interface SessionState {
   lock: LockHandle | null;
   /** A Set-Cookie is due (new id, re-signing with the current secret, moved expiry). */
   cookieNeeded: boolean;
+  /**
+   * The cookie or token value the request presented, when it verified under the current secret:
+   * the very text `sign(id)` gives, so a response for the same id sends it back without another HMAC.
+   */
+  presentedToken?: string | undefined;
   /** The request carried a session cookie or token. */
   hadToken: boolean;
   /** The request came over https (for `secure: 'auto'`); a function until first needed. */

@@ -90,6 +90,42 @@ describe('SessionManager', () => {
     }
   });
 
+  it('sends a verified cookie back as presented when a write re-issues it; a new id is signed', async () => {
+    const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+    const original = crypto.createHmac;
+    let hmacs = 0;
+    crypto.createHmac = ((...args: Parameters<typeof original>) => {
+      hmacs++;
+      return original(...args);
+    }) as typeof original;
+    syncBuiltinESMExports();
+    try {
+      const m = manager(new MemoryStore());
+      const first = await visit(m, undefined, (s) => {
+        s.n = 0;
+      });
+      await visit(m, first.cookie); // verified once, then remembered
+      hmacs = 0;
+      for (let i = 1; i <= 5; i++) {
+        const write = await visit(m, first.cookie, (s) => {
+          s.n = i;
+        });
+        assert.equal(write.result.setCookie.length, 1, 'a write moves the expiry: the cookie is set again');
+        assert.equal(write.cookie, first.cookie, 'with the same value');
+      }
+      assert.equal(hmacs, 0, 'no HMAC for five writes under a remembered cookie');
+      const session = await m.load({ cookie: first.cookie });
+      await session.regenerate();
+      const moved = await m.commit(session);
+      assert.ok(hmacs > 0, 'a regenerated id is signed');
+      assert.notEqual(cookieOf(moved.setCookie), first.cookie);
+      assert.equal((await visit(m, cookieOf(moved.setCookie))).session.n, 5);
+    } finally {
+      crypto.createHmac = original;
+      syncBuiltinESMExports();
+    }
+  });
+
   it('keeps asking to re-sign a cookie of an older secret on every visit, remembered or not', async () => {
     const store = new MemoryStore();
     const before = await visit(manager(store, { secret: OLD }), undefined, (s) => {

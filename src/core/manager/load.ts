@@ -72,9 +72,13 @@ async function loadSession(
 
   // Of several cookies of the name (one tossed from a sibling subdomain), the first that verifies.
   let verified: VerifiedKey | null = null;
+  let presented: string | undefined;
   for (const candidate of candidates) {
     verified = m.verifier.verify(candidate);
-    if (verified) break;
+    if (verified) {
+      presented = candidate;
+      break;
+    }
   }
   if (raw !== undefined && !verified) {
     // No store read for anything that fails verification.
@@ -166,6 +170,7 @@ async function loadSession(
     lock,
     // Re-signed with the current secret, or the session's current id for a forwarded old one.
     cookieNeeded: verified.stale || forwarded,
+    presentedToken: verified.stale || id !== verified.id ? undefined : presented,
     hadToken: true,
     secure,
     forceTouch: false,

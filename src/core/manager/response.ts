@@ -20,7 +20,7 @@ export function headers(m: ManagerCore, state: SessionState): CommitResult {
     // Logged out, or the presented id was unknown and nothing new was stored: make the client forget it.
     if (state.hadToken && cookie) result.setCookie.push(clearCookie(cookie, isSecure(state)));
   } else if (!state.isNew && state.cookieNeeded) {
-    const token = sign(state.id, m.options.secrets[0] as string);
+    const token = sameId(state.presentedToken, state.id) ?? sign(state.id, m.options.secrets[0] as string);
     if (cookie) {
       const remaining = (state.absoluteExpiresAt - m.now()) / 1000;
       const maxAge =
@@ -32,4 +32,14 @@ export function headers(m: ManagerCore, state: SessionState): CommitResult {
   if (result.setCookie.length > 0 || result.headers['x-session-token'])
     result.headers['cache-control'] = 'no-store';
   return result;
+}
+
+/** The presented value, when it is for `id` (`id.mac`): the session kept the id it was loaded under. */
+function sameId(presented: string | undefined, id: string): string | undefined {
+  return presented !== undefined &&
+    presented.length > id.length &&
+    presented.charCodeAt(id.length) === 46 &&
+    presented.startsWith(id)
+    ? presented
+    : undefined;
 }

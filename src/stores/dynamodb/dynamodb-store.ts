@@ -32,12 +32,13 @@ import {
   assertStoredSession,
   assertUserId,
   OperationReporter,
+  writeToken,
 } from '../kit/index.js';
 import { makeTransport, n, type Report, s, Table } from './client.js';
 import { ATTR, encodeData, MAX_ITEM_BYTES, num, str } from './codec.js';
 import { liveCondition, type Names, type Values, writeCondition } from './expressions.js';
 import { ConditionFailed, unavailable } from './failures.js';
-import { checkData, checkItem, decode, isLive, writeToken } from './item.js';
+import { checkData, checkItem, decode, isLive } from './item.js';
 import { acquire, releaseLockItem } from './lock.js';
 import { type DynamoDBStoreOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { patchItem } from './patch.js';

@@ -2,7 +2,6 @@
  * A session item read back: whether it is live, the session it holds, and the size checks a
  * write makes before it is sent.
  */
-import { randomBytes } from 'node:crypto';
 import { SessionDataError, SessionTooLargeError } from '../../core/errors.js';
 import type { StoredSession } from '../../core/store.js';
 import { checkSize } from '../kit/index.js';
@@ -65,9 +64,4 @@ export function checkData(store: string, data: Record<string, string>, limit: nu
 export function checkItem(store: string, item: Item): void {
   const size = itemSize(item);
   if (size > MAX_ITEM_BYTES) throw new SessionTooLargeError(size, MAX_ITEM_BYTES, { scope: store });
-}
-
-/** Marks one write, so a retried request that already landed recognises itself. */
-export function writeToken(): string {
-  return randomBytes(9).toString('base64url');
 }

@@ -14,12 +14,13 @@ import {
   staleExpectations,
   staleKeys,
   versionConflict,
+  writeToken,
 } from '../kit/index.js';
 import type { Report, Table } from './client.js';
 import { ATTR, decodeData, encodeData, encodeKey, num, str } from './codec.js';
 import { expectedValues, fits, perKeyUpdate, rewriteUpdate } from './expressions.js';
 import { ConditionFailed, keptChanging, unavailable, ValidationFailed } from './failures.js';
-import { checkData, checkItem, isLive, writeToken } from './item.js';
+import { checkData, checkItem, isLive } from './item.js';
 import type { AttributeValue, Item } from './transport.js';
 
 // UpdateExpression limits: 300 operators. Beyond this many keys (with margin for the condition

@@ -14,6 +14,7 @@
  *                 against `timeoutMs` (`callTimedOut`) and wraps engine errors once as
  *                 `StoreUnavailableError` with the cause. `close()` is true the first time only.
  * - `report.ts`   `OperationReporter` (what `StoreGuard` measures with), `sleep`.
+ * - `tokens.ts`   `writeToken`: pooled random write tokens (a store's own earlier attempt).
  */
 export * from './checks.js';
 export * from './failures.js';
@@ -22,3 +23,4 @@ export * from './network.js';
 export * from './record.js';
 export * from './report.js';
 export * from './size.js';
+export * from './tokens.js';
