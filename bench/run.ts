@@ -53,7 +53,7 @@ import {
   type ScenarioSpec,
   specFor,
 } from './scenarios.js';
-import { evaluateTargets } from './targets.js';
+import { evaluateTargets, RATIO_TARGETS } from './targets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -141,28 +141,19 @@ const PAIR_SLICE_S = 2.5;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 /**
- * The paired comparisons (pairs.ts) that decide the ratio targets (targets.ts), per engine. Each
- * runs when both of its scenarios are in the run.
+ * The paired comparisons (pairs.ts): one per ratio target (targets.ts decides each on its pair),
+ * plus the tracing pairs, which set no target. Each runs when both of its scenarios are in the run.
  */
 const PAIRS: Array<{ a: string; b: string; engine: Engine; route: 'read' | 'write' }> = [
-  // The SDK v3 client users pass (lean transport) against the best DynamoDB peer and the aws-lite floor.
-  { a: 'baton-sdk', b: 'dynamodb-store', engine: 'dynamodb', route: 'read' },
+  ...new Map(RATIO_TARGETS.map((t) => [`${t.a}|${t.b}|${t.engine}|${t.route}`, t])).values(),
+  // The write target's pair on dynalite too (no target there): the same apps on the other engine.
   { a: 'baton-sdk', b: 'dynamodb-store', engine: 'dynamodb', route: 'write' },
-  { a: 'baton-sdk', b: 'floor-lite', engine: 'dynamodb', route: 'read' },
-  { a: 'baton', b: 'dynamodb-store', engine: 'dynamodb', route: 'read' },
   // What tracing costs once subscribed (a no-op subscriber): an upper bound of its cost without
   // subscribers, where only a `hasSubscribers` check per channel runs.
   { a: 'baton-traced', b: 'baton', engine: 'dynamodb', route: 'read' },
   // The tracing call sites without subscribers against the same app with them made inert, as if
   // compiled out (bench/tracing-inert.ts): ≈ 1 when free.
   { a: 'baton', b: 'baton-untraced', engine: 'dynamodb', route: 'read' },
-  { a: 'baton-sdk', b: 'dynamodb-store', engine: 'dynamodb-local', route: 'read' },
-  { a: 'baton-sdk', b: 'dynamodb-store', engine: 'dynamodb-local', route: 'write' },
-  { a: 'baton-sdk', b: 'floor-lite', engine: 'dynamodb-local', route: 'read' },
-  { a: 'baton', b: 'floor', engine: 'redis', route: 'read' },
-  { a: 'baton-express-session', b: 'connect-redis', engine: 'redis', route: 'read' },
-  { a: 'baton-express-session', b: 'connect-redis', engine: 'redis', route: 'write' },
-  { a: 'baton', b: 'connect-redis', engine: 'redis', route: 'read' },
 ];
 
 /**

@@ -35,22 +35,111 @@ export function bestPeer(aggs: Aggregate[], engine: string, route: string): Aggr
 }
 
 /**
+ * A ratio of `a` over `b` on one engine and route: requests per second (at least `bound`) or app
+ * CPU per request (at most `bound`). run.ts measures each as a paired comparison.
+ */
+export interface RatioTarget {
+  target: string;
+  a: string;
+  b: string;
+  engine: 'dynamodb' | 'dynamodb-local' | 'redis';
+  route: 'read' | 'write';
+  metric: 'reqPerSec' | 'cpu';
+  bound: number;
+}
+
+const sdkReads = (engine: 'dynamodb' | 'dynamodb-local'): RatioTarget[] => [
+  {
+    target: `read on ${ENGINE_NAMES[engine]}: baton with an SDK v3 client ≥ 1.5× dynamodb-store`,
+    a: 'baton-sdk',
+    b: 'dynamodb-store',
+    engine,
+    route: 'read',
+    metric: 'reqPerSec',
+    bound: 1.5,
+  },
+  {
+    target: `app CPU per unchanged read on ${ENGINE_NAMES[engine]}: baton with an SDK v3 client ≤ 1.15× floor-lite (one GetItem through aws-lite)`,
+    a: 'baton-sdk',
+    b: 'floor-lite',
+    engine,
+    route: 'read',
+    metric: 'cpu',
+    bound: 1.15,
+  },
+];
+
+/** The ratio targets (issue 17, and the earlier read targets), in report order. */
+export const RATIO_TARGETS: RatioTarget[] = [
+  ...sdkReads('dynamodb'),
+  ...sdkReads('dynamodb-local'),
+  {
+    target: 'write on DynamoDB Local: baton with an SDK v3 client ≥ 1.2× dynamodb-store',
+    a: 'baton-sdk',
+    b: 'dynamodb-store',
+    engine: 'dynamodb-local',
+    route: 'write',
+    metric: 'reqPerSec',
+    bound: 1.2,
+  },
+  {
+    target: 'app CPU per write on DynamoDB Local: baton with an SDK v3 client ≤ 0.6× dynamodb-store',
+    a: 'baton-sdk',
+    b: 'dynamodb-store',
+    engine: 'dynamodb-local',
+    route: 'write',
+    metric: 'cpu',
+    bound: 0.6,
+  },
+  {
+    target: 'read on dynalite: baton with aws-lite ≥ 1.5× dynamodb-store (the best DynamoDB peer)',
+    a: 'baton',
+    b: 'dynamodb-store',
+    engine: 'dynamodb',
+    route: 'read',
+    metric: 'reqPerSec',
+    bound: 1.5,
+  },
+  {
+    target: 'app CPU per unchanged read on Redis: baton ≤ 1.05× the floor (one GET)',
+    a: 'baton',
+    b: 'floor',
+    engine: 'redis',
+    route: 'read',
+    metric: 'cpu',
+    bound: 1.05,
+  },
+  ...(['read', 'write'] as const).map(
+    (route): RatioTarget => ({
+      target: `${route} on Redis: the express-session drop-in (ExpressSessionStore) ≥ 1.2× connect-redis`,
+      a: 'baton-express-session',
+      b: 'connect-redis',
+      engine: 'redis',
+      route,
+      metric: 'reqPerSec',
+      bound: 1.2,
+    }),
+  ),
+  {
+    target: 'read on Redis: baton ≥ 1.3× connect-redis',
+    a: 'baton',
+    b: 'connect-redis',
+    engine: 'redis',
+    route: 'read',
+    metric: 'reqPerSec',
+    bound: 1.3,
+  },
+];
+
+/**
  * A ratio target of `a` over `b` on one engine and route: requests per second (at least `bound`)
  * or app CPU per request (at most `bound`). A paired comparison of the two (pairs.ts) decides when
  * there is one: its figures come from the same seconds of the machine. The ratio of the table's
  * medians is shown beside it, and decides alone when no pair was measured.
  */
-function ratioTarget(o: {
-  target: string;
-  aggs: Aggregate[];
-  pairs: PairedComparison[];
-  a: string;
-  b: string;
-  engine: string;
-  route: Route;
-  metric: 'reqPerSec' | 'cpu';
-  bound: number;
-}): TargetResult | undefined {
+function ratioTarget(
+  o: RatioTarget & { aggs: Aggregate[]; pairs: PairedComparison[] },
+): TargetResult | undefined {
   const a = find(o.aggs, o.a, o.engine, o.route);
   const b = find(o.aggs, o.b, o.engine, o.route);
   const paired = o.pairs.find(
@@ -86,112 +175,10 @@ export function evaluateTargets(
   pairs: PairedComparison[] = [],
 ): TargetResult[] {
   const out: TargetResult[] = [];
-  const push = (t: TargetResult | undefined) => {
+  for (const spec of RATIO_TARGETS) {
+    const t = ratioTarget({ ...spec, aggs, pairs });
     if (t) out.push(t);
-  };
-  const common = { aggs, pairs };
-  for (const engine of ['dynamodb', 'dynamodb-local']) {
-    const on = ENGINE_NAMES[engine];
-    push(
-      ratioTarget({
-        ...common,
-        target: `read on ${on}: baton with an SDK v3 client ≥ 1.5× dynamodb-store`,
-        a: 'baton-sdk',
-        b: 'dynamodb-store',
-        engine,
-        route: 'read',
-        metric: 'reqPerSec',
-        bound: 1.5,
-      }),
-    );
-    push(
-      ratioTarget({
-        ...common,
-        target: `app CPU per unchanged read on ${on}: baton with an SDK v3 client ≤ 1.15× floor-lite (one GetItem through aws-lite)`,
-        a: 'baton-sdk',
-        b: 'floor-lite',
-        engine,
-        route: 'read',
-        metric: 'cpu',
-        bound: 1.15,
-      }),
-    );
   }
-  push(
-    ratioTarget({
-      ...common,
-      target: 'write on DynamoDB Local: baton with an SDK v3 client ≥ 1.2× dynamodb-store',
-      a: 'baton-sdk',
-      b: 'dynamodb-store',
-      engine: 'dynamodb-local',
-      route: 'write',
-      metric: 'reqPerSec',
-      bound: 1.2,
-    }),
-  );
-  push(
-    ratioTarget({
-      ...common,
-      target: 'app CPU per write on DynamoDB Local: baton with an SDK v3 client ≤ 0.6× dynamodb-store',
-      a: 'baton-sdk',
-      b: 'dynamodb-store',
-      engine: 'dynamodb-local',
-      route: 'write',
-      metric: 'cpu',
-      bound: 0.6,
-    }),
-  );
-  const peer = bestPeer(aggs, 'dynamodb', 'read')?.name ?? 'dynamodb-store';
-  push(
-    ratioTarget({
-      ...common,
-      target: `read on dynalite: baton with aws-lite ≥ 1.5× the best DynamoDB peer (${peer})`,
-      a: 'baton',
-      b: peer,
-      engine: 'dynamodb',
-      route: 'read',
-      metric: 'reqPerSec',
-      bound: 1.5,
-    }),
-  );
-  push(
-    ratioTarget({
-      ...common,
-      target: 'app CPU per unchanged read on Redis: baton ≤ 1.05× the floor (one GET)',
-      a: 'baton',
-      b: 'floor',
-      engine: 'redis',
-      route: 'read',
-      metric: 'cpu',
-      bound: 1.05,
-    }),
-  );
-  for (const route of ['read', 'write'] as const) {
-    push(
-      ratioTarget({
-        ...common,
-        target: `${route} on Redis: the express-session drop-in (ExpressSessionStore) ≥ 1.2× connect-redis`,
-        a: 'baton-express-session',
-        b: 'connect-redis',
-        engine: 'redis',
-        route,
-        metric: 'reqPerSec',
-        bound: 1.2,
-      }),
-    );
-  }
-  push(
-    ratioTarget({
-      ...common,
-      target: 'read on Redis: baton ≥ 1.3× connect-redis',
-      a: 'baton',
-      b: 'connect-redis',
-      engine: 'redis',
-      route: 'read',
-      metric: 'reqPerSec',
-      bound: 1.3,
-    }),
-  );
   for (const engine of ['dynamodb', 'dynamodb-local', 'redis']) {
     for (const name of engine === 'redis' ? ['baton'] : ['baton', 'baton-sdk']) {
       const calls = (['read', 'write', 'new'] as const).map(

@@ -30,6 +30,28 @@ function manager(store: MemoryStore, options: Partial<SessionOptions> = {}) {
   return new SessionManager({ store, secret: NEW, ...options });
 }
 
+/** Counts `crypto.createHmac` calls (ESM importers included) until `restore()`. */
+function countHmacs() {
+  const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  const original = crypto.createHmac;
+  let count = 0;
+  crypto.createHmac = ((...args: Parameters<typeof original>) => {
+    count++;
+    return original(...args);
+  }) as typeof original;
+  syncBuiltinESMExports();
+  return {
+    count: () => count,
+    reset: () => {
+      count = 0;
+    },
+    restore: () => {
+      crypto.createHmac = original;
+      syncBuiltinESMExports();
+    },
+  };
+}
+
 describe('SessionManager', () => {
   it('verifies cookies signed with an older secret and signs them again with the first', async () => {
     const store = new MemoryStore();
@@ -51,14 +73,7 @@ describe('SessionManager', () => {
   });
 
   it('verifies a returning cookie once: later visits skip the HMAC, forged variants never do', async () => {
-    const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
-    const original = crypto.createHmac;
-    let hmacs = 0;
-    crypto.createHmac = ((...args: Parameters<typeof original>) => {
-      hmacs++;
-      return original(...args);
-    }) as typeof original;
-    syncBuiltinESMExports();
+    const hmacs = countHmacs();
     try {
       const store = new MemoryStore();
       const m = manager(store);
@@ -66,17 +81,17 @@ describe('SessionManager', () => {
         s.name = 'Jill';
       });
       const value = (first.cookie ?? '').slice((first.cookie ?? '').indexOf('=') + 1);
-      hmacs = 0;
+      hmacs.reset();
       for (let i = 0; i < 10; i++) assert.equal((await visit(m, first.cookie)).session.name, 'Jill');
-      assert.equal(hmacs, 1, 'one verification for ten visits');
+      assert.equal(hmacs.count(), 1, 'one verification for ten visits');
 
       // A forged signature on a remembered id is checked, and refused, every time.
       const suspicious: string[] = [];
       m.on('suspicious', (e) => suspicious.push(e.reason));
       const forged = `sid=${value.slice(0, -2)}${value.endsWith('AA') ? 'BB' : 'AA'}`;
-      hmacs = 0;
+      hmacs.reset();
       for (let i = 0; i < 3; i++) assert.equal((await visit(m, forged)).session.name, undefined);
-      assert.equal(hmacs, 3);
+      assert.equal(hmacs.count(), 3);
       assert.deepEqual(suspicious, ['signature', 'signature', 'signature']);
 
       // A remembered cookie brings back nothing once its session is gone.
@@ -85,27 +100,19 @@ describe('SessionManager', () => {
       await m.commit(session);
       assert.equal((await visit(m, first.cookie)).session.name, undefined);
     } finally {
-      crypto.createHmac = original;
-      syncBuiltinESMExports();
+      hmacs.restore();
     }
   });
 
   it('sends a verified cookie back as presented when a write re-issues it; a new id is signed', async () => {
-    const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
-    const original = crypto.createHmac;
-    let hmacs = 0;
-    crypto.createHmac = ((...args: Parameters<typeof original>) => {
-      hmacs++;
-      return original(...args);
-    }) as typeof original;
-    syncBuiltinESMExports();
+    const hmacs = countHmacs();
     try {
       const m = manager(new MemoryStore());
       const first = await visit(m, undefined, (s) => {
         s.n = 0;
       });
       await visit(m, first.cookie); // verified once, then remembered
-      hmacs = 0;
+      hmacs.reset();
       for (let i = 1; i <= 5; i++) {
         const write = await visit(m, first.cookie, (s) => {
           s.n = i;
@@ -113,16 +120,15 @@ describe('SessionManager', () => {
         assert.equal(write.result.setCookie.length, 1, 'a write moves the expiry: the cookie is set again');
         assert.equal(write.cookie, first.cookie, 'with the same value');
       }
-      assert.equal(hmacs, 0, 'no HMAC for five writes under a remembered cookie');
+      assert.equal(hmacs.count(), 0, 'no HMAC for five writes under a remembered cookie');
       const session = await m.load({ cookie: first.cookie });
       await session.regenerate();
       const moved = await m.commit(session);
-      assert.ok(hmacs > 0, 'a regenerated id is signed');
+      assert.ok(hmacs.count() > 0, 'a regenerated id is signed');
       assert.notEqual(cookieOf(moved.setCookie), first.cookie);
       assert.equal((await visit(m, cookieOf(moved.setCookie))).session.n, 5);
     } finally {
-      crypto.createHmac = original;
-      syncBuiltinESMExports();
+      hmacs.restore();
     }
   });
 
