@@ -2,7 +2,7 @@
  * `npm run bench`: baton-session against its peers, side by side on the same engines in one run.
  *
  *   npm run bench                  full run: every scenario and route, 3 repetitions, lost updates,
- *                                  scale runs, a CPU profile; writes bench/results/latest.json,
+ *                                  scale runs, CPU profiles of the read and write routes; writes bench/results/latest.json,
  *                                  bench/results/latest.details.json, docs/benchmarks.md and docs/benchmarks.svg;
  *                                  the DynamoDB scenarios on dynalite and on DynamoDB Local (Java 17+)
  *   npm run bench -- --quick       one repetition of read and write on dynalite plus the lost-update
