@@ -126,6 +126,21 @@ measure("store.get, clientConfig (the store's own SDK v3 client, lean transport)
 const sdkStore = new DynamoDBStore({ tableName: 'bench', client: sdkDefault });
 measure('store.get, a default SDK v3 client (lean transport, the default)', () => sdkStore.get('k'));
 
+/** An agent of its own class (as a proxy agent is): the lean transport sends through it with node:http. */
+class OwnAgent extends HttpAgent {}
+const ownAgentStore = new DynamoDBStore({
+  tableName: 'bench',
+  client: new DynamoDBClient({
+    endpoint: engine.endpoint,
+    region,
+    credentials,
+    requestHandler: { httpAgent: new OwnAgent({ keepAlive: true }) },
+  }),
+});
+measure('store.get, an SDK v3 client on an Agent subclass (lean transport over node:http)', () =>
+  ownAgentStore.get('k'),
+);
+
 const sendStore = new DynamoDBStore({ tableName: 'bench', client: sdkDefault, transport: 'sdk' });
 measure("store.get, a default SDK v3 client, transport: 'sdk' (client.send)", () => sendStore.get('k'));
 

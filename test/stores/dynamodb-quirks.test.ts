@@ -41,13 +41,27 @@ async function rejectsWithCode(promise: Promise<unknown>, code: string, message?
 
 /**
  * Counts the DynamoDB requests on the wire from now on (`x-amz-target` of each HTTP request this
- * process starts), whichever transport sends them: the lean path runs no SDK middleware.
+ * process starts), whichever transport sends them: the lean path runs no SDK middleware and sends
+ * through undici's pool (its `undici:request:create` channel), the SDK and aws-lite through
+ * node:http (`http.client.request.start`).
  */
 function countCommands(_client: DynamoDBClient): { calls: string[]; reset(): void } {
   const calls: string[] = [];
-  diagnostics.subscribe('http.client.request.start', (message) => {
-    const target = (message as { request: ClientRequest }).request.getHeader('x-amz-target');
+  const add = (target: unknown) => {
     if (typeof target === 'string') calls.push(target.split('.').pop() ?? target);
+  };
+  diagnostics.subscribe('http.client.request.start', (message) => {
+    add((message as { request: ClientRequest }).request.getHeader('x-amz-target'));
+  });
+  diagnostics.subscribe('undici:request:create', (message) => {
+    const headers = (message as { request: { headers: string[] | string } }).request.headers;
+    if (Array.isArray(headers)) {
+      for (let i = 0; i + 1 < headers.length; i += 2) {
+        if (String(headers[i]).toLowerCase() === 'x-amz-target') add(headers[i + 1]);
+      }
+    } else {
+      add(/^x-amz-target: *(.*)$/im.exec(headers)?.[1]?.trim());
+    }
   });
   return { calls, reset: () => calls.splice(0) };
 }

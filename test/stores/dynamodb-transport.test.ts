@@ -7,8 +7,9 @@
  * before expiry under load with no failed request.
  */
 import assert from 'node:assert/strict';
+import diagnostics from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, Agent as HttpAgent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -358,4 +359,71 @@ describe(`lean DynamoDB transport: signing and credentials on ${ENGINE.name}`, (
     assert.equal(own.transport, 'aws-sdk-v3');
     await roundTrip(own);
   });
+
+  it("goes through undici's pool on a plain agent, and through the client's own agent when it carries more", async () => {
+    const pooled: string[] = [];
+    const onPool = (message: unknown) => {
+      const { origin } = (message as { request: { origin?: unknown } }).request;
+      pooled.push(String(origin));
+    };
+    diagnostics.subscribe('undici:request:create', onPool);
+    try {
+      // A plain agent (only keep-alive and socket counts): its sockets are never opened.
+      const plain = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+      let plainSockets = 0;
+      plain.createConnection = function (this: HttpAgent, ...args: unknown[]) {
+        plainSockets++;
+        return (
+          HttpAgent.prototype as unknown as { createConnection: (...a: unknown[]) => unknown }
+        ).createConnection.apply(this, args);
+      } as HttpAgent['createConnection'];
+      const a = agentStore(plain);
+      await roundTrip(a);
+      assert.equal(plainSockets, 0, 'the plain agent opened no socket');
+      assert.ok(pooled.length >= 2, `the pool carried the requests (${pooled.length})`);
+
+      // An agent of its own class (a proxy agent, say): every request goes through it.
+      class OwnAgent extends HttpAgent {
+        sockets_opened = 0;
+        override createConnection(...args: Parameters<HttpAgent['createConnection']>) {
+          this.sockets_opened++;
+          return super.createConnection(...args);
+        }
+      }
+      const own = new OwnAgent({ keepAlive: true });
+      pooled.splice(0);
+      await roundTrip(agentStore(own));
+      assert.ok(own.sockets_opened >= 1, 'the subclass opened the connection');
+      assert.equal(pooled.length, 0, 'nothing went through the pool');
+
+      // A built-in agent with socket or TLS options beyond pooling is kept too.
+      const bound = new HttpAgent({ keepAlive: true, localAddress: '127.0.0.1' });
+      let boundSockets = 0;
+      bound.createConnection = function (this: HttpAgent, ...args: unknown[]) {
+        boundSockets++;
+        return (
+          HttpAgent.prototype as unknown as { createConnection: (...a: unknown[]) => unknown }
+        ).createConnection.apply(this, args);
+      } as HttpAgent['createConnection'];
+      pooled.splice(0);
+      await roundTrip(agentStore(bound));
+      assert.ok(boundSockets >= 1, 'the agent opened the connection');
+      assert.equal(pooled.length, 0, 'nothing went through the pool');
+    } finally {
+      diagnostics.unsubscribe('undici:request:create', onPool);
+    }
+  });
+
+  /** A store whose client sends to the engine on `agent`. */
+  function agentStore(agent: HttpAgent): DynamoDBStore {
+    const client = new DynamoDBClient({
+      endpoint: engine.endpoint,
+      region: REGION,
+      credentials: CREDENTIALS,
+      requestHandler: { httpAgent: agent },
+    });
+    const store = new DynamoDBStore({ tableName: table, client, ...warnings() });
+    stores.push(store);
+    return store;
+  }
 });

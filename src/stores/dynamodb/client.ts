@@ -5,7 +5,7 @@
  */
 import { ConfigError, isBatonError } from '../../core/errors.js';
 import { type ClockOption, resolveClockOptions, SyncedClock } from '../clock.js';
-import { reportAttempts, storeClosed } from '../kit/index.js';
+import { reportAttempts, reportsNothing, storeClosed } from '../kit/index.js';
 import { itemSize } from './codec.js';
 import { type ConditionFailed, failureOf, sdkAttempts } from './failures.js';
 import type { DynamoDBStoreOptions, Layout } from './options.js';
@@ -74,7 +74,11 @@ export class Table {
     if (this.#closed) throw storeClosed(this.name);
     let out: Payload;
     try {
-      out = await this.transport.call(operation, { ...input, ReturnConsumedCapacity: 'TOTAL' });
+      // Capacity is asked for only when someone is told of it (an operation listener, a trace).
+      out = await this.transport.call(
+        operation,
+        reportsNothing(report) ? input : { ...input, ReturnConsumedCapacity: 'TOTAL' },
+      );
     } catch (err) {
       reportAttempts(report, sdkAttempts(err));
       if (isBatonError(err)) throw err;

@@ -35,7 +35,13 @@ export function applyPatchData(data: Record<string, string>, patch: Patch): Reco
  * `Object.assign` would treat as the prototype (and so drop the key).
  */
 export function putOwn<T>(target: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  // Only `__proto__` is an accessor on Object.prototype; any other name assigns as it defines
+  // (and assignment is the cheaper of the two on the read path of every request).
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
 }
 
 /** The effective expiry of a patch: never past the absolute expiry. */

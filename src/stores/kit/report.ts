@@ -103,6 +103,14 @@ export function reportAttempts(report: (capacityUnits: number) => void, count: n
 function noop(): void {}
 
 /**
+ * True for the `report` a call gets when nobody listens and nothing traces: what it would report
+ * (capacity units, attempts) goes nowhere, so a store need not ask its engine for it.
+ */
+export function reportsNothing(report: (capacityUnits: number) => void): boolean {
+  return report === noop;
+}
+
+/**
  * Resolves after `ms`. The timer keeps the process alive: whoever awaits it (a retry, gc pacing)
  * is work in progress that must not be cut short by the event loop running dry.
  */

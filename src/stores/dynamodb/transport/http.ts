@@ -1,10 +1,20 @@
 /**
- * One DynamoDB JSON 1.0 exchange over node:http(s): a signed POST on a keep-alive agent, the reply
- * read whole. Failures of the exchange itself (reset, refused, timed out) reject with the Node
- * error, its `code` kept (`ECONNRESET`...), as the SDK's HTTP handler reports them.
+ * One DynamoDB JSON 1.0 exchange: a signed POST on a kept-alive connection, the reply read whole.
+ * Failures of the exchange itself (reset, refused, timed out) reject with a Node-style error whose
+ * `code` (`ECONNRESET`...) or name (`TimeoutError`) is what the SDK's HTTP handler reports, so the
+ * retry rules and error mapping see one vocabulary whichever exchange carried the request.
+ *
+ * Two exchanges:
+ * - `PoolExchange` (undici's `Pool`): used when the client's handler has a plain Node agent (the
+ *   SDK's default, or one the user made only to set keep-alive and socket counts) or none. About
+ *   half the CPU per request of `node:http`'s client, measured on the same reply.
+ * - `AgentExchange` (`node:http(s)` on the client's agent): used when that agent carries anything
+ *   else — a proxy agent, TLS options (CA, client certificate), a subclass — so every request
+ *   still goes the way the user's agent sends it.
  */
-import { type Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { type Dispatcher, Pool } from 'undici';
 
 /** Where requests go: the SDK's resolved endpoint. */
 export interface Endpoint {
@@ -22,48 +32,213 @@ export interface Reply {
   body: string;
 }
 
-export function post(
-  endpoint: Endpoint,
-  headers: Record<string, string>,
-  body: string,
-  agent: Agent,
-  timeoutMs: number,
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const send = endpoint.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(
-      {
-        protocol: endpoint.protocol,
-        hostname: endpoint.hostname,
-        port: endpoint.port,
-        path: endpoint.path,
-        method: 'POST',
-        headers,
-        agent,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text =
-            chunks.length === 1
-              ? (chunks[0] as Buffer).toString('utf8')
-              : Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
-        });
-        // A connection cut mid-reply: `aborted` then `close` without `end`.
-        res.on('aborted', () => reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
-      },
+export interface Exchange {
+  /** `pool` (undici) or `agent` (node:http on the client's agent). */
+  readonly kind: 'pool' | 'agent';
+  post(headers: Record<string, string>, body: string): Promise<Reply>;
+  /** Closes connections the exchange opened itself (never a user's agent). */
+  close(): void;
+}
+
+/** Sockets per endpoint when the client's agent does not say (the SDK's own default is 50). */
+const DEFAULT_SOCKETS = 50;
+
+/**
+ * Agent options that only shape pooling: an agent with nothing else set sends requests as undici
+ * does. Anything outside this list (TLS material, `lookup`, proxies, a custom `createConnection`)
+ * keeps the agent.
+ */
+const POOLING_OPTIONS = new Set([
+  'keepAlive',
+  'keepAliveMsecs',
+  'maxSockets',
+  'maxTotalSockets',
+  'maxFreeSockets',
+  'scheduling',
+  'timeout',
+  'noDelay',
+  'path',
+  // Node fills these in itself on every agent.
+  'maxCachedSessions',
+]);
+
+/**
+ * The exchange for `endpoint`: undici's pool unless `agent` (the client's, if any) needs node:http.
+ * `timeoutMs` is the handler's `requestTimeout` (0: none), as a socket idle limit per request.
+ */
+export function exchangeFor(endpoint: Endpoint, agent: HttpAgent | undefined, timeoutMs: number): Exchange {
+  if (agent === undefined || plainAgent(agent)) {
+    const sockets = agent?.maxSockets;
+    return new PoolExchange(
+      endpoint,
+      typeof sockets === 'number' && Number.isFinite(sockets) && sockets > 0 ? sockets : DEFAULT_SOCKETS,
+      timeoutMs,
     );
-    req.on('error', reject);
-    if (timeoutMs > 0) {
-      req.setTimeout(timeoutMs, () => {
-        const err = new Error(`no reply within ${timeoutMs} ms (timeoutMs)`);
-        err.name = 'TimeoutError';
-        req.destroy(err);
-      });
-    }
-    req.end(body);
-  });
+  }
+  return new AgentExchange(endpoint, agent, timeoutMs);
+}
+
+/** A Node agent of the built-in class with only pooling options set (see `POOLING_OPTIONS`). */
+function plainAgent(agent: HttpAgent): boolean {
+  if (agent.constructor !== HttpAgent && agent.constructor !== HttpsAgent) return false;
+  // Node 24's NODE_USE_ENV_PROXY makes agents honour HTTP(S)_PROXY: keep the agent then.
+  if (process.env.NODE_USE_ENV_PROXY) return false;
+  const options = (agent as { options?: Record<string, unknown> }).options ?? {};
+  for (const [name, value] of Object.entries(options)) {
+    if (value !== undefined && value !== null && !POOLING_OPTIONS.has(name)) return false;
+  }
+  return true;
+}
+
+/** undici's connection pool for the endpoint's origin. */
+export class PoolExchange implements Exchange {
+  readonly kind = 'pool';
+  readonly #pool: Pool;
+  readonly #path: string;
+  readonly #timeoutMs: number;
+
+  constructor(endpoint: Endpoint, connections: number, timeoutMs: number) {
+    this.#pool = new Pool(`${endpoint.protocol}//${endpoint.host}`, { connections });
+    this.#path = endpoint.path;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  post(headers: Record<string, string>, body: string): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const timeout = this.#timeoutMs;
+      this.#pool.dispatch(
+        {
+          path: this.#path,
+          method: 'POST',
+          headers,
+          body,
+          // 0 turns undici's limits off, as no `requestTimeout` leaves node:http without one.
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        },
+        new ReplyHandler(resolve, reject, timeout),
+      );
+    });
+  }
+
+  close(): void {
+    void this.#pool.close().catch(() => {});
+  }
+}
+
+/** Collects one reply for `PoolExchange` (undici's handler interface). */
+class ReplyHandler implements Dispatcher.DispatchHandler {
+  #status = 0;
+  #headers: IncomingHttpHeaders = {};
+  readonly #chunks: Buffer[] = [];
+  readonly #resolve: (reply: Reply) => void;
+  readonly #reject: (err: Error) => void;
+  readonly #timeoutMs: number;
+
+  constructor(resolve: (reply: Reply) => void, reject: (err: Error) => void, timeoutMs: number) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  onRequestStart() {}
+
+  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders) {
+    this.#status = status;
+    this.#headers = headers;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer) {
+    this.#chunks.push(chunk);
+  }
+
+  onResponseEnd() {
+    const chunks = this.#chunks;
+    const body =
+      chunks.length === 1
+        ? (chunks[0] as Buffer).toString('utf8')
+        : chunks.length === 0
+          ? ''
+          : Buffer.concat(chunks).toString('utf8');
+    this.#resolve({ status: this.#status, headers: this.#headers, body });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error) {
+    this.#reject(nodeStyle(error, this.#timeoutMs));
+  }
+}
+
+/** undici's errors in the vocabulary of node:http (and so of the SDK's handler). */
+function nodeStyle(error: Error, timeoutMs: number): Error {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+    return timedOut(timeoutMs, error);
+  if (code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') {
+    // The connection closed or reset under the request: what node:http calls a hang-up.
+    const cause = (error as { cause?: { code?: unknown } }).cause;
+    const causeCode = typeof cause?.code === 'string' ? cause.code : undefined;
+    return Object.assign(new Error(error.message || 'socket hang up', { cause: error }), {
+      code: causeCode === 'EPIPE' || causeCode === 'ETIMEDOUT' ? causeCode : 'ECONNRESET',
+    });
+  }
+  return error;
+}
+
+function timedOut(timeoutMs: number, cause?: Error): Error {
+  const err = new Error(`no reply within ${timeoutMs} ms (timeoutMs)`, cause ? { cause } : undefined);
+  err.name = 'TimeoutError';
+  return err;
+}
+
+/** node:http(s) on the client's own agent. */
+export class AgentExchange implements Exchange {
+  readonly kind = 'agent';
+  readonly #endpoint: Endpoint;
+  readonly #agent: HttpAgent;
+  readonly #timeoutMs: number;
+
+  constructor(endpoint: Endpoint, agent: HttpAgent, timeoutMs: number) {
+    this.#endpoint = endpoint;
+    this.#agent = agent;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  post(headers: Record<string, string>, body: string): Promise<Reply> {
+    const endpoint = this.#endpoint;
+    const timeoutMs = this.#timeoutMs;
+    return new Promise((resolve, reject) => {
+      const send = endpoint.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(
+        {
+          protocol: endpoint.protocol,
+          hostname: endpoint.hostname,
+          port: endpoint.port,
+          path: endpoint.path,
+          method: 'POST',
+          headers,
+          agent: this.#agent,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text =
+              chunks.length === 1
+                ? (chunks[0] as Buffer).toString('utf8')
+                : Buffer.concat(chunks).toString('utf8');
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
+          });
+          // A connection cut mid-reply: `aborted` then `close` without `end`.
+          res.on('aborted', () => reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
+        },
+      );
+      req.on('error', reject);
+      if (timeoutMs > 0) req.setTimeout(timeoutMs, () => req.destroy(timedOut(timeoutMs)));
+      req.end(body);
+    });
+  }
+
+  /** The agent is the user's (or the SDK client's): it stays open. */
+  close(): void {}
 }

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import aws4 from 'aws4';
 import type { Identity } from './credentials.js';
-import { post, type Reply } from './http.js';
+import type { Reply } from './http.js';
 import { withRetries } from './retry.js';
 import { type LeanSetup, resolveSetup, type SignableRequest } from './setup.js';
 import type { Operation, Payload, SdkV3Client, Transport } from './types.js';
@@ -81,9 +81,7 @@ export class LeanTransport implements Transport {
     this.#closed = true;
     const setup = this.#setup;
     void setup?.then(
-      (s) => {
-        if (s.ownAgent) s.agent.destroy();
-      },
+      (s) => s.exchange.close(),
       () => {},
     );
     if (this.#owned) {
@@ -119,17 +117,11 @@ export class LeanTransport implements Transport {
       'content-length': String(Buffer.byteLength(body)),
     };
     // The SDK's clock-skew correction moves the signing time, whichever signer signs.
-    const signingDate = new Date(Date.now() + (setup.config.systemClockOffset ?? 0));
+    const signingMs = Date.now() + (setup.config.systemClockOffset ?? 0);
     if (setup.credentials !== undefined) {
       const identity = setup.credentials.get();
       const credentials = identity instanceof Promise ? await identity : identity;
-      return post(
-        endpoint,
-        signAws4(setup, headers, body, signingDate, credentials),
-        body,
-        setup.agent,
-        setup.timeoutMs,
-      );
+      return setup.exchange.post(signAws4(setup, headers, body, signingMs, credentials), body);
     }
     const request: SignableRequest = {
       method: 'POST',
@@ -142,11 +134,11 @@ export class LeanTransport implements Transport {
     };
     if (endpoint.port !== undefined) request.port = endpoint.port;
     const signed = await setup.signer.sign(request, {
-      signingDate,
+      signingDate: new Date(signingMs),
       signingRegion: setup.signingRegion,
       signingService: setup.signingService,
     });
-    return post(endpoint, signed.headers, body, setup.agent, setup.timeoutMs);
+    return setup.exchange.post(signed.headers, body);
   }
 }
 
@@ -159,10 +151,10 @@ function signAws4(
   setup: LeanSetup,
   headers: Record<string, string>,
   body: string,
-  date: Date,
+  timeMs: number,
   credentials: Identity,
 ): Record<string, string> {
-  headers['x-amz-date'] = amzDate(date);
+  headers['x-amz-date'] = amzDate(timeMs);
   if (setup.payloadHash) headers['x-amz-content-sha256'] = createHash('sha256').update(body).digest('hex');
   const signed = aws4.sign(
     {
@@ -179,10 +171,19 @@ function signAws4(
   return signed.headers as Record<string, string>;
 }
 
-/** `20261206T120000Z`: the SigV4 time stamp. */
-function amzDate(date: Date): string {
-  const iso = date.toISOString();
-  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+/** The last stamp made, and the second it is for: requests in the same second share it. */
+let stampSecond = Number.NaN;
+let stamp = '';
+
+/** `20261206T120000Z`: the SigV4 time stamp (whole seconds, so one per second is enough). */
+function amzDate(timeMs: number): string {
+  const second = Math.floor(timeMs / 1000);
+  if (second !== stampSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+    stampSecond = second;
+  }
+  return stamp;
 }
 
 /** An error answer as the SDK would raise it: `name` from `__type`, the body's fields, `$metadata`. */

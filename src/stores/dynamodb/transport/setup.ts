@@ -7,10 +7,9 @@
  * the SDK), its retry strategy, and the HTTP agents and request timeout of its request handler.
  */
 import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { ConfigError } from '../../../core/errors.js';
 import { CredentialCache, type Identity } from './credentials.js';
-import type { Endpoint } from './http.js';
+import { type Endpoint, type Exchange, exchangeFor } from './http.js';
 import type { RetryStrategy } from './retry.js';
 import { loadSdk } from './sdk.js';
 import type { SdkV3Client } from './types.js';
@@ -71,15 +70,11 @@ export interface LeanSetup {
   signingRegion: string;
   signingService: string;
   strategy: RetryStrategy;
-  agent: HttpAgent;
-  /** The agent is the transport's own (the client's handler had none it could share). */
-  ownAgent: boolean;
-  timeoutMs: number;
+  /** How requests travel: undici's pool, or node:http on the client's agent (http.ts decides). */
+  exchange: Exchange;
   /** The client's config object: its `systemClockOffset` is the SDK's clock-skew correction. */
   config: SdkConfig;
 }
-
-const KEEP_ALIVE = { keepAlive: true, maxSockets: 64 };
 
 export async function resolveSetup(client: SdkV3Client): Promise<LeanSetup> {
   const config = client.config as SdkConfig;
@@ -107,14 +102,16 @@ export async function resolveSetup(client: SdkV3Client): Promise<LeanSetup> {
   } catch {
     handlerConfig = undefined;
   }
-  let agent: unknown =
+  const agent: unknown =
     probe.endpoint.protocol === 'https:'
       ? handlerConfig?.httpsAgent
       : (handlerConfig?.httpAgent ?? (await handlerConfig?.httpAgentProvider?.().catch(() => undefined)));
-  const ownAgent = !(agent instanceof HttpAgent);
-  if (ownAgent)
-    agent = probe.endpoint.protocol === 'https:' ? new HttpsAgent(KEEP_ALIVE) : new HttpAgent(KEEP_ALIVE);
   const timeout = handlerConfig?.requestTimeout;
+  const exchange = exchangeFor(
+    probe.endpoint,
+    agent instanceof HttpAgent ? agent : undefined,
+    typeof timeout === 'number' && timeout > 0 ? timeout : 0,
+  );
   return {
     endpoint: probe.endpoint,
     signer,
@@ -123,9 +120,7 @@ export async function resolveSetup(client: SdkV3Client): Promise<LeanSetup> {
     signingRegion,
     signingService,
     strategy,
-    agent: agent as HttpAgent,
-    ownAgent,
-    timeoutMs: typeof timeout === 'number' && timeout > 0 ? timeout : 0,
+    exchange,
     config,
   };
 }
