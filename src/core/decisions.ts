@@ -19,20 +19,45 @@ export interface DataDiff {
   unset: string[];
 }
 
+/** Texts by data key: the session's snapshot (a Map) or a stored record's data (an object). */
+export type DataTexts = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+
 /**
  * Top-level per-key diff by JSON text: a key is set when its text differs from the loaded one
- * (so `basket.push(x)` is a change), unset when it was loaded and is no longer there.
+ * (so `basket.push(x)` is a change), unset when it was loaded and is no longer there. Runs on every
+ * write, so it reads both sides where they are, without copying either into a Map.
  */
-export function diffData(
-  loaded: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
-  next: ReadonlyMap<string, string>,
-): DataDiff {
-  const before: ReadonlyMap<string, string> =
-    loaded instanceof Map ? loaded : new Map(Object.entries(loaded as Record<string, string>));
+export function diffData(loaded: DataTexts, next: DataTexts): DataDiff {
   const set: Record<string, string> = {};
-  for (const [key, text] of next) if (before.get(key) !== text) set[key] = text;
-  const unset = [...before.keys()].filter((k) => !next.has(k));
+  const unset: string[] = [];
+  if (next instanceof Map) {
+    for (const [key, text] of next) if (textOf(loaded, key) !== text) setOwn(set, key, text);
+  } else {
+    for (const key of Object.keys(next)) {
+      const text = (next as Record<string, string>)[key] as string;
+      if (textOf(loaded, key) !== text) setOwn(set, key, text);
+    }
+  }
+  if (loaded instanceof Map) {
+    for (const key of loaded.keys()) if (textOf(next, key) === undefined) unset.push(key);
+  } else {
+    for (const key of Object.keys(loaded)) if (textOf(next, key) === undefined) unset.push(key);
+  }
   return { set, unset };
+}
+
+/** The text under `key`: own properties only, so `constructor` or `__proto__` is only ever data. */
+function textOf(texts: DataTexts, key: string): string | undefined {
+  if (texts instanceof Map) return texts.get(key);
+  return Object.hasOwn(texts, key) ? (texts as Record<string, string>)[key] : undefined;
+}
+
+function setOwn(target: Record<string, string>, key: string, text: string): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value: text, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = text;
+  }
 }
 
 /** Whether a diff writes anything. */

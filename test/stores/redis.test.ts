@@ -69,6 +69,30 @@ const additionalTests = (getStore: () => Store) => {
     }
   });
 
+  it('creates, patches and replaces sessions of thousands of keys whole (the scripts write in slices)', async () => {
+    const store = getStore() as RedisStore;
+    const key = newKey();
+    const user = `u-${randomBytes(4).toString('hex')}`;
+    const many = (n: number, tag: string): Record<string, string> =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`${tag}${i}`, JSON.stringify(i)]));
+    const first = many(4_500, 'a');
+    await store.create(key, record({ userId: user, data: first }));
+    assert.deepEqual((await store.get(key))?.data, first);
+    const expiresAt = Date.now() + 60_000;
+    const set = many(4_100, 'b');
+    const unset = Object.keys(first).slice(0, 4_200);
+    const patched = await store.patch(key, { set, unset, expiresAt });
+    assert.equal(patched?.version, 2);
+    const expected = { ...Object.fromEntries(Object.entries(first).slice(4_200)), ...set };
+    const data = (await store.get(key))?.data ?? {};
+    assert.deepEqual(data, expected);
+    assert.equal((await store.listByUser(user))[0]?.size, dataSize(data));
+    const replaced = many(4_001, 'c');
+    await store.patch(key, { set: replaced, unset: [], expiresAt, replace: true });
+    assert.deepEqual((await store.get(key))?.data, replaced);
+    assert.equal((await store.listByUser(user))[0]?.size, dataSize(replaced));
+  });
+
   it('gc leaves no user-index entry behind for sessions that expired idle (no orphan keys)', async () => {
     const store = getStore() as RedisStore;
     const user = `u-${randomBytes(4).toString('hex')}`;

@@ -193,7 +193,9 @@ export class ExpressSessionStore extends expressSessionStore() {
   // Internals
 
   async #get(sid: string): Promise<Data | null> {
-    await this.#ready();
+    // The first calls wait (boundedly) for the first reading of the store's clock; no await after.
+    const warming = clockWarming(this.store.clock);
+    if (warming) await warming;
     let stored = await this.#call(() => this.store.get(this.keyFor(sid)));
     const now = this.#now();
     if (!stored && this.#legacy) stored = await adoptSid(this.#legacy, this.#legacyContext(sid, now), sid);
@@ -213,14 +215,14 @@ export class ExpressSessionStore extends expressSessionStore() {
       );
     }
     const session = {} as WithLoaded;
-    // Defined, not assigned: a stored `__proto__` key is data, never the session's prototype.
-    for (const [k, text] of Object.entries(stored.data)) {
-      Object.defineProperty(session, k, {
-        value: JSON.parse(text),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    for (const k of Object.keys(stored.data)) {
+      const value: unknown = JSON.parse(stored.data[k] as string);
+      if (k === '__proto__') {
+        // Defined, not assigned: a stored `__proto__` key is data, never the session's prototype.
+        Object.defineProperty(session, k, { value, enumerable: true, writable: true, configurable: true });
+      } else {
+        session[k] = value;
+      }
     }
     remember(session, {
       data: stored.data,
@@ -236,7 +238,8 @@ export class ExpressSessionStore extends expressSessionStore() {
     const data = encode(session);
     this.#checkSize(data);
     const userId = this.#userOf(session);
-    await this.#ready();
+    const warming = clockWarming(this.store.clock);
+    if (warming) await warming;
     const now = this.#now();
     const loaded = session[LOADED];
 
@@ -268,7 +271,7 @@ export class ExpressSessionStore extends expressSessionStore() {
       await this.#call(() => this.store.destroy(key));
       return;
     }
-    const diff = diffData(loaded.data, new Map(Object.entries(data)));
+    const diff = diffData(loaded.data, data);
     const { set, unset } = diff;
     const userChanged = this.#userKey !== undefined && userId !== loaded.userId;
     if (!hasChanges(diff) && !userChanged) {
@@ -290,7 +293,8 @@ export class ExpressSessionStore extends expressSessionStore() {
     let loaded = (session as WithLoaded)[LOADED];
     if (!loaded) {
       // A touch on a session this object did not load: read its expiries first.
-      await this.#ready();
+      const warming = clockWarming(this.store.clock);
+      if (warming) await warming;
       const stored = await this.#call(() => this.store.get(key));
       const now = this.#now();
       if (!stored || stored.expiresAt <= now || stored.absoluteExpiresAt <= now) return;
@@ -360,12 +364,6 @@ export class ExpressSessionStore extends expressSessionStore() {
     return expiryOf(session, now, this.#ttl, throttleMs(session, this.#ttl, this.#touchAfterMs));
   }
 
-  /** The first call waits (boundedly) for the first reading of the store's clock. */
-  async #ready(): Promise<void> {
-    const warming = clockWarming(this.store.clock);
-    if (warming) await warming;
-  }
-
   /** Now by the store's clock (the local one for stores without their own). */
   #now(): number {
     return clockNow(this.store.clock);
@@ -391,7 +389,7 @@ export class ExpressSessionStore extends expressSessionStore() {
 
   #checkSize(data: Record<string, string>): void {
     let size = 0;
-    for (const [k, v] of Object.entries(data)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
+    for (const k of Object.keys(data)) size += Buffer.byteLength(k) + Buffer.byteLength(data[k] as string);
     if (size > this.store.limits.maxSessionBytes) {
       throw new SessionTooLargeError(size, this.store.limits.maxSessionBytes, { scope: 'express-session' });
     }

@@ -35,9 +35,14 @@ local now = tonumber(ARGV[1])
 local m = redis.call('HMGET', h, 'e', 'a')
 if live(m[1], m[2], now) then return 0 end
 redis.call('DEL', h)
-redis.call('HSET', h, 'v', ARGV[3], 'c', ARGV[4], 'e', ARGV[2], 'a', ARGV[5], 's', ARGV[7])
-if ARGV[6] ~= '' then redis.call('HSET', h, 'u', ARGV[6]) end
-for i = 8, #ARGV, 2 do redis.call('HSET', h, ARGV[i], ARGV[i + 1]) end
+local hs = {'v', ARGV[3], 'c', ARGV[4], 'e', ARGV[2], 'a', ARGV[5], 's', ARGV[7]}
+if ARGV[6] ~= '' then
+  hs[#hs + 1] = 'u'
+  hs[#hs + 1] = ARGV[6]
+end
+for i = 8, #ARGV do hs[#hs + 1] = ARGV[i] end
+-- One HSET, in slices that stay within Lua's stack limit for unpack.
+for i = 1, #hs, 4000 do redis.call('HSET', h, unpack(hs, i, math.min(i + 3999, #hs))) end
 local at = ARGV[2]
 if tonumber(ARGV[5]) < tonumber(at) then at = ARGV[5] end
 redis.call('PEXPIREAT', h, at)
@@ -84,33 +89,57 @@ else
   for i = unsetFrom, #ARGV do changes[ARGV[i]] = false end
   for i = setFrom, expectFrom - 1, 2 do changes[ARGV[i]] = ARGV[i + 1] end
   for k, v in pairs(changes) do
-    if redis.call('HEXISTS', h, 'd:' .. k) == 1 then
-      size = size - #k - redis.call('HSTRLEN', h, 'd:' .. k)
-    end
+    -- Stored values are never empty (JSON text or a sealed value): a length of 0 means no field.
+    local len = redis.call('HSTRLEN', h, 'd:' .. k)
+    if len > 0 then size = size - #k - len end
     if v then size = size + #k + #v end
   end
 end
 if size > tonumber(ARGV[7]) then return {4, size} end
+local hs = {}
+local hd = {}
 if ARGV[6] == '1' then
   local fields = redis.call('HKEYS', h)
   for _, f in ipairs(fields) do
-    if string.sub(f, 1, 2) == 'd:' then redis.call('HDEL', h, f) end
+    if string.sub(f, 1, 2) == 'd:' then hd[#hd + 1] = f end
   end
-  for i = setFrom, expectFrom - 1, 2 do redis.call('HSET', h, 'd:' .. ARGV[i], ARGV[i + 1]) end
+  for i = setFrom, expectFrom - 1, 2 do
+    hs[#hs + 1] = 'd:' .. ARGV[i]
+    hs[#hs + 1] = ARGV[i + 1]
+  end
 else
   for k, v in pairs(changes) do
-    if v then redis.call('HSET', h, 'd:' .. k, v) else redis.call('HDEL', h, 'd:' .. k) end
+    if v then
+      hs[#hs + 1] = 'd:' .. k
+      hs[#hs + 1] = v
+    else
+      hd[#hd + 1] = 'd:' .. k
+    end
   end
 end
 local version = redis.call('HINCRBY', h, 'v', 1)
 local e = ARGV[2]
 if tonumber(e) > tonumber(m[2]) then e = m[2] end
-redis.call('HSET', h, 'e', e, 's', size)
-if ARGV[8] == 's' then redis.call('HSET', h, 'u', ARGV[9]) elseif ARGV[8] == 'd' then redis.call('HDEL', h, 'u') end
-if ARGV[5] == '1' and ARGV[4] ~= '' then
-  redis.call('HDEL', h, 'lk', 'lkx')
-  redis.pcall('PUBLISH', ARGV[12], h)
+hs[#hs + 1] = 'e'
+hs[#hs + 1] = e
+hs[#hs + 1] = 's'
+hs[#hs + 1] = size
+if ARGV[8] == 's' then
+  hs[#hs + 1] = 'u'
+  hs[#hs + 1] = ARGV[9]
+elseif ARGV[8] == 'd' then
+  hd[#hd + 1] = 'u'
 end
+local unlock = ARGV[5] == '1' and ARGV[4] ~= ''
+if unlock then
+  hd[#hd + 1] = 'lk'
+  hd[#hd + 1] = 'lkx'
+end
+-- Deletes first (a replace drops every data field, then writes the new ones), each command in
+-- slices that stay within Lua's stack limit for unpack.
+for i = 1, #hd, 4000 do redis.call('HDEL', h, unpack(hd, i, math.min(i + 3999, #hd))) end
+for i = 1, #hs, 4000 do redis.call('HSET', h, unpack(hs, i, math.min(i + 3999, #hs))) end
+if unlock then redis.pcall('PUBLISH', ARGV[12], h) end
 redis.call('PEXPIREAT', h, e)
 return {1, version, m[6] or '', m[2]}
 `);
