@@ -17,6 +17,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { Agent } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { BENCH_SECRET, type Engine } from './scenarios.js';
 import { payload, type Session, seedReadWriteRoutes, sessionOf } from './session-routes.js';
@@ -28,7 +29,11 @@ const require = createRequire(import.meta.url);
  * baton-session as users run it: the compiled package in dist/ (`npm run bench` builds first), not
  * the TypeScript sources through the loader this app itself runs under.
  */
-const baton = (path: string): Promise<any> => import(new URL(`../dist/${path}`, import.meta.url).href);
+// BENCH_DIST: another build's dist/ directory (absolute), to compare two builds of baton side by side.
+const DIST = process.env.BENCH_DIST
+  ? pathToFileURL(`${process.env.BENCH_DIST}/`)
+  : new URL('../dist/', import.meta.url);
+const baton = (path: string): Promise<any> => import(new URL(path, DIST).href);
 
 const name = process.env.BENCH_SCENARIO ?? '';
 const engine = (process.env.BENCH_ENGINE ?? '') as Engine;
@@ -36,6 +41,8 @@ const endpoint = process.env.BENCH_ENDPOINT ?? '';
 const redisUrl = process.env.BENCH_REDIS_URL ?? '';
 const table = process.env.BENCH_TABLE ?? 'bench';
 const prefix = process.env.BENCH_PREFIX ?? 'bench:';
+/** Store calls and capacity units are counted for the tables; the paired comparisons run without. */
+const counting = process.env.BENCH_COUNT !== '0';
 const SECRET = BENCH_SECRET;
 const REGION = 'us-east-1';
 const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench' };
@@ -132,6 +139,7 @@ async function redisClient(): Promise<any> {
   const client = createClient({ url: redisUrl }) as any;
   client.on('error', (err: Error) => console.error('[bench app] redis:', err.message));
   await client.connect();
+  if (!counting) return client;
   for (const method of ['get', 'set', 'expire', 'del', 'mGet', 'hGetAll']) {
     const original = client[method].bind(client);
     client[method] = (...args: unknown[]) => {
@@ -167,6 +175,7 @@ async function batonStore(): Promise<any> {
 }
 
 function listenToCapacity(store: any): void {
+  if (!counting) return;
   store.onOperation((info: { op: string; capacityUnits?: number }) => {
     addUnits(info.op === 'get' ? 'read' : 'write', info.capacityUnits);
   });

@@ -100,8 +100,11 @@ export async function startApp(
   engines: Engines,
   names: { table: string; prefix: string },
   execArgv: string[] = [],
+  /** Count store calls and capacity units (the tables); the paired comparisons run without. */
+  count = true,
 ): Promise<AppHandle> {
   const env: Record<string, string> = {
+    BENCH_COUNT: count ? '1' : '0',
     BENCH_SCENARIO: spec.name,
     BENCH_ENGINE: spec.engine,
     BENCH_TABLE: names.table,

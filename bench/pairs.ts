@@ -47,7 +47,9 @@ export async function comparePaired(o: {
 }): Promise<PairedComparison> {
   const tag = `pair-${Date.now().toString(36)}`;
   const route = o.route ?? 'read';
-  // Nothing is counted here: on DynamoDB Local the apps talk to the JVM past the counting proxy.
+  // Nothing is counted here, so each app runs as a user runs it: no operation listener on baton's
+  // store, no counting wrapper on a client, and on DynamoDB Local the apps talk to the JVM past
+  // the counting proxy.
   const dynamo = o.engines.dynamo;
   const engines: Engines = dynamo?.directEndpoint
     ? { ...o.engines, dynamo: { ...dynamo, endpoint: dynamo.directEndpoint } }
@@ -56,7 +58,7 @@ export async function comparePaired(o: {
   try {
     for (const spec of [o.a, o.b]) {
       const names = { table: `bench-${spec.name}-${tag}`, prefix: `bench:${spec.name}:${tag}:` };
-      const app = await startApp(spec, engines, names);
+      const app = await startApp(spec, engines, names, [], false);
       apps.push({ spec, app, cookies: await seed(app.base, o.sessions, 200) });
     }
     const slice = async (i: number, durationS: number) => {

@@ -38,10 +38,15 @@ export interface ProfileSummary {
 const LAYERS: Array<[string, RegExp]> = [
   ['baton core (core)', /\/(src|dist)\/core\//],
   ['baton Express adapter + response hold (adapters)', /\/(src|dist)\/adapters\//],
-  ['baton DynamoDB store (stores)', /\/(src|dist)\/stores\//],
-  ['@aws-lite/client (+ aws4 signing)', /node_modules\/(@aws-lite|aws4)\//],
+  ['baton store and transport (stores)', /\/(src|dist)\/stores\//],
+  ['@aws-lite/client, aws4 (signing in the lean transport)', /node_modules\/(@aws-lite|aws4)\//],
   ['AWS SDK v3 (client, middleware, signer, credentials)', /node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//],
   ['AWS SDK v2 (dynamodb-store)', /node_modules\/(aws-sdk|dynamodb-store)\//],
+  ['node-redis client', /node_modules\/(@redis|redis)\//],
+  [
+    'express-session + its store (connect-redis, connect-dynamodb)',
+    /node_modules\/(express-session|connect-redis|connect-dynamodb|uid-safe|random-bytes|on-headers|cookie-signature)\//,
+  ],
   [
     'Express + router + body/cookie helpers',
     /node_modules\/(express|router|cookie|send|finalhandler|body-parser|qs|on-finished|content-type|type-is|mime|accepts|negotiator|statuses|depd|debug|encodeurl|escape-html|etag|fresh|parseurl|path-to-regexp|range-parser|safe-buffer|vary|proxy-addr)\//,

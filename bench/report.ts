@@ -124,7 +124,7 @@ function generated(results: Results, details: Details): string {
     L.push(
       '### Paired comparisons',
       '',
-      `The ratio targets, measured again in pairs (bench/pairs.ts): both apps running side by side on the same engine, loaded in turn in ${pairs[0]?.sliceSeconds} s slices, the order flipped every pair, so both figures of a pair come from the same seconds of the machine. The tables above compare medians of runs minutes apart, on a machine whose speed drifts on that scale. Where a pair exists, its median ratio decides the target: requests per second (a / b, higher is faster) and app CPU per request (a / b, lower is cheaper).`,
+      `The ratio targets, measured again in pairs (bench/pairs.ts): both apps running side by side on the same engine, loaded in turn in ${pairs[0]?.sliceSeconds} s slices, the order flipped every pair, so both figures of a pair come from the same seconds of the machine. Nothing is counted in a pair (no operation listener on baton's store, no counting wrapper on a Redis client, no counting proxy in front of DynamoDB Local), so each app runs as its users run it. The tables above compare medians of runs minutes apart, on a machine whose speed drifts on that scale. Where a pair exists, its median ratio decides the target: requests per second (a / b, higher is faster) and app CPU per request (a / b, lower is cheaper).`,
       '',
       '| a / b | engine | route | req/s ratio (median) | per pair | app CPU ratio (median) | per pair | a req/s | b req/s | a app CPU µs / req | b app CPU µs / req |',
       '|---|---|---|--:|---|--:|---|---|---|---|---|',
