@@ -58,8 +58,10 @@ const POOLING_OPTIONS = new Set([
   'timeout',
   'noDelay',
   'path',
-  // Node fills these in itself on every agent.
+  // Node fills these in itself (https agents on Node 22 and later: `defaultPort`, `protocol`).
   'maxCachedSessions',
+  'defaultPort',
+  'protocol',
 ]);
 
 /**
