@@ -40,6 +40,10 @@ const LAYERS: Array<[string, RegExp]> = [
   ['baton Express adapter + response hold (adapters)', /\/(src|dist)\/adapters\//],
   ['baton store and transport (stores)', /\/(src|dist)\/stores\//],
   ['@aws-lite/client, aws4 (signing in the lean transport)', /node_modules\/(@aws-lite|aws4)\//],
+  [
+    "undici (the lean transport's connection pool and its WebAssembly HTTP parser)",
+    /node_modules\/undici\/|^wasm:/,
+  ],
   ['AWS SDK v3 (client, middleware, signer, credentials)', /node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//],
   ['AWS SDK v2 (dynamodb-store)', /node_modules\/(aws-sdk|dynamodb-store)\//],
   ['node-redis client', /node_modules\/(@redis|redis)\//],
