@@ -162,12 +162,21 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
         : chunks.length === 0
           ? ''
           : Buffer.concat(chunks).toString('utf8');
-    this.#resolve({ status: this.#status, headers: this.#headers, body });
+    // The caller hears of the reply once the connection can take its next request: undici frees
+    // it an event-loop turn after the reply (an immediate it schedules after this call), and a
+    // request dispatched before that would open a second connection (a second TLS handshake on
+    // a Lambda's warm path). The next turn's immediate runs after undici's.
+    const reply: Reply = { status: this.#status, headers: this.#headers, body };
+    setImmediate(afterTurn, this.#resolve, reply);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error) {
     this.#reject(nodeStyle(error, this.#timeoutMs));
   }
+}
+
+function afterTurn(resolve: (reply: Reply) => void, reply: Reply): void {
+  setImmediate(resolve, reply);
 }
 
 /** undici's errors in the vocabulary of node:http (and so of the SDK's handler). */
