@@ -22,6 +22,19 @@ export function encodeValue(key: string, value: unknown): string {
 /** The `seen` set of a top-level value that is not an object: never added to. */
 const NO_OBJECTS: Set<object> = new Set();
 
+/**
+ * Sets an own, enumerable property even for the name `__proto__`, which plain assignment and
+ * `Object.assign` would treat as the prototype (and so drop the key): session data keys are only
+ * ever data. Any other name is assigned (the cheaper of the two, on the read path of every request).
+ */
+export function putOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
+}
+
 export function decodeValue(text: string): unknown {
   return JSON.parse(text);
 }

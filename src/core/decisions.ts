@@ -2,6 +2,7 @@
  * Pure save decisions and the per-key diff, each testable alone. Used by the session manager and
  * by the express-session store, so both decide the same way.
  */
+import { putOwn } from './codec.js';
 
 /** An unchanged session is written only when its expiry would move by more than `touchAfterMs`. */
 export function shouldTouch(storedExpiresAt: number, nextExpiresAt: number, touchAfterMs: number): boolean {
@@ -31,11 +32,11 @@ export function diffData(loaded: DataTexts, next: DataTexts): DataDiff {
   const set: Record<string, string> = {};
   const unset: string[] = [];
   if (next instanceof Map) {
-    for (const [key, text] of next) if (textOf(loaded, key) !== text) setOwn(set, key, text);
+    for (const [key, text] of next) if (textOf(loaded, key) !== text) putOwn(set, key, text);
   } else {
     for (const key of Object.keys(next)) {
       const text = (next as Record<string, string>)[key] as string;
-      if (textOf(loaded, key) !== text) setOwn(set, key, text);
+      if (textOf(loaded, key) !== text) putOwn(set, key, text);
     }
   }
   if (loaded instanceof Map) {
@@ -50,14 +51,6 @@ export function diffData(loaded: DataTexts, next: DataTexts): DataDiff {
 function textOf(texts: DataTexts, key: string): string | undefined {
   if (texts instanceof Map) return texts.get(key);
   return Object.hasOwn(texts, key) ? (texts as Record<string, string>)[key] : undefined;
-}
-
-function setOwn(target: Record<string, string>, key: string, text: string): void {
-  if (key === '__proto__') {
-    Object.defineProperty(target, key, { value: text, enumerable: true, writable: true, configurable: true });
-  } else {
-    target[key] = text;
-  }
 }
 
 /** Whether a diff writes anything. */

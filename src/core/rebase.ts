@@ -25,6 +25,7 @@
  * 5. Anything else (scalars, a type changed, the same leaf changed on both sides) is a conflict,
  *    resolved last-writer-wins for that leaf: ours. Both sides writing the same value is none.
  */
+import { putOwn } from './codec.js';
 
 /** A parsed JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -124,7 +125,7 @@ function rebaseArray(base: readonly Json[], ours: Json[], theirs: Json[]): Rebas
 
 function rebaseObject(base: JsonObject, ours: JsonObject, theirs: JsonObject): RebaseResult {
   const value: JsonObject = {};
-  for (const k of Object.keys(theirs)) define(value, k, theirs[k] as Json);
+  for (const k of Object.keys(theirs)) putOwn(value, k, theirs[k] as Json);
   let conflict = false;
   const keys = new Set([...Object.keys(base), ...Object.keys(ours)]);
   for (const k of keys) {
@@ -135,12 +136,7 @@ function rebaseObject(base: JsonObject, ours: JsonObject, theirs: JsonObject): R
     const field = rebase(b, o, t);
     conflict ||= field.conflict;
     if (field.value === undefined) delete value[k];
-    else define(value, k, field.value);
+    else putOwn(value, k, field.value);
   }
   return { value, conflict };
-}
-
-/** An own, enumerable field even for the name `__proto__` (JSON data, never a prototype). */
-function define(target: JsonObject, key: string, value: Json): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }

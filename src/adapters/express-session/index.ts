@@ -22,6 +22,7 @@ import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { withCallback } from '../../core/callback.js';
 import { requireCapability } from '../../core/capabilities.js';
+import { putOwn } from '../../core/codec.js';
 import { diffData, hasChanges, shouldTouch } from '../../core/decisions.js';
 import { ConfigError, SessionDataError, SessionTooLargeError } from '../../core/errors.js';
 import { storeKey } from '../../core/ids.js';
@@ -215,15 +216,8 @@ export class ExpressSessionStore extends expressSessionStore() {
       );
     }
     const session = {} as WithLoaded;
-    for (const k of Object.keys(stored.data)) {
-      const value: unknown = JSON.parse(stored.data[k] as string);
-      if (k === '__proto__') {
-        // Defined, not assigned: a stored `__proto__` key is data, never the session's prototype.
-        Object.defineProperty(session, k, { value, enumerable: true, writable: true, configurable: true });
-      } else {
-        session[k] = value;
-      }
-    }
+    // `__proto__` included: a stored key of that name is data, never the session's prototype.
+    for (const k of Object.keys(stored.data)) putOwn(session, k, JSON.parse(stored.data[k] as string));
     remember(session, {
       data: stored.data,
       expiresAt: stored.expiresAt,

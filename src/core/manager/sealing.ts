@@ -2,7 +2,7 @@
  * A session's stored values and the request's: decoding (and decrypting) what the store holds,
  * and sealing what goes back (encrypted under the current key when `encryption` is on).
  */
-import { decodeValue } from '../codec.js';
+import { decodeValue, putOwn } from '../codec.js';
 import { DEVICE_KEY, type DeviceInfo, parseDevice } from '../devices.js';
 import { rememberStored } from '../merge.js';
 import { isReservedKey } from '../session.js';
@@ -59,10 +59,8 @@ export function open(m: ManagerCore, key: string, stored: StoredSession): Opened
     }
     try {
       const value = decodeValue(text);
-      // Defined, not assigned: a key named `__proto__` is data, never the object's prototype.
-      if (k === '__proto__') {
-        Object.defineProperty(data, k, { value, enumerable: true, writable: true, configurable: true });
-      } else data[k] = value;
+      // `__proto__` included: a key of that name is data, never the object's prototype.
+      putOwn(data, k, value);
     } catch {
       m.events.emit('unreadable', { key, reason: 'json' });
       return null;

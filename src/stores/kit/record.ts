@@ -4,6 +4,7 @@
  * guards (DynamoDB conditions, Redis Lua, SQL statements) implement the same rules and the
  * conformance suite holds both to them.
  */
+import { putOwn } from '../../core/codec.js';
 import type { Patch, SessionSummary, StoredSession, StoreLimits } from '../../core/store.js';
 import { lockLost, staleKeys, versionConflict } from './failures.js';
 import { checkSize, dataSize, patchLimit } from './size.js';
@@ -28,20 +29,6 @@ export function applyPatchData(data: Record<string, string>, patch: Patch): Reco
   for (const k of patch.unset) delete next[k];
   for (const [k, v] of Object.entries(patch.set)) putOwn(next, k, v);
   return next;
-}
-
-/**
- * Sets an own, enumerable property even for the name `__proto__`, which plain assignment and
- * `Object.assign` would treat as the prototype (and so drop the key).
- */
-export function putOwn<T>(target: Record<string, T>, key: string, value: T): void {
-  // Only `__proto__` is an accessor on Object.prototype; any other name assigns as it defines
-  // (and assignment is the cheaper of the two on the read path of every request).
-  if (key === '__proto__') {
-    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-  } else {
-    target[key] = value;
-  }
 }
 
 /** The effective expiry of a patch: never past the absolute expiry. */
@@ -110,3 +97,6 @@ export function summaryOf(
 ): SessionSummary {
   return { ...summarize(key, session), size };
 }
+
+/** Own data keys, `__proto__` included: the core's helper, for the stores. */
+export { putOwn };

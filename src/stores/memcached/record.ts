@@ -4,6 +4,7 @@
  * as they are, not escaped inside another JSON string, so a session costs its own size plus a
  * small header.
  */
+import { putOwn } from '../kit/index.js';
 import type { StoredSession } from '../store.js';
 
 export interface SessionRecord {
@@ -60,13 +61,8 @@ export function decodeRecord(text: string): SessionRecord | null {
   const data: Record<string, string> = {};
   let at = end + 1;
   for (const [k, length] of header.k) {
-    // defineProperty: a data key named `__proto__` stays data, never a prototype.
-    Object.defineProperty(data, k, {
-      value: text.slice(at, at + length),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    // `__proto__` included: a data key of that name stays data, never a prototype.
+    putOwn(data, k, text.slice(at, at + length));
     at += length;
   }
   const session: StoredSession = {

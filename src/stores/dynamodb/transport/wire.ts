@@ -2,6 +2,7 @@
  * DynamoDB's JSON wire format as the store's values need it: binary values are `Uint8Array` in the
  * store and base64 text on the wire; the `Date` header read for the store clock.
  */
+import { putOwn } from '../../kit/index.js';
 import type { Operation } from './types.js';
 
 /** An HTTP `Date` header (`Thu, 26 Nov 2026 09:30:00 GMT`), in ms since the epoch. */
@@ -45,14 +46,9 @@ function wireCopy(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(wireCopy);
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    // Defined, not assigned: a data key named `__proto__` stays a key.
+    // `__proto__` included: a data key of that name stays a key.
     for (const [k, v] of Object.entries(value)) {
-      Object.defineProperty(out, k, {
-        value: wireCopy(v),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      putOwn(out, k, wireCopy(v));
     }
     return out;
   }
