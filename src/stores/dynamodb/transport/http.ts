@@ -155,24 +155,23 @@ class ReplyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd() {
-    const chunks = this.#chunks;
-    const body =
-      chunks.length === 1
-        ? (chunks[0] as Buffer).toString('utf8')
-        : chunks.length === 0
-          ? ''
-          : Buffer.concat(chunks).toString('utf8');
     // The caller hears of the reply once the connection can take its next request: undici frees
     // it an event-loop turn after the reply (an immediate it schedules after this call), and a
     // request dispatched before that would open a second connection (a second TLS handshake on
     // a Lambda's warm path). The next turn's immediate runs after undici's.
-    const reply: Reply = { status: this.#status, headers: this.#headers, body };
+    const reply: Reply = { status: this.#status, headers: this.#headers, body: text(this.#chunks) };
     setImmediate(afterTurn, this.#resolve, reply);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error) {
     this.#reject(nodeStyle(error, this.#timeoutMs));
   }
+}
+
+/** A reply body's chunks as text (most replies come in one chunk: no copy then). */
+function text(chunks: Buffer[]): string {
+  if (chunks.length === 1) return (chunks[0] as Buffer).toString('utf8');
+  return chunks.length === 0 ? '' : Buffer.concat(chunks).toString('utf8');
 }
 
 function afterTurn(resolve: (reply: Reply) => void, reply: Reply): void {
@@ -233,13 +232,9 @@ export class AgentExchange implements Exchange {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('error', reject);
-          res.on('end', () => {
-            const text =
-              chunks.length === 1
-                ? (chunks[0] as Buffer).toString('utf8')
-                : Buffer.concat(chunks).toString('utf8');
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
-          });
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text(chunks) }),
+          );
           // A connection cut mid-reply: `aborted` then `close` without `end`.
           res.on('aborted', () => reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
         },
