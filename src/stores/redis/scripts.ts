@@ -28,8 +28,18 @@ local function live(e, a, now)
 end
 `;
 
+/**
+ * One command over a list of arguments after the key, in slices that stay within Lua's stack
+ * limit for `unpack` (the even slice size keeps field/value pairs together).
+ */
+const SLICED = `
+local function sliced(command, h, list)
+  for i = 1, #list, 4000 do redis.call(command, h, unpack(list, i, math.min(i + 3999, #list))) end
+end
+`;
+
 /** ARGV: now, expiresAt, version, createdAt, absoluteExpiresAt, userId or '', size, field, value, ... → 1, or 0 when a live session is there. */
-export const CREATE = script(`${LIVE}
+export const CREATE = script(`${LIVE}${SLICED}
 local h = KEYS[1]
 local now = tonumber(ARGV[1])
 local m = redis.call('HMGET', h, 'e', 'a')
@@ -41,8 +51,7 @@ if ARGV[6] ~= '' then
   hs[#hs + 1] = ARGV[6]
 end
 for i = 8, #ARGV do hs[#hs + 1] = ARGV[i] end
--- One HSET, in slices that stay within Lua's stack limit for unpack.
-for i = 1, #hs, 4000 do redis.call('HSET', h, unpack(hs, i, math.min(i + 3999, #hs))) end
+sliced('HSET', h, hs)
 local at = ARGV[2]
 if tonumber(ARGV[5]) < tonumber(at) then at = ARGV[5] end
 redis.call('PEXPIREAT', h, at)
@@ -58,7 +67,7 @@ return 1
  *   expected key holds other text, {1, version, previous user id or '', absoluteExpiresAt} written.
  * Releasing the lock announces it on the unlock channel (the message is the hash's key).
  */
-export const PATCH = script(`${LIVE}
+export const PATCH = script(`${LIVE}${SLICED}
 local h = KEYS[1]
 local now = tonumber(ARGV[1])
 local m = redis.call('HMGET', h, 'e', 'a', 'v', 'lk', 's', 'u')
@@ -135,10 +144,9 @@ if unlock then
   hd[#hd + 1] = 'lk'
   hd[#hd + 1] = 'lkx'
 end
--- Deletes first (a replace drops every data field, then writes the new ones), each command in
--- slices that stay within Lua's stack limit for unpack.
-for i = 1, #hd, 4000 do redis.call('HDEL', h, unpack(hd, i, math.min(i + 3999, #hd))) end
-for i = 1, #hs, 4000 do redis.call('HSET', h, unpack(hs, i, math.min(i + 3999, #hs))) end
+-- Deletes first: a replace drops every data field, then writes the new ones.
+sliced('HDEL', h, hd)
+sliced('HSET', h, hs)
 if unlock then redis.pcall('PUBLISH', ARGV[12], h) end
 redis.call('PEXPIREAT', h, e)
 return {1, version, m[6] or '', m[2]}
