@@ -15,6 +15,8 @@
  *                 `StoreUnavailableError` with the cause. `close()` is true the first time only.
  * - `report.ts`   `OperationReporter` (what `StoreGuard` measures with), `sleep`.
  * - `tokens.ts`   `writeToken`: pooled random write tokens (a store's own earlier attempt).
+ * - `waiters.ts`  `Waiters`: lock waiters by key, woken by the engine's release messages or
+ *                 their timeout (Redis pub/sub, PostgreSQL LISTEN/NOTIFY).
  */
 export * from './checks.js';
 export * from './failures.js';
@@ -24,3 +26,4 @@ export * from './record.js';
 export * from './report.js';
 export * from './size.js';
 export * from './tokens.js';
+export * from './waiters.js';

@@ -11,6 +11,7 @@
  * waiter one step of its backoff, nothing more.
  */
 import type pg from 'pg';
+import { Waiters } from '../kit/index.js';
 import { quote, unlockTopic } from './postgres-sql.js';
 
 /** Opens a connection for LISTEN, or null where the store cannot (a pool without its options). */
@@ -22,8 +23,8 @@ const RECONNECT_PAUSE_MS = 1000;
 export class UnlockListener {
   readonly #channel: string;
   readonly #connect: ListenConnector;
-  /** Topic (key digest) → the waiters to wake. */
-  readonly #waiters = new Map<string, Set<() => void>>();
+  /** Waiters by topic (key digest). */
+  readonly #waiters = new Waiters();
   #client: Promise<pg.Client | null> | undefined;
   /** The connection listening now. */
   #current: pg.Client | undefined;
@@ -38,32 +39,15 @@ export class UnlockListener {
   /** Resolves when the lock on `key` is announced free, or after `timeoutMs`. Never rejects. */
   wait(key: string, timeoutMs: number): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    const topic = unlockTopic(String(key));
-    const ms = Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs) : 0;
-    return new Promise((resolve) => {
-      let set = this.#waiters.get(topic);
-      if (!set) {
-        set = new Set();
-        this.#waiters.set(topic, set);
-      }
-      const waiters = set;
-      const done = (): void => {
-        clearTimeout(timer);
-        waiters.delete(done);
-        if (waiters.size === 0 && this.#waiters.get(topic) === waiters) this.#waiters.delete(topic);
-        resolve();
-      };
-      // Kept referenced: a waiting request is work in progress.
-      const timer = setTimeout(done, ms);
-      waiters.add(done);
-      void this.#listen();
-    });
+    const waiting = this.#waiters.wait(unlockTopic(String(key)), timeoutMs);
+    void this.#listen();
+    return waiting;
   }
 
   /** Ends the listening connection and lets every waiter go. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#wakeAll();
+    this.#waiters.wakeAll();
     const client = await this.#client;
     this.#client = undefined;
     if (!client) return;
@@ -94,12 +78,13 @@ export class UnlockListener {
       this.#current = undefined;
       this.#client = undefined;
       // Notifications may have gone missing with the connection: let every waiter try again.
-      this.#wakeAll();
+      this.#waiters.wakeAll();
     };
     client.on('error', lost);
     client.on('end', lost);
     client.on('notification', (message) => {
-      if (message.channel === this.#channel && message.payload !== undefined) this.#wake(message.payload);
+      if (message.channel === this.#channel && message.payload !== undefined)
+        this.#waiters.wake(message.payload);
     });
     try {
       await client.connect();
@@ -116,17 +101,6 @@ export class UnlockListener {
     // An idle listener does not keep the process alive; pending waits keep it alive by their timers.
     socketOf(client)?.unref?.();
     return client;
-  }
-
-  #wake(topic: string): void {
-    const waiters = this.#waiters.get(topic);
-    if (!waiters) return;
-    this.#waiters.delete(topic);
-    for (const done of [...waiters]) done();
-  }
-
-  #wakeAll(): void {
-    for (const topic of [...this.#waiters.keys()]) this.#wake(topic);
   }
 }
 

@@ -4,6 +4,7 @@
  * (`onExpired`).
  */
 import { ConfigError, NotSupportedError } from '../../core/errors.js';
+import { Waiters } from '../kit/index.js';
 import type { RedisConnection } from './connection.js';
 import { toFields } from './hash.js';
 import { NAME } from './options.js';
@@ -19,7 +20,7 @@ export class UnlockNotifier {
   readonly #connection: RedisConnection;
   readonly #channel: string;
   /** Waiters by session hash key. */
-  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #waiters = new Waiters();
   #subscription: Promise<(() => Promise<void>) | undefined> | undefined;
   /** Drops a subscriber connection still being made (on timeout or close). */
   #abort: AbortController | undefined;
@@ -34,42 +35,16 @@ export class UnlockNotifier {
   wait(hashKey: string, timeoutMs: number): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#subscribe();
-    return new Promise<void>((resolve) => {
-      let waiters = this.#waiters.get(hashKey);
-      if (!waiters) {
-        waiters = new Set();
-        this.#waiters.set(hashKey, waiters);
-      }
-      const set = waiters;
-      const done = () => {
-        clearTimeout(timer);
-        set.delete(done);
-        if (set.size === 0 && this.#waiters.get(hashKey) === set) this.#waiters.delete(hashKey);
-        resolve();
-      };
-      // Not unref'd: this is a pause of a request in progress, bounded by its `lockWait`.
-      const timer = setTimeout(done, Math.max(0, timeoutMs));
-      set.add(done);
-    });
-  }
-
-  /** Number of keys with waiters (for tests). */
-  get waiting(): number {
-    return this.#waiters.size;
+    return this.#waiters.wait(hashKey, timeoutMs);
   }
 
   /** Ends the subscription and wakes every waiter. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#abort?.abort();
-    for (const waiters of [...this.#waiters.values()]) for (const done of [...waiters]) done();
+    this.#waiters.wakeAll();
     const unsubscribe = await this.#subscription;
     await unsubscribe?.();
-  }
-
-  #wake(hashKey: string): void {
-    const waiters = this.#waiters.get(hashKey);
-    if (waiters) for (const done of [...waiters]) done();
   }
 
   /** Subscribes once; a failed attempt is forgotten, so the next wait tries again. */
@@ -83,7 +58,7 @@ export class UnlockNotifier {
       this.#abort = abort;
       const pending = redis.subscribe(
         [this.#channel],
-        (_channel, message) => this.#wake(message),
+        (_channel, message) => this.#waiters.wake(message),
         abort.signal,
       );
       try {
