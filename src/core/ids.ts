@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** 32 random bytes (256 bits), base64url: 43 characters. */
 export const ID_BYTES = 32;
@@ -96,7 +96,10 @@ export class VerifiedValues {
   }
 }
 
-/** base64url(sha256(id)): the key a store sees when `hashIds` is on. */
+/**
+ * base64url(sha256(id)): the key a store sees when `hashIds` is on. One-shot `crypto.hash` (Node
+ * 20.12+), about half the cost of a `createHash` object on every request's key.
+ */
 export function hashId(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
+  return hash('sha256', id, 'base64url');
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { generateId, hashId, isWellFormedId, sign, unsign, VerifiedValues } from '../../src/core/ids.js';
@@ -69,5 +70,15 @@ describe('ids', () => {
     assert.match(key, /^[A-Za-z0-9_-]{43}$/);
     assert.notEqual(key, id);
     assert.equal(key, hashId(id));
+    assert.equal(key, createHash('sha256').update(id).digest('base64url'));
+    // A known answer, independent of both: SHA-256 of "abc" (FIPS 180-2, appendix B.1).
+    assert.equal(
+      hashId('abc'),
+      Buffer.from('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 'hex').toString(
+        'base64url',
+      ),
+    );
+    // UTF-8, as the stores have always keyed: a non-ASCII id hashes its UTF-8 bytes.
+    assert.equal(hashId('é'), createHash('sha256').update(Buffer.from('é', 'utf8')).digest('base64url'));
   });
 });

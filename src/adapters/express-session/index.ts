@@ -281,7 +281,6 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   async #touch(sid: string, session: Data): Promise<void> {
-    const key = this.keyFor(sid);
     const throttle = throttleMs(session, this.#ttl, this.#touchAfterMs);
     // Decided before any await when the session was loaded here (express-session's case).
     let loaded = (session as WithLoaded)[LOADED];
@@ -289,7 +288,7 @@ export class ExpressSessionStore extends expressSessionStore() {
       // A touch on a session this object did not load: read its expiries first.
       const warming = clockWarming(this.store.clock);
       if (warming) await warming;
-      const stored = await this.#call(() => this.store.get(key));
+      const stored = await this.#call(() => this.store.get(this.keyFor(sid)));
       const now = this.#now();
       if (!stored || stored.expiresAt <= now || stored.absoluteExpiresAt <= now) return;
       loaded = {
@@ -302,11 +301,13 @@ export class ExpressSessionStore extends expressSessionStore() {
     const now = this.#now();
     const expiresAt = Math.min(expiryOf(session, now, this.#ttl, throttle), loaded.absoluteExpiresAt);
     if (expiresAt <= now) {
-      await this.#call(() => this.store.destroy(key));
+      await this.#call(() => this.store.destroy(this.keyFor(sid)));
       return;
     }
     // An unchanged request costs no write while the expiry would move by no more than the throttle.
     if (!shouldTouch(loaded.expiresAt, expiresAt, throttle)) return;
+    // Hashed only here: most touches end at the throttle, with no call to the store.
+    const key = this.keyFor(sid);
     const cookie = session.cookie === undefined ? undefined : encode({ cookie: session.cookie }).cookie;
     if (cookie === undefined || cookie === loaded.data.cookie) {
       if (await this.#call(() => this.store.touch(key, expiresAt))) loaded.expiresAt = expiresAt;
