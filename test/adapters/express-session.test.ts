@@ -336,6 +336,32 @@ describe("ExpressSessionStore: express-session's store expectations", () => {
       message: /absoluteLifetime/,
     });
     assert.throws(() => new ExpressSessionStore(undefined as never), { message: /store/ });
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['hashIds', { hashIds: 'yes' }],
+      ['keyPrefix', { keyPrefix: 5 }],
+      ['ttl', { ttl: Number.NaN }],
+      ['absoluteLifetime', { absoluteLifetime: Number.POSITIVE_INFINITY }],
+      ['touchAfter', { touchAfter: -1 }],
+      ['userKey', { userKey: '' }],
+      ['legacy.source', { legacy: { source: {} } }],
+    ];
+    for (const [name, options] of bad) {
+      assert.throws(
+        () => new ExpressSessionStore(memory, options as never),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'BATON_CONFIG', name);
+          assert.ok(err.message.includes(name), `${name}: ${err.message}`);
+          return true;
+        },
+      );
+    }
+    // Edge values that are allowed: a ttl function, no absolute limit, touchAfter 0.
+    new ExpressSessionStore(memory, {
+      ttl: () => 60,
+      absoluteLifetime: null,
+      touchAfter: 0,
+      keyPrefix: 'x:',
+    });
   });
 });
 

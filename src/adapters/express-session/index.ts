@@ -33,7 +33,12 @@ import { userIdOf } from '../../core/user-key.js';
 import { expiryOf, type Ttl, throttleMs } from './expiry.js';
 import { adoptSid, type ExpressSessionLegacyOptions } from './legacy.js';
 import { encode, LOADED, remember, type WithLoaded } from './loaded.js';
-import type { ExpressSessionData, ExpressSessionStoreOptions, StoreCallback } from './options.js';
+import {
+  type ExpressSessionData,
+  type ExpressSessionStoreOptions,
+  resolveStoreOptions,
+  type StoreCallback,
+} from './options.js';
 
 export type { ExpressSessionData, ExpressSessionStoreOptions, StoreCallback } from './options.js';
 
@@ -60,8 +65,6 @@ function expressSessionStore(): new () => ExpressStoreBase {
   }
 }
 
-/** No absolute limit still needs a date every store can keep: a hundred years. */
-const NO_ABSOLUTE_LIMIT_MS = 100 * 365 * 86_400_000;
 /** Deletes run in batches of this many during `clear()`. */
 const CLEAR_BATCH = 25;
 
@@ -87,44 +90,14 @@ export class ExpressSessionStore extends expressSessionStore() {
     }
     this.store = store;
     this.#call = new StoreCaller(store, { timeoutMs: 0, scope: 'express-session' }).call;
-    this.#hashIds = options.hashIds ?? true;
-    if (typeof this.#hashIds !== 'boolean') throw new ConfigError('hashIds', 'must be true or false');
-    this.#keyPrefix = options.keyPrefix ?? '';
-    if (typeof this.#keyPrefix !== 'string') throw new ConfigError('keyPrefix', 'must be a string');
-    this.#ttl = options.ttl ?? 86_400;
-    if (
-      typeof this.#ttl !== 'function' &&
-      (typeof this.#ttl !== 'number' || !Number.isFinite(this.#ttl) || this.#ttl <= 0)
-    ) {
-      throw new ConfigError(
-        'ttl',
-        `must be seconds > 0 or a function of the session, got ${String(options.ttl)}`,
-      );
-    }
-    const absolute = options.absoluteLifetime ?? null;
-    if (absolute !== null && (typeof absolute !== 'number' || !Number.isFinite(absolute) || absolute <= 0)) {
-      throw new ConfigError('absoluteLifetime', `must be seconds > 0 or null, got ${String(absolute)}`);
-    }
-    this.#absoluteLifetimeMs = absolute === null ? NO_ABSOLUTE_LIMIT_MS : absolute * 1000;
-    const touchAfter = options.touchAfter;
-    if (
-      touchAfter !== undefined &&
-      (typeof touchAfter !== 'number' || !Number.isFinite(touchAfter) || touchAfter < 0)
-    ) {
-      throw new ConfigError('touchAfter', `must be seconds >= 0, got ${String(touchAfter)}`);
-    }
-    this.#touchAfterMs = touchAfter === undefined ? undefined : touchAfter * 1000;
-    this.#userKey = options.userKey;
-    if (this.#userKey !== undefined && (typeof this.#userKey !== 'string' || this.#userKey.length === 0)) {
-      throw new ConfigError('userKey', 'must be a non-empty string');
-    }
-    this.#legacy = options.legacy;
-    if (this.#legacy !== undefined && typeof this.#legacy?.source?.get !== 'function') {
-      throw new ConfigError(
-        'legacy.source',
-        'pass a source from baton-session/legacy, such as `connectRedis({ client })`',
-      );
-    }
+    const resolved = resolveStoreOptions(options);
+    this.#hashIds = resolved.hashIds;
+    this.#keyPrefix = resolved.keyPrefix;
+    this.#ttl = resolved.ttl;
+    this.#absoluteLifetimeMs = resolved.absoluteLifetimeMs;
+    this.#touchAfterMs = resolved.touchAfterMs;
+    this.#userKey = resolved.userKey;
+    this.#legacy = resolved.legacy;
   }
 
   /** The key the store sees for a session id. */

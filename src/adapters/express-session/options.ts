@@ -1,4 +1,9 @@
-/** The types `ExpressSessionStore` takes: express-session's sessions and callbacks, and its own options. */
+/**
+ * What `ExpressSessionStore` takes: express-session's sessions and callbacks, its own options, and
+ * those options checked and resolved (a `ConfigError` naming the option for any wrong value).
+ */
+import { ConfigError } from '../../core/errors.js';
+import type { Ttl } from './expiry.js';
 import type { ExpressSessionLegacyOptions } from './legacy.js';
 
 /**
@@ -54,4 +59,64 @@ export interface ExpressSessionStoreOptions {
    * @default undefined (off)
    */
   legacy?: ExpressSessionLegacyOptions;
+}
+
+/** `absoluteLifetime: null` (express-session has none) still needs a date every store can keep: a hundred years. */
+const NO_ABSOLUTE_LIMIT_MS = 100 * 365 * 86_400_000;
+
+/** The options as the store uses them. */
+export interface ResolvedStoreOptions {
+  hashIds: boolean;
+  keyPrefix: string;
+  ttl: Ttl;
+  absoluteLifetimeMs: number;
+  touchAfterMs: number | undefined;
+  userKey: string | undefined;
+  legacy: ExpressSessionLegacyOptions | undefined;
+}
+
+/** Checks each option (a `ConfigError` naming the first wrong one) and fills in the defaults. */
+export function resolveStoreOptions(options: ExpressSessionStoreOptions): ResolvedStoreOptions {
+  const hashIds = options.hashIds ?? true;
+  if (typeof hashIds !== 'boolean') throw new ConfigError('hashIds', 'must be true or false');
+  const keyPrefix = options.keyPrefix ?? '';
+  if (typeof keyPrefix !== 'string') throw new ConfigError('keyPrefix', 'must be a string');
+  const ttl = options.ttl ?? 86_400;
+  if (typeof ttl !== 'function' && (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0)) {
+    throw new ConfigError(
+      'ttl',
+      `must be seconds > 0 or a function of the session, got ${String(options.ttl)}`,
+    );
+  }
+  const absolute = options.absoluteLifetime ?? null;
+  if (absolute !== null && (typeof absolute !== 'number' || !Number.isFinite(absolute) || absolute <= 0)) {
+    throw new ConfigError('absoluteLifetime', `must be seconds > 0 or null, got ${String(absolute)}`);
+  }
+  const touchAfter = options.touchAfter;
+  if (
+    touchAfter !== undefined &&
+    (typeof touchAfter !== 'number' || !Number.isFinite(touchAfter) || touchAfter < 0)
+  ) {
+    throw new ConfigError('touchAfter', `must be seconds >= 0, got ${String(touchAfter)}`);
+  }
+  const userKey = options.userKey;
+  if (userKey !== undefined && (typeof userKey !== 'string' || userKey.length === 0)) {
+    throw new ConfigError('userKey', 'must be a non-empty string');
+  }
+  const legacy = options.legacy;
+  if (legacy !== undefined && typeof legacy?.source?.get !== 'function') {
+    throw new ConfigError(
+      'legacy.source',
+      'pass a source from baton-session/legacy, such as `connectRedis({ client })`',
+    );
+  }
+  return {
+    hashIds,
+    keyPrefix,
+    ttl,
+    absoluteLifetimeMs: absolute === null ? NO_ABSOLUTE_LIMIT_MS : absolute * 1000,
+    touchAfterMs: touchAfter === undefined ? undefined : touchAfter * 1000,
+    userKey,
+    legacy,
+  };
 }
