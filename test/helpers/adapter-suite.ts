@@ -278,16 +278,32 @@ export function adapterSuite(framework: string, start: StartInstance, suite: Sui
     it('a lock wait past lockWait is a 503 through the error path', async () => {
       const jar = new Jar();
       await jar.request(c.a, '/set?key=a&value=1', { method: 'POST' });
-      const holder = post(c.a, '/set?key=slow&value=1&delay=800', { cookie: jar.cookie! });
-      // Wait until the holder has the lock: polling the store's lock, never a fixed sleep.
-      const waiter = await waitFor(async () => {
-        const r = await jar.request(c.b, '/state');
-        return r.status === 503 ? r : undefined;
-      });
+      // Instance B asks only once the holder has the lock. Probing earlier let B's requests, each
+      // taking the lock in turn, keep the holder from it on a slow engine (DynamoDB Local under
+      // CI load): the holder's wait then ended in the 503 and B's probes never met a held lock.
+      const locked = nextLockGranted(store);
+      const holder = post(c.a, '/set?key=slow&value=1&delay=1500', { cookie: jar.cookie! });
+      await locked;
+      const waiter = await jar.request(c.b, '/state');
       assert.equal(waiter.status, 503);
       assert.deepEqual(waiter.setCookie, []);
       assert.equal((await holder).status, 200);
     });
+  });
+}
+
+/** Resolves when the store next grants a lock (to any instance); the store's own `lock` again after. */
+function nextLockGranted(store: FaultyStore): Promise<void> {
+  const lock = store.lock as NonNullable<FaultyStore['lock']>;
+  return new Promise((resolve) => {
+    store.lock = async (key, ttlMs) => {
+      const handle = await lock(key, ttlMs);
+      if (handle) {
+        store.lock = lock;
+        resolve();
+      }
+      return handle;
+    };
   });
 }
 
