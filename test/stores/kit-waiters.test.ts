@@ -63,4 +63,20 @@ describe('store kit Waiters', () => {
     await waiting;
     assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, before);
   });
+
+  it('close() ends every wait and later waits resolve at once', async () => {
+    const waiters = new Waiters();
+    const waiting = waiters.wait('k', 60_000);
+    assert.equal(waiters.closed, false);
+    waiters.close();
+    assert.equal(await settled(waiting), true);
+    assert.equal(waiters.closed, true);
+    assert.equal(
+      await settled(waiters.wait('k', 60_000)),
+      true,
+      'a wait after close is over on the next turn',
+    );
+    assert.equal(waiters.size, 0);
+    waiters.close();
+  });
 });

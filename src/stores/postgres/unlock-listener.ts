@@ -29,7 +29,6 @@ export class UnlockListener {
   /** The connection listening now. */
   #current: pg.Client | undefined;
   #failedAt = Number.NEGATIVE_INFINITY;
-  #closed = false;
 
   constructor(channel: string, connect: ListenConnector) {
     this.#channel = channel;
@@ -38,7 +37,7 @@ export class UnlockListener {
 
   /** Resolves when the lock on `key` is announced free, or after `timeoutMs`. Never rejects. */
   wait(key: string, timeoutMs: number): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+    if (this.#waiters.closed) return Promise.resolve();
     const waiting = this.#waiters.wait(unlockTopic(String(key)), timeoutMs);
     void this.#listen();
     return waiting;
@@ -46,8 +45,7 @@ export class UnlockListener {
 
   /** Ends the listening connection and lets every waiter go. Idempotent. */
   async close(): Promise<void> {
-    this.#closed = true;
-    this.#waiters.wakeAll();
+    this.#waiters.close();
     const client = await this.#client;
     this.#client = undefined;
     if (!client) return;
@@ -93,7 +91,7 @@ export class UnlockListener {
       await client.end().catch(() => {});
       throw err;
     }
-    if (this.#closed) {
+    if (this.#waiters.closed) {
       await client.end().catch(() => {});
       return null;
     }

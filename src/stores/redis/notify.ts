@@ -24,7 +24,6 @@ export class UnlockNotifier {
   #subscription: Promise<(() => Promise<void>) | undefined> | undefined;
   /** Drops a subscriber connection still being made (on timeout or close). */
   #abort: AbortController | undefined;
-  #closed = false;
 
   constructor(connection: RedisConnection, channel: string) {
     this.#connection = connection;
@@ -33,16 +32,15 @@ export class UnlockNotifier {
 
   /** Resolves when the lock on `hashKey` is announced released, or after `timeoutMs`; never rejects. */
   wait(hashKey: string, timeoutMs: number): Promise<void> {
-    if (this.#closed) return Promise.resolve();
+    if (this.#waiters.closed) return Promise.resolve();
     this.#subscribe();
     return this.#waiters.wait(hashKey, timeoutMs);
   }
 
   /** Ends the subscription and wakes every waiter. */
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#waiters.close();
     this.#abort?.abort();
-    this.#waiters.wakeAll();
     const unsubscribe = await this.#subscription;
     await unsubscribe?.();
   }
@@ -53,7 +51,7 @@ export class UnlockNotifier {
     const connection = this.#connection;
     this.#subscription = (async () => {
       const redis = await connection.ready();
-      if (!redis.subscribe || this.#closed) return undefined;
+      if (!redis.subscribe || this.#waiters.closed) return undefined;
       const abort = new AbortController();
       this.#abort = abort;
       const pending = redis.subscribe(
@@ -63,7 +61,7 @@ export class UnlockNotifier {
       );
       try {
         const unsubscribe = await connection.timeout(pending);
-        if (!this.#closed) return unsubscribe;
+        if (!this.#waiters.closed) return unsubscribe;
         await unsubscribe();
         return undefined;
       } catch (err) {
