@@ -30,12 +30,13 @@ import type { Patch, Store, StoredSession } from '../../core/store.js';
 import { StoreCaller } from '../../core/store-call.js';
 import { clockNow, clockWarming } from '../../core/store-clock.js';
 import { userIdOf } from '../../core/user-key.js';
-import { expiryOf, type Ttl, throttleMs } from './expiry.js';
-import { adoptSid, type ExpressSessionLegacyOptions } from './legacy.js';
+import { expiryOf, throttleMs } from './expiry.js';
+import { adoptSid } from './legacy.js';
 import { encode, LOADED, remember, type WithLoaded } from './loaded.js';
 import {
   type ExpressSessionData,
   type ExpressSessionStoreOptions,
+  type ResolvedStoreOptions,
   resolveStoreOptions,
   type StoreCallback,
 } from './options.js';
@@ -70,13 +71,8 @@ const CLEAR_BATCH = 25;
 
 export class ExpressSessionStore extends expressSessionStore() {
   readonly store: Store;
-  readonly #hashIds: boolean;
-  readonly #keyPrefix: string;
-  readonly #ttl: Ttl;
-  readonly #absoluteLifetimeMs: number;
-  readonly #userKey: string | undefined;
-  readonly #touchAfterMs: number | undefined;
-  readonly #legacy: ExpressSessionLegacyOptions | undefined;
+  /** The options, checked and with their defaults (options.ts). */
+  readonly #options: ResolvedStoreOptions;
   /** Every store call, with failures typed once (the core's wrapper; no timeout of its own here). */
   readonly #call: StoreCaller['call'];
 
@@ -90,19 +86,12 @@ export class ExpressSessionStore extends expressSessionStore() {
     }
     this.store = store;
     this.#call = new StoreCaller(store, { timeoutMs: 0, scope: 'express-session' }).call;
-    const resolved = resolveStoreOptions(options);
-    this.#hashIds = resolved.hashIds;
-    this.#keyPrefix = resolved.keyPrefix;
-    this.#ttl = resolved.ttl;
-    this.#absoluteLifetimeMs = resolved.absoluteLifetimeMs;
-    this.#touchAfterMs = resolved.touchAfterMs;
-    this.#userKey = resolved.userKey;
-    this.#legacy = resolved.legacy;
+    this.#options = resolveStoreOptions(options);
   }
 
   /** The key the store sees for a session id. */
   keyFor(sid: string): string {
-    return storeKey(sid, this.#keyPrefix, this.#hashIds);
+    return storeKey(sid, this.#options.keyPrefix, this.#options.hashIds);
   }
 
   /** The session under `sid`, or null when missing or expired. */
@@ -146,7 +135,7 @@ export class ExpressSessionStore extends expressSessionStore() {
   /** The ids of live sessions under `keyPrefix`; with `hashIds` on these are the hashed keys, not usable ids. */
   ids(callback?: StoreCallback<string[]>): Promise<string[]> {
     return withCallback(
-      this.#keys().then((keys) => keys.map((k) => k.slice(this.#keyPrefix.length))),
+      this.#keys().then((keys) => keys.map((k) => k.slice(this.#options.keyPrefix.length))),
       callback,
     );
   }
@@ -172,7 +161,8 @@ export class ExpressSessionStore extends expressSessionStore() {
     if (warming) await warming;
     let stored = await this.#call(() => this.store.get(this.keyFor(sid)));
     const now = this.#now();
-    if (!stored && this.#legacy) stored = await adoptSid(this.#legacy, this.#legacyContext(sid, now), sid);
+    if (!stored && this.#options.legacy)
+      stored = await adoptSid(this.#options.legacy, this.#legacyContext(sid, now), sid);
     // Expiry is checked on every read, whatever the engine has deleted yet.
     if (!stored || stored.expiresAt <= now || stored.absoluteExpiresAt <= now) return null;
     return this.#decode(stored);
@@ -211,7 +201,7 @@ export class ExpressSessionStore extends expressSessionStore() {
     const loaded = session[LOADED];
 
     if (!loaded) {
-      const absoluteExpiresAt = now + this.#absoluteLifetimeMs;
+      const absoluteExpiresAt = now + this.#options.absoluteLifetimeMs;
       const expiresAt = Math.min(this.#expiryOf(session, now), absoluteExpiresAt);
       if (expiresAt <= now) {
         await this.#call(() => this.store.destroy(key));
@@ -240,7 +230,7 @@ export class ExpressSessionStore extends expressSessionStore() {
     }
     const diff = diffData(loaded.data, data);
     const { set, unset } = diff;
-    const userChanged = this.#userKey !== undefined && userId !== loaded.userId;
+    const userChanged = this.#options.userKey !== undefined && userId !== loaded.userId;
     if (!hasChanges(diff) && !userChanged) {
       // Nothing changed (express-session with resave: true): only the expiry moves.
       await this.#call(() => this.store.touch(key, expiresAt));
@@ -254,7 +244,7 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   async #touch(sid: string, session: Data): Promise<void> {
-    const throttle = throttleMs(session, this.#ttl, this.#touchAfterMs);
+    const throttle = throttleMs(session, this.#options.ttl, this.#options.touchAfterMs);
     // Decided before any await when the session was loaded here (express-session's case).
     let loaded = (session as WithLoaded)[LOADED];
     if (!loaded) {
@@ -272,7 +262,7 @@ export class ExpressSessionStore extends expressSessionStore() {
       };
     }
     const now = this.#now();
-    const expiresAt = Math.min(expiryOf(session, now, this.#ttl, throttle), loaded.absoluteExpiresAt);
+    const expiresAt = Math.min(expiryOf(session, now, this.#options.ttl, throttle), loaded.absoluteExpiresAt);
     if (expiresAt <= now) {
       await this.#call(() => this.store.destroy(this.keyFor(sid)));
       return;
@@ -300,7 +290,7 @@ export class ExpressSessionStore extends expressSessionStore() {
     const keys: string[] = [];
     await this.#call(async () => {
       for await (const summary of this.store.scan!()) {
-        if (summary.key.startsWith(this.#keyPrefix)) keys.push(summary.key);
+        if (summary.key.startsWith(this.#options.keyPrefix)) keys.push(summary.key);
       }
     });
     return keys;
@@ -312,7 +302,7 @@ export class ExpressSessionStore extends expressSessionStore() {
       const stored = await this.#call(() => this.store.get(key));
       if (!stored || stored.expiresAt <= this.#now()) continue;
       const session = this.#decode(stored);
-      if (!this.#hashIds) session.id = key.slice(this.#keyPrefix.length);
+      if (!this.#options.hashIds) session.id = key.slice(this.#options.keyPrefix.length);
       sessions.push(session);
     }
     return sessions;
@@ -329,7 +319,12 @@ export class ExpressSessionStore extends expressSessionStore() {
 
   /** Expiry in ms by the store's clock, with the grace of this session's throttle (expiry.ts). */
   #expiryOf(session: Data, now: number): number {
-    return expiryOf(session, now, this.#ttl, throttleMs(session, this.#ttl, this.#touchAfterMs));
+    return expiryOf(
+      session,
+      now,
+      this.#options.ttl,
+      throttleMs(session, this.#options.ttl, this.#options.touchAfterMs),
+    );
   }
 
   /** Now by the store's clock (the local one for stores without their own). */
@@ -338,17 +333,17 @@ export class ExpressSessionStore extends expressSessionStore() {
   }
 
   #userOf(session: Data): string | undefined {
-    return this.#userKey === undefined ? undefined : userIdOf(session, this.#userKey);
+    return this.#options.userKey === undefined ? undefined : userIdOf(session, this.#options.userKey);
   }
 
   #legacyContext(sid: string, now: number) {
     return {
       store: this.store,
-      keyPrefix: this.#keyPrefix,
+      keyPrefix: this.#options.keyPrefix,
       key: this.keyFor(sid),
       now,
-      ttlMs: typeof this.#ttl === 'number' ? this.#ttl * 1000 : 86_400_000,
-      absoluteLifetimeMs: this.#absoluteLifetimeMs,
+      ttlMs: typeof this.#options.ttl === 'number' ? this.#options.ttl * 1000 : 86_400_000,
+      absoluteLifetimeMs: this.#options.absoluteLifetimeMs,
       userOf: (data: Data) => this.#userOf(data),
       encode,
       call: <T>(fn: () => Promise<T>) => this.#call(fn),
