@@ -18,7 +18,10 @@ export interface LoadOptions {
   base: string;
   method: 'GET' | 'POST';
   path: string;
-  /** Cookie headers to rotate through, one per request; none for the `new` route. */
+  /**
+   * Cookie headers to rotate through, one per request, never one with a request in flight (while
+   * there are more cookies than connections); none for the `new` route.
+   */
   cookies: string[];
   durationS: number;
   connections: number;
@@ -42,8 +45,19 @@ export interface LoadResult {
 
 export async function load(options: LoadOptions): Promise<LoadResult> {
   if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(options.base)) throw new Error('load targets loopback only');
-  let next = 0;
   const { cookies } = options;
+  // Sessions are taken in turn, skipping any with a request still in flight: two requests on one
+  // session at once would make a writing store re-read and retry (a real conflict, but then the
+  // calls per request would measure the load's timing rather than the store).
+  let next = 0;
+  const busy = new Set<string>();
+  const nextIdle = (): string => {
+    for (let tried = 0; tried < cookies.length; tried++) {
+      const cookie = cookies[next++ % cookies.length] as string;
+      if (!busy.has(cookie)) return cookie;
+    }
+    return cookies[next++ % cookies.length] as string;
+  };
   const bounds =
     options.amount === undefined
       ? { duration: options.durationS, maxOverallRequests: options.maxRequests }
@@ -61,9 +75,14 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
         : {
             method: options.method,
             path: options.path,
-            setupRequest: (req: { headers?: Record<string, string> }) => {
-              const cookie = cookies[next++ % cookies.length] as string;
+            setupRequest: (req: { headers?: Record<string, string> }, context: { cookie?: string }) => {
+              const cookie = nextIdle();
+              busy.add(cookie);
+              context.cookie = cookie;
               return { ...req, headers: { ...req.headers, cookie } };
+            },
+            onResponse: (_status: number, _body: unknown, context: { cookie?: string }) => {
+              if (context.cookie !== undefined) busy.delete(context.cookie);
             },
           },
     ],
