@@ -39,7 +39,9 @@ export type { CommitResult, RequestInfo, UserSession } from './manager/types.js'
 export class SessionManager extends EventEmitter<SessionEvents> implements SessionController {
   readonly options: ResolvedOptions;
   readonly store: Store;
-  readonly #unsubscribe: () => void;
+  /** Stops re-emitting the store's reported calls; set while anyone listens to `operation`. */
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
   /** What the parts under src/core/manager/ share. */
   readonly #m: ManagerCore;
 
@@ -47,7 +49,18 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     super();
     this.options = resolveOptions(options);
     this.store = this.options.store;
-    this.#unsubscribe = this.store.onOperation((info) => this.emit('operation', info));
+    // The store reports (and times) its calls only while someone listens: the manager listens to
+    // it only while its own `operation` event has listeners.
+    // (`newListener` and `removeListener` are EventEmitter's own events, outside `SessionEvents`.)
+    const emitter: EventEmitter = this as EventEmitter;
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event === 'operation' && !this.#unsubscribe && !this.#closed) {
+        this.#unsubscribe = this.store.onOperation((info) => this.emit('operation', info));
+      }
+    });
+    emitter.on('removeListener', (event: string | symbol) => {
+      if (event === 'operation' && this.listenerCount('operation') === 0) this.#stopReporting();
+    });
     const clock = this.store.clock;
     const { logger } = this.options;
     if (logger) {
@@ -174,7 +187,13 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
 
   /** Stops listening to the store. The store itself is closed by whoever made it. */
   async close(): Promise<void> {
-    this.#unsubscribe();
+    this.#closed = true;
+    this.#stopReporting();
+  }
+
+  #stopReporting(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
   }
 
   // SessionController

@@ -324,4 +324,42 @@ describe('SessionManager', () => {
     });
     assert.deepEqual(ops, ['create', 'get', 'patch']);
   });
+
+  it('listens to the store only while its operation event has listeners', async () => {
+    const store = new MemoryStore();
+    let subscribed = 0;
+    const onOperation = store.onOperation.bind(store);
+    store.onOperation = (listener) => {
+      subscribed++;
+      const off = onOperation(listener);
+      return () => {
+        subscribed--;
+        off();
+      };
+    };
+    const m = manager(store);
+    assert.equal(subscribed, 0, 'no listener: the store is not asked to report');
+    const ops: string[] = [];
+    const listener = (info: { op: string }) => ops.push(info.op);
+    m.on('operation', listener);
+    m.on('operation', () => {});
+    assert.equal(subscribed, 1, 'one subscription, however many listeners');
+    const first = await visit(m, undefined, (s) => {
+      s.a = 1;
+    });
+    m.removeAllListeners('operation');
+    assert.equal(subscribed, 0, 'the last listener gone: unsubscribed');
+    await visit(m, first.cookie, (s) => {
+      s.b = 2;
+    });
+    m.once('operation', listener);
+    await visit(m, first.cookie, () => {});
+    assert.deepEqual(ops, ['create', 'get']);
+    assert.equal(subscribed, 0, 'a once listener unsubscribes after its event');
+    m.on('operation', listener);
+    await m.close();
+    assert.equal(subscribed, 0, 'close stops listening');
+    m.on('operation', listener);
+    assert.equal(subscribed, 0, 'and a listener added after close does not start it again');
+  });
 });
