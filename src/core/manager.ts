@@ -85,7 +85,6 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
       run: (fn) => call(fn),
       locks: new Locks(this.options, this.store, this, call),
       verifier: new Verifier(this.options, keyFor, this),
-      committing: new WeakSet<SessionState>(),
       loadedDevices: new WeakMap<SessionState, DeviceInfo>(),
       parse: undefined,
       adoption: undefined,
@@ -162,7 +161,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
    */
   async clientGone(session: Session): Promise<void> {
     const state = session[STATE];
-    if (state.committed || !state.lock || this.#m.committing.has(state)) return;
+    if (state.committed || !state.lock || state.committing) return;
     await this.abandon(session);
   }
 

@@ -38,6 +38,8 @@ export interface SessionState {
   secure: boolean | (() => boolean);
   forceTouch: boolean;
   committed: boolean;
+  /** Its commit is under way: a client leaving then changes nothing. */
+  committing: boolean;
   /** When the request loaded the session (store clock): a logout stamp after it ends a login made by it. */
   loadedAt: number;
   /** Tokens go back in the response header (header mode): the request spoke by header, or cookies are off. */

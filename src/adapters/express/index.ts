@@ -70,17 +70,22 @@ export function session(options: SessionOptions | SessionManager): ExpressSessio
   return middleware;
 }
 
-/** Sessions of requests whose prototype carries the `session` accessor. */
-const sessions = new WeakMap<object, unknown>();
+/**
+ * The session of a request whose prototype carries the `session` accessor: one symbol property.
+ * Not a WeakMap entry: the session leads back to its request, and such entries cost the garbage
+ * collector more per request than the property costs (docs/decisions.md has the figures).
+ */
+const SESSION = Symbol('baton-session.session');
+type WithSession = { [SESSION]?: unknown };
 /** Request prototypes (Express's `app.request`) given the `session` and `sessionID` accessors. */
 const extended = new WeakSet<object>();
 
-function readSession(this: object): unknown {
-  return sessions.get(this);
+function readSession(this: WithSession): unknown {
+  return this[SESSION];
 }
 
-function writeSession(this: object, value: unknown): void {
-  sessions.set(this, value);
+function writeSession(this: WithSession, value: unknown): void {
+  this[SESSION] = value;
 }
 
 function readSessionId(this: ExpressRequest): string | undefined {
@@ -91,15 +96,14 @@ function readSessionId(this: ExpressRequest): string | undefined {
  * Puts the session on the request: `req.session`, and `req.sessionID` as express-session names it
  * (read from `req.session`, so it follows `regenerate()`). On Express both are accessors defined
  * once on the app's request prototype — the object Express offers for extending requests; mounted
- * apps inherit it — with the session itself kept in a WeakMap, because adding a property to an
- * Express request object costs several microseconds each time, on every request. A plain
- * `node:http` request (Node's prototype is never touched), or one that already has its own
- * `session`, gets plain properties.
+ * apps inherit it — with the session itself under one symbol property, so each request gets one
+ * property rather than two own accessors. A plain `node:http` request (Node's prototype is never
+ * touched), or one that already has its own `session`, gets plain properties.
  */
 function attach(req: ExpressRequest, session: Session): void {
   const proto = Object.getPrototypeOf(req) as object | null;
   if (proto !== null && !Object.hasOwn(req, 'session') && (extended.has(proto) || extend(proto))) {
-    sessions.set(req, session);
+    (req as WithSession)[SESSION] = session;
     return;
   }
   req.session = session;

@@ -32,16 +32,25 @@ interface Outputs {
 
 const METHODS = ['writeHead', 'write', 'end', 'flushHeaders'] as const;
 
-/** The responses held right now. */
-const holds = new WeakMap<ServerResponse, Hold<unknown>>();
+/**
+ * The hold of a response, while it is held: one symbol property on the response. Not a WeakMap
+ * entry: the hold leads back to its response, and such entries cost the garbage collector more per
+ * request than the property costs (docs/decisions.md has the figures).
+ */
+const HOLD = Symbol('baton-session.hold');
+type HeldResponse = ServerResponse & { [HOLD]?: Hold<unknown> | undefined };
+
+function holdOf(res: ServerResponse): Hold<unknown> | undefined {
+  return (res as HeldResponse)[HOLD];
+}
 
 /**
- * Response prototypes (Express's `app.response`) whose output methods consult `holds`: patched once
- * per prototype, so holding a response there writes no property to the response object. Adding
- * properties to an Express response (one whose prototype Express swapped) costs several
- * microseconds each, and a hold needs four: patching the prototype once saves that on every
- * request. Mounted Express apps get their response prototype chained to the parent's, so they
- * inherit the patched methods.
+ * Response prototypes (Express's `app.response`) whose output methods consult the hold: patched
+ * once per prototype, so holding a response there writes one property to the response object, not
+ * four methods. On Node 20 and 22 each property added to an Express response (one whose prototype
+ * Express swapped) costs 3-5 µs; patching the prototype once saves three of them per request.
+ * Mounted Express apps get their response prototype chained to the parent's, so they inherit the
+ * patched methods.
  */
 const patchedPrototypes = new WeakMap<object, Outputs>();
 
@@ -71,24 +80,24 @@ function patchPrototype(proto: ServerResponse): Outputs {
   };
   const held: Outputs = {
     writeHead(...args) {
-      const hold = holds.get(this);
+      const hold = holdOf(this);
       if (!hold?.viaPrototype) return original.writeHead.apply(this, args);
       hold.push('writeHead', args);
       return this;
     },
     write(...args) {
-      const hold = holds.get(this);
+      const hold = holdOf(this);
       if (!hold?.viaPrototype) return original.write.apply(this, args);
       return hold.push('write', args);
     },
     end(...args) {
-      const hold = holds.get(this);
+      const hold = holdOf(this);
       if (!hold?.viaPrototype) return original.end.apply(this, args);
       hold.push('end', args);
       return this;
     },
     flushHeaders(...args) {
-      const hold = holds.get(this);
+      const hold = holdOf(this);
       if (!hold?.viaPrototype) return original.flushHeaders.apply(this, args);
       hold.start();
       return undefined;
@@ -126,7 +135,7 @@ class Hold<T> implements Held {
     this.#hooks = hooks;
     const viaPrototype = prototypeOutputs(res);
     this.viaPrototype = viaPrototype !== undefined;
-    holds.set(res, this as Hold<unknown>);
+    (res as HeldResponse)[HOLD] = this as Hold<unknown>;
     if (viaPrototype) {
       this.#out = viaPrototype;
     } else {
@@ -171,7 +180,7 @@ class Hold<T> implements Held {
 
   #release(): void {
     const res = this.#res;
-    holds.delete(res);
+    (res as HeldResponse)[HOLD] = undefined;
     if (this.viaPrototype) return;
     const out = this.#out;
     res.writeHead = out.writeHead as ServerResponse['writeHead'];
@@ -209,14 +218,14 @@ class Hold<T> implements Held {
 // from before) goes straight to the method now in place.
 
 function ownWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
-  const hold = holds.get(this);
+  const hold = holdOf(this);
   if (!hold) return (this.writeHead as Output).apply(this, args) as ServerResponse;
   hold.push('writeHead', args);
   return this;
 }
 
 function ownWrite(this: ServerResponse, ...args: unknown[]): boolean {
-  const hold = holds.get(this);
+  const hold = holdOf(this);
   if (!hold) return (this.write as Output).apply(this, args) as boolean;
   return hold.push('write', args);
 }
@@ -231,14 +240,14 @@ function chunkBytes(chunk: unknown, encoding: unknown): number {
 }
 
 function ownEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
-  const hold = holds.get(this);
+  const hold = holdOf(this);
   if (!hold) return (this.end as Output).apply(this, args) as ServerResponse;
   hold.push('end', args);
   return this;
 }
 
 function ownFlushHeaders(this: ServerResponse): void {
-  const hold = holds.get(this);
+  const hold = holdOf(this);
   if (!hold) this.flushHeaders();
   else hold.start();
 }

@@ -41,14 +41,14 @@ export async function commit(m: ManagerCore, session: Session): Promise<CommitRe
 async function commitSession(m: ManagerCore, session: Session): Promise<CommitResult> {
   const state = session[STATE];
   if (state.committed) return { setCookie: [], headers: {} };
-  m.committing.add(state);
+  state.committing = true;
   try {
     await write(m, session, true);
   } catch (err) {
     await abandon(m, session);
     throw err;
   } finally {
-    m.committing.delete(state);
+    state.committing = false;
     m.locks.endTurn(state);
   }
   state.committed = true;

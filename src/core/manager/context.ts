@@ -36,8 +36,6 @@ export interface ManagerCore {
   readonly locks: Locks;
   /** Cookie and token verification, with guessing detection (verify.ts). */
   readonly verifier: Verifier;
-  /** Sessions whose commit is under way: a client leaving then changes nothing. */
-  readonly committing: WeakSet<SessionState>;
   /** The device entry each loaded session's record held, until `load` files it with the request's. */
   readonly loadedDevices: WeakMap<SessionState, DeviceInfo>;
   /** The User-Agent parser, once loaded (option `devices`). */
