@@ -49,18 +49,7 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     super();
     this.options = resolveOptions(options);
     this.store = this.options.store;
-    // The store reports (and times) its calls only while someone listens: the manager listens to
-    // it only while its own `operation` event has listeners.
-    // (`newListener` and `removeListener` are EventEmitter's own events, outside `SessionEvents`.)
-    const emitter: EventEmitter = this as EventEmitter;
-    emitter.on('newListener', (event: string | symbol) => {
-      if (event === 'operation' && !this.#unsubscribe && !this.#closed) {
-        this.#unsubscribe = this.store.onOperation((info) => this.emit('operation', info));
-      }
-    });
-    emitter.on('removeListener', (event: string | symbol) => {
-      if (event === 'operation' && this.listenerCount('operation') === 0) this.#stopReporting();
-    });
+    this.#watchListeners();
     const clock = this.store.clock;
     const { logger } = this.options;
     if (logger) {
@@ -189,6 +178,41 @@ export class SessionManager extends EventEmitter<SessionEvents> implements Sessi
     this.#closed = true;
     this.#stopReporting();
   }
+
+  /**
+   * `removeAllListeners()` also removes the watch on listeners, which is then set up again: an
+   * `operation` listener added later still starts the reports.
+   */
+  override removeAllListeners(...args: Parameters<EventEmitter<SessionEvents>['removeAllListeners']>): this {
+    super.removeAllListeners(...args);
+    this.#watchListeners();
+    return this;
+  }
+
+  /**
+   * The store reports (and times) its calls only while someone listens: the manager listens to it
+   * only while its own `operation` event has listeners.
+   */
+  #watchListeners(): void {
+    // `newListener` and `removeListener` are EventEmitter's own events, outside `SessionEvents`.
+    const emitter: EventEmitter = this as EventEmitter;
+    if (!emitter.listeners('newListener').includes(this.#onNewListener)) {
+      emitter.on('newListener', this.#onNewListener);
+    }
+    if (!emitter.listeners('removeListener').includes(this.#onRemoveListener)) {
+      emitter.on('removeListener', this.#onRemoveListener);
+    }
+  }
+
+  readonly #onNewListener = (event: string | symbol): void => {
+    if (event === 'operation' && !this.#unsubscribe && !this.#closed) {
+      this.#unsubscribe = this.store.onOperation((info) => this.emit('operation', info));
+    }
+  };
+
+  readonly #onRemoveListener = (event: string | symbol): void => {
+    if (event === 'operation' && this.listenerCount('operation') === 0) this.#stopReporting();
+  };
 
   #stopReporting(): void {
     this.#unsubscribe?.();

@@ -357,6 +357,12 @@ describe('SessionManager', () => {
     assert.deepEqual(ops, ['create', 'get']);
     assert.equal(subscribed, 0, 'a once listener unsubscribes after its event');
     m.on('operation', listener);
+    m.removeAllListeners();
+    assert.equal(subscribed, 0, 'removeAllListeners() stops listening');
+    m.on('operation', listener);
+    assert.equal(subscribed, 1, 'and a listener added after it starts again');
+    await visit(m, first.cookie, () => {});
+    assert.deepEqual(ops, ['create', 'get', 'get']);
     await m.close();
     assert.equal(subscribed, 0, 'close stops listening');
     m.on('operation', listener);
