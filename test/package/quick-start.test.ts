@@ -100,7 +100,10 @@ describe('README quick start, as pasted, against the packed package', () => {
     const port = await freePort();
     const instance = background(process.execPath, ['server.mjs'], app, { ...localEnv(), PORT: String(port) });
     try {
-      await waitForPort(port);
+      // A server that never listens says why (its own output), not only that it did not.
+      await waitForPort(port).catch((err: Error) => {
+        throw new Error(`${err.message}; the server printed:\n${instance.output()}`);
+      });
       const res = await fetch(`http://127.0.0.1:${port}/basket`, { method: 'POST' });
       assert.equal(res.status, 400, instance.output());
     } finally {
